@@ -1,0 +1,70 @@
+//! Text normalization shared by every parser (RULES §5 [inferred]): values are trimmed,
+//! full-width ASCII (digits, Latin letters, punctuation, the ideographic space) is folded
+//! to half-width before checking and storing, and control characters are refused.
+
+/// Fold full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space (U+3000) to
+/// their half-width forms; everything else is kept.
+pub fn to_half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Half-width, then trimmed of surrounding whitespace (Unicode whitespace, including the
+/// non-breaking and ideographic spaces that pasted text carries).
+pub fn normalize(s: &str) -> String {
+    to_half_width(s).trim().to_owned()
+}
+
+/// Whether `s` holds a control character (tab, newline, NUL, …) or a Unicode format
+/// character that would hide in a name (zero-width space/joiner, BOM).
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}')
+    })
+}
+
+/// Whether `s` holds any whitespace.
+pub fn has_whitespace(s: &str) -> bool {
+    s.chars().any(char::is_whitespace)
+}
+
+/// Length in characters (not bytes): the notice's limits count characters.
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_full_width_and_trims() {
+        assert_eq!(normalize("  ２０１７级１班团支部\u{3000}"), "2017级1班团支部");
+        assert_eq!(to_half_width("ＡＢｃ－１"), "ABc-1");
+        assert_eq!(normalize("\u{a0}团成都市委\u{a0}"), "团成都市委");
+    }
+
+    #[test]
+    fn detects_control_and_whitespace() {
+        assert!(has_control("团\u{0}委"));
+        assert!(has_control("团\u{200B}委"));
+        assert!(!has_control("团委"));
+        assert!(has_whitespace("团 委"));
+        assert_eq!(char_len("团委"), 2);
+    }
+}
+
+/// A user's value quoted inside a message, cut to 20 characters so that a huge cell
+/// does not make a huge message.
+pub fn truncate_for_message(s: &str) -> String {
+    let mut out: String = s.chars().take(20).collect();
+    if s.chars().nth(20).is_some() {
+        out.push('…');
+    }
+    out
+}
