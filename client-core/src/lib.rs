@@ -1,1 +1,15 @@
-//! client-core
+//! `client-core`: a unit's offline replica of its subtree (one Automerge document per
+//! organization, stored in a local SQLite file), every operation of a unit admin,
+//! Excel in and out, and (with the sync issue) the sync client. The CLI `zhtj` and the
+//! desktop app are thin layers over this crate.
+
+pub mod doc;
+pub mod error;
+pub mod excel;
+pub mod replica;
+pub mod store;
+pub mod workflows;
+
+pub use error::{Error, Result};
+pub use replica::{Direction, NewChild, OrgView, Replica, TreeEntry};
+pub use workflows::{ImportOutcome, LevelProgress, Progress};

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::field::Field;
 use crate::text::normalize;
 use crate::violation::{Result, Violation};
-use crate::field::Field;
 
 /// 组织类别.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,7 +97,10 @@ impl Category {
 
     /// The categories a unit of this category may create directly under itself.
     pub fn allowed_children(self) -> Vec<Category> {
-        Category::ALL.into_iter().filter(|&c| self.may_contain(c)).collect()
+        Category::ALL
+            .into_iter()
+            .filter(|&c| self.may_contain(c))
+            .collect()
     }
 
     /// The required-field profile (RULES §3).
@@ -167,7 +170,10 @@ mod tests {
         assert_eq!(Category::parse(" 团支部 ").unwrap(), Branch);
         assert_eq!(Category::parse("团的领导机关").unwrap(), LeadingOrgan);
         assert_eq!(Category::parse("").unwrap_err().code, "category.empty");
-        assert_eq!(Category::parse("党支部").unwrap_err().code, "category.unknown");
+        assert_eq!(
+            Category::parse("党支部").unwrap_err().code,
+            "category.unknown"
+        );
         assert_eq!(LeadingOrgan.profile(), Profile::A);
         assert_eq!(GeneralBranch.profile(), Profile::B);
         assert_eq!(Branch.profile(), Profile::C);

@@ -132,6 +132,9 @@ mod tests {
             Industry::PublicInstitution
         );
         assert_eq!(Industry::parse("").unwrap_err().code, "industry.empty");
-        assert_eq!(Industry::parse("互联网").unwrap_err().code, "industry.unknown");
+        assert_eq!(
+            Industry::parse("互联网").unwrap_err().code,
+            "industry.unknown"
+        );
     }
 }

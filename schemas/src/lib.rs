@@ -16,6 +16,7 @@
 //! - [`code`]: administrator registration codes (§7);
 //! - [`person`]: a person's name (secretary, administrator);
 //! - [`join`]: 入团年月 and the joining-age rule (§8);
+//! - [`initial`]: the pre-initialized tree (团中央 down to Chengdu's districts);
 //! - [`org`]: one organization's document model, completeness, immutable fields and the
 //!   permission matrix (§3);
 //! - [`progress`]: the definitions of progress supervision (§11).
@@ -28,6 +29,7 @@ pub mod divisions;
 pub mod field;
 pub mod id_number;
 pub mod industry;
+pub mod initial;
 pub mod join;
 pub mod level;
 pub mod name;
@@ -39,8 +41,16 @@ pub mod text;
 pub mod violation;
 
 pub use category::{Category, Profile};
+pub use code::{IssuedCode, RegistrationCode};
+pub use contact::{Email, Mobile, Phone};
+pub use count::{RecommendedCount, StaffCount, YouthCount};
+pub use divisions::{Division, divisions};
 pub use field::Field;
+pub use id_number::IdNumber;
 pub use industry::Industry;
+pub use join::{JoinRule, YearMonth};
 pub use level::Level;
+pub use name::{FullName, ShortName};
+pub use person::PersonName;
 pub use role::Role;
 pub use violation::{Error, Result, Severity, Violation};

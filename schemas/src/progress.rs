@@ -1,1 +1,457 @@
-//! placeholder
+//! The definitions of progress supervision (录入进度督导, RULES §11), shared by the
+//! server's progress service and the client's offline view of its own subtree: the facts
+//! about one unit, the counts of a level, the summary sentence, the table's rows, the
+//! completeness finding (no committee without a branch below, RULES §1) and the campaign
+//! schedule with each unit's overdue items.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Month, PrimitiveDateTime};
+
+use crate::category::Category;
+use crate::level::Level;
+
+/// What progress needs to know about one unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFacts {
+    pub level: Level,
+    pub category: Option<Category>,
+    /// 是否已登录过系统: at least one of its admins has logged in.
+    pub logged_in: bool,
+    /// 组织信息是否完整 (RULES §3).
+    pub info_complete: bool,
+    /// 是否已创建下级组织: it has at least one live direct child.
+    pub created_children: bool,
+    /// Live direct children that have neither a registered admin nor a valid code.
+    pub children_without_code: u32,
+}
+
+impl UnitFacts {
+    /// Whether "created subordinates" applies: a 团支部 has none to create (the notice:
+    /// 团支部只须完成第1、2项).
+    pub fn expects_children(&self) -> bool {
+        self.category.is_none_or(Category::has_children)
+    }
+}
+
+/// The counts behind one tab's summary sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LevelCounts {
+    pub total: u64,
+    pub logged_in: u64,
+    pub info_complete: u64,
+    /// Among units that expect children: those that have created some.
+    pub created_children: u64,
+    /// Units that expect no children (团支部), left out of the created/not-created pair.
+    pub branches: u64,
+}
+
+impl LevelCounts {
+    pub fn add(&mut self, f: &UnitFacts) {
+        self.total += 1;
+        self.logged_in += u64::from(f.logged_in);
+        self.info_complete += u64::from(f.info_complete);
+        if f.expects_children() {
+            self.created_children += u64::from(f.created_children);
+        } else {
+            self.branches += 1;
+        }
+    }
+
+    pub fn not_logged_in(&self) -> u64 {
+        self.total - self.logged_in
+    }
+
+    pub fn info_incomplete(&self) -> u64 {
+        self.total - self.info_complete
+    }
+
+    pub fn not_created_children(&self) -> u64 {
+        self.total - self.branches - self.created_children
+    }
+
+    /// Share of units with complete information, 0.0–1.0 (for roll-up charts).
+    pub fn complete_ratio(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.info_complete as f64 / self.total as f64
+        }
+    }
+}
+
+/// Tally facts into counts (the brute-force definition the server's indexed queries
+/// must agree with).
+pub fn tally<'a>(facts: impl IntoIterator<Item = &'a UnitFacts>) -> LevelCounts {
+    let mut c = LevelCounts::default();
+    for f in facts {
+        c.add(f);
+    }
+    c
+}
+
+/// "截至2017年12月7日9时" as the notice's screens write it.
+pub fn format_as_of(at: PrimitiveDateTime) -> String {
+    format!(
+        "截至{}年{}月{}日{}时",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour()
+    )
+}
+
+/// The tab's title: 二级组织录入情况, 三级…
+pub fn tab_title(level: Level) -> String {
+    format!("{}级组织录入情况", level.ordinal())
+}
+
+/// The summary sentence of one tab (RULES §11): "截至{time},{scope}共有{level}组织{n}个,
+/// 其中{a}个已登录系统,{b}个未登录系统;{c}个已完整录入本组织信息,{d}个未完整录入本组织
+/// 信息;{e}个已创建直属下级组织,{f}个未创建直属下级组织。" Branches, which have no
+/// subordinates to create, are counted apart so that e + f are the units that must create.
+pub fn summary_sentence(
+    at: PrimitiveDateTime,
+    scope: &str,
+    level: Level,
+    c: &LevelCounts,
+) -> String {
+    let mut s = format!(
+        "{},{}共有{}组织{}个,其中{}个已登录系统,{}个未登录系统;{}个已完整录入本组织信息,{}个未完整录入本组织信息;",
+        format_as_of(at),
+        scope,
+        level,
+        c.total,
+        c.logged_in,
+        c.not_logged_in(),
+        c.info_complete,
+        c.info_incomplete(),
+    );
+    s.push_str(&format!(
+        "{}个已创建直属下级组织,{}个未创建直属下级组织",
+        c.created_children,
+        c.not_created_children()
+    ));
+    if c.branches > 0 {
+        s.push_str(&format!("({}个团支部无需创建下级组织)", c.branches));
+    }
+    s.push('。');
+    s
+}
+
+/// The table's columns, in the notice's order.
+pub const ROW_HEADERS: [&str; 7] = [
+    "组织简称",
+    "是否已登录过系统",
+    "组织信息是否完整",
+    "是否已创建下级组织",
+    "组织管理员",
+    "联系电话",
+    "管理员注册码",
+];
+
+/// "是" / "否".
+pub fn yes_no(b: bool) -> &'static str {
+    if b { "是" } else { "否" }
+}
+
+/// One row of a tab's table. Personal data in it is already masked by whoever builds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressRow {
+    pub org_id: String,
+    pub short_name: String,
+    pub logged_in: bool,
+    pub info_complete: bool,
+    /// `None` for a 团支部 ("不适用").
+    pub created_children: Option<bool>,
+    pub admins: Vec<String>,
+    pub phone: String,
+    /// The current valid code, for a unit with no admin yet.
+    pub code: Option<String>,
+}
+
+impl ProgressRow {
+    /// The row's cells, as the table and the Excel report show them.
+    pub fn cells(&self) -> [String; 7] {
+        [
+            self.short_name.clone(),
+            yes_no(self.logged_in).to_owned(),
+            yes_no(self.info_complete).to_owned(),
+            self.created_children
+                .map(|b| yes_no(b).to_owned())
+                .unwrap_or_else(|| "不适用".to_owned()),
+            self.admins.join("、"),
+            self.phone.clone(),
+            self.code.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+/// A node of the tree, as the completeness finding needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode<'a> {
+    pub id: &'a str,
+    pub parent: &'a str,
+    pub category: Option<Category>,
+}
+
+/// The completeness finding of RULES §1: the 团委, 团工委 and 团总支 (among `nodes`, live
+/// ones only) that have no 团支部 anywhere below them. O(n): each branch marks its
+/// ancestors once.
+pub fn committees_without_branch<'a>(nodes: &[TreeNode<'a>]) -> Vec<&'a str> {
+    let parent_of: HashMap<&str, &str> = nodes.iter().map(|n| (n.id, n.parent)).collect();
+    let mut has_branch: HashSet<&str> = HashSet::new();
+    for n in nodes
+        .iter()
+        .filter(|n| n.category == Some(Category::Branch))
+    {
+        let mut cur = n.parent;
+        while !cur.is_empty() && has_branch.insert(cur) {
+            cur = parent_of.get(cur).copied().unwrap_or("");
+        }
+    }
+    nodes
+        .iter()
+        .filter(|n| {
+            n.category.is_some_and(Category::needs_branch_below) && !has_branch.contains(n.id)
+        })
+        .map(|n| n.id)
+        .collect()
+}
+
+/// A task of the campaign (the notice's 任务 (1)–(4)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// 完成本级组织信息录入.
+    InfoComplete,
+    /// 完成直属下级组织创建 (units that have subordinates).
+    ChildrenCreated,
+    /// 为直属下级组织分配管理员注册码.
+    CodesIssued,
+}
+
+impl Task {
+    pub fn label(self) -> &'static str {
+        match self {
+            Task::InfoComplete => "录入本级组织信息",
+            Task::ChildrenCreated => "创建直属下级组织",
+            Task::CodesIssued => "为直属下级组织分配管理员注册码",
+        }
+    }
+}
+
+/// One deadline: units at `level` (or deeper, when `and_deeper`) must have done `task` by `due`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub level: u8,
+    pub and_deeper: bool,
+    pub task: Task,
+    pub due: Date,
+}
+
+/// The campaign schedule: a setting, defaulting to the notice's dates (RULES §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub deadlines: Vec<Deadline>,
+}
+
+fn d(y: i32, m: Month, day: u8) -> Date {
+    Date::from_calendar_date(y, m, day).expect("valid constant date")
+}
+
+impl Default for Schedule {
+    /// 成青办〔2017〕70号: level 4 by 2017-12-18 (codes to level 5 by 12-20); level 5 by
+    /// 12-26 (codes to level 6 by 12-29); level 6 by 2018-01-08; the whole tree by 01-20.
+    fn default() -> Self {
+        use Month::*;
+        use Task::*;
+        let dl = |level, and_deeper, task, due| Deadline {
+            level,
+            and_deeper,
+            task,
+            due,
+        };
+        Schedule {
+            deadlines: vec![
+                dl(4, false, InfoComplete, d(2017, December, 18)),
+                dl(4, false, ChildrenCreated, d(2017, December, 18)),
+                dl(4, false, CodesIssued, d(2017, December, 20)),
+                dl(5, false, InfoComplete, d(2017, December, 26)),
+                dl(5, false, ChildrenCreated, d(2017, December, 26)),
+                dl(5, false, CodesIssued, d(2017, December, 29)),
+                dl(6, false, InfoComplete, d(2018, January, 8)),
+                dl(6, false, ChildrenCreated, d(2018, January, 8)),
+                dl(6, true, CodesIssued, d(2018, January, 20)),
+                dl(7, true, InfoComplete, d(2018, January, 20)),
+                dl(7, true, ChildrenCreated, d(2018, January, 20)),
+            ],
+        }
+    }
+}
+
+/// An item a unit has not done by its deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overdue {
+    pub task: Task,
+    pub due: Date,
+}
+
+impl Schedule {
+    /// The deadlines that apply to a unit at `level`.
+    pub fn for_level(&self, level: Level) -> impl Iterator<Item = &Deadline> {
+        let l = level.get();
+        self.deadlines
+            .iter()
+            .filter(move |d| d.level == l || (d.and_deeper && l > d.level))
+    }
+
+    /// What the unit has not done although its deadline has passed (`today` > due).
+    pub fn overdue(&self, facts: &UnitFacts, today: Date) -> Vec<Overdue> {
+        self.for_level(facts.level)
+            .filter(|d| today > d.due)
+            .filter(|d| match d.task {
+                Task::InfoComplete => !facts.info_complete,
+                Task::ChildrenCreated => facts.expects_children() && !facts.created_children,
+                Task::CodesIssued => facts.expects_children() && facts.children_without_code > 0,
+            })
+            .map(|d| Overdue {
+                task: d.task,
+                due: d.due,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    fn facts(
+        level: u8,
+        category: Category,
+        logged: bool,
+        complete: bool,
+        created: bool,
+    ) -> UnitFacts {
+        UnitFacts {
+            level: Level::new(level).unwrap(),
+            category: Some(category),
+            logged_in: logged,
+            info_complete: complete,
+            created_children: created,
+            children_without_code: 0,
+        }
+    }
+
+    #[test]
+    fn sentence_matches_the_notice_screen() {
+        let fs = vec![
+            facts(2, Category::LeadingOrgan, true, true, true),
+            facts(2, Category::LeadingOrgan, false, false, true),
+            facts(2, Category::LeadingOrgan, true, false, false),
+        ];
+        let c = tally(&fs);
+        assert_eq!(
+            (c.total, c.logged_in, c.info_complete, c.created_children),
+            (3, 2, 1, 2)
+        );
+        let s = summary_sentence(datetime!(2017-12-07 9:05), "全团", Level::PROVINCE, &c);
+        assert_eq!(
+            s,
+            "截至2017年12月7日9时,全团共有二级组织3个,其中2个已登录系统,1个未登录系统;\
+             1个已完整录入本组织信息,2个未完整录入本组织信息;2个已创建直属下级组织,\
+             1个未创建直属下级组织。"
+        );
+        assert_eq!(tab_title(Level::PROVINCE), "二级组织录入情况");
+    }
+
+    #[test]
+    fn branches_are_counted_apart_from_creating() {
+        let fs = vec![
+            facts(6, Category::Branch, true, true, false),
+            facts(6, Category::Committee, true, true, false),
+        ];
+        let c = tally(&fs);
+        assert_eq!(c.not_created_children(), 1);
+        assert_eq!(c.branches, 1);
+        let s = summary_sentence(
+            datetime!(2018-01-02 10:00),
+            "团锦江区委",
+            Level::VILLAGE,
+            &c,
+        );
+        assert!(
+            s.ends_with("0个已创建直属下级组织,1个未创建直属下级组织(1个团支部无需创建下级组织)。"),
+            "{s}"
+        );
+        let row = ProgressRow {
+            org_id: "x".into(),
+            short_name: "大雅宝社区团支部".into(),
+            logged_in: false,
+            info_complete: true,
+            created_children: None,
+            admins: vec![],
+            phone: String::new(),
+            code: Some("AB3dE7fG".into()),
+        };
+        assert_eq!(row.cells()[1], "否");
+        assert_eq!(row.cells()[3], "不适用");
+    }
+
+    #[test]
+    fn committees_without_branch_are_found() {
+        let n = |id, parent, c| TreeNode {
+            id,
+            parent,
+            category: Some(c),
+        };
+        let nodes = vec![
+            n("city", "", Category::LeadingOrgan),
+            n("school", "city", Category::Committee),
+            n("grade", "school", Category::GeneralBranch),
+            n("class", "grade", Category::Branch),
+            n("factory", "city", Category::Committee),
+            n("empty_gb", "factory", Category::GeneralBranch),
+            n("wc", "city", Category::WorkingCommittee),
+        ];
+        let mut found = committees_without_branch(&nodes);
+        found.sort();
+        assert_eq!(found, vec!["empty_gb", "factory", "wc"]);
+    }
+
+    #[test]
+    fn overdue_items_follow_the_notice_dates() {
+        let s = Schedule::default();
+        let mut f = facts(4, Category::LeadingOrgan, true, false, false);
+        assert!(
+            s.overdue(&f, date!(2017 - 12 - 18)).is_empty(),
+            "due day itself is not late"
+        );
+        let late = s.overdue(&f, date!(2017 - 12 - 19));
+        assert_eq!(
+            late.iter().map(|o| o.task).collect::<Vec<_>>(),
+            vec![Task::InfoComplete, Task::ChildrenCreated]
+        );
+        f.info_complete = true;
+        f.created_children = true;
+        f.children_without_code = 3;
+        assert!(s.overdue(&f, date!(2017 - 12 - 20)).is_empty());
+        assert_eq!(
+            s.overdue(&f, date!(2017 - 12 - 21))[0].task,
+            Task::CodesIssued
+        );
+        let branch = facts(8, Category::Branch, false, false, false);
+        assert!(s.overdue(&branch, date!(2018 - 01 - 20)).is_empty());
+        let late = s.overdue(&branch, date!(2018 - 01 - 21));
+        assert_eq!(
+            late,
+            vec![Overdue {
+                task: Task::InfoComplete,
+                due: date!(2018 - 01 - 20)
+            }]
+        );
+    }
+}

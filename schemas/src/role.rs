@@ -83,13 +83,19 @@ impl Role {
 
     pub fn parse(raw: &str) -> Result<Role> {
         let s = normalize(raw);
-        Role::ALL.into_iter().find(|r| r.label() == s).ok_or_else(|| {
-            Violation::error(
-                "role.unknown",
-                Some(Field::Role),
-                format!("团内职务“{}”不存在,请从列表中选择", truncate_for_message(&s)),
-            )
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.label() == s)
+            .ok_or_else(|| {
+                Violation::error(
+                    "role.unknown",
+                    Some(Field::Role),
+                    format!(
+                        "团内职务“{}”不存在,请从列表中选择",
+                        truncate_for_message(&s)
+                    ),
+                )
+            })
     }
 
     /// Parse and check that the organization's category offers this post.
@@ -99,7 +105,11 @@ impl Role {
             return Err(Violation::error(
                 "role.not_offered",
                 Some(Field::Role),
-                format!("“{}”仅适用于团的领导机关,{}不设此职务", role.label(), category.label()),
+                format!(
+                    "“{}”仅适用于团的领导机关,{}不设此职务",
+                    role.label(),
+                    category.label()
+                ),
             ));
         }
         Ok(role)
@@ -130,9 +140,14 @@ mod tests {
         assert_eq!(Role::offered_by(Category::Branch).len(), 9);
         assert_eq!(Role::offered_by(Category::LeadingOrgan).len(), 13);
         assert_eq!(
-            Role::parse_for("常委", Category::Committee).unwrap_err().code,
+            Role::parse_for("常委", Category::Committee)
+                .unwrap_err()
+                .code,
             "role.not_offered"
         );
-        assert_eq!(Role::parse_for("常委", Category::LeadingOrgan).unwrap(), Role::StandingMember);
+        assert_eq!(
+            Role::parse_for("常委", Category::LeadingOrgan).unwrap(),
+            Role::StandingMember
+        );
     }
 }

@@ -24,7 +24,8 @@ pub fn normalize(s: &str) -> String {
 /// character that would hide in a name (zero-width space/joiner, BOM).
 pub fn has_control(s: &str) -> bool {
     s.chars().any(|c| {
-        c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}')
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}')
     })
 }
 
@@ -44,7 +45,10 @@ mod tests {
 
     #[test]
     fn folds_full_width_and_trims() {
-        assert_eq!(normalize("  ２０１７级１班团支部\u{3000}"), "2017级1班团支部");
+        assert_eq!(
+            normalize("  ２０１７级１班团支部\u{3000}"),
+            "2017级1班团支部"
+        );
         assert_eq!(to_half_width("ＡＢｃ－１"), "ABc-1");
         assert_eq!(normalize("\u{a0}团成都市委\u{a0}"), "团成都市委");
     }

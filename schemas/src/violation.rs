@@ -85,7 +85,10 @@ pub enum Error {
 }
 
 fn join_messages(v: &[Violation]) -> String {
-    v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(";")
+    v.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 impl Error {

@@ -1,0 +1,307 @@
+//! The replica's local SQLite file: each organization's document bytes, the heads a server
+//! last acknowledged, whether it has unacknowledged local changes, the last rejection, and a
+//! projection of the record (for lists, trees and progress without loading documents:
+//! DESIGN "never hold a whole subtree loaded").
+//!
+//! WAL with `synchronous=FULL`: an operation is durable when its transaction commits, and a
+//! crash at any moment leaves the file openable with every committed operation present.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use schemas::org::OrgRecord;
+
+use crate::error::Result;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row per organization of the subtree.
+CREATE TABLE IF NOT EXISTS docs (
+    id          TEXT PRIMARY KEY,
+    bytes       BLOB NOT NULL,           -- save_nocompress() of the whole document
+    acked_heads BLOB,                    -- heads a server acknowledged; NULL = never synced
+    dirty       INTEGER NOT NULL,        -- local changes not yet acknowledged
+    -- projection, derived from bytes:
+    parent      TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    sort_key    INTEGER NOT NULL,
+    deleted     INTEGER NOT NULL,
+    short_name  TEXT NOT NULL,
+    complete    INTEGER NOT NULL,
+    record      TEXT NOT NULL            -- the OrgRecord as JSON
+);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs(parent, sort_key, id);
+-- A read-only summary of the ancestors of the replica's own organization.
+CREATE TABLE IF NOT EXISTS ancestors (
+    id         TEXT PRIMARY KEY,
+    parent     TEXT NOT NULL,
+    level      INTEGER NOT NULL,
+    category   TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    full_name  TEXT NOT NULL
+);
+-- The server's last refusal of a document, with its reasons (kept until accepted).
+CREATE TABLE IF NOT EXISTS rejections (
+    doc_id     TEXT PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    violations TEXT NOT NULL
+);
+-- Facts only the server knows (admins, logins, used codes), as last pulled.
+CREATE TABLE IF NOT EXISTS server_facts (
+    org_id     TEXT PRIMARY KEY,
+    logged_in  INTEGER NOT NULL,
+    admins     TEXT NOT NULL,            -- JSON array of display names (masked by the server)
+    used_codes TEXT NOT NULL             -- JSON array of codes already used
+);
+"#;
+
+/// One stored document row.
+#[derive(Debug, Clone)]
+pub struct DocRow {
+    pub id: String,
+    pub bytes: Vec<u8>,
+    pub acked_heads: Option<Vec<u8>>,
+    pub dirty: bool,
+}
+
+/// The projection of one organization (no document loaded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projected {
+    pub record: OrgRecord,
+    pub complete: bool,
+    pub dirty: bool,
+    pub synced: bool,
+}
+
+/// Open (creating if needed) the store at `path`, with the pragmas that make it durable.
+pub fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+pub fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn load_doc(conn: &Connection, id: &str) -> Result<Option<DocRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, bytes, acked_heads, dirty FROM docs WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(DocRow {
+                    id: r.get(0)?,
+                    bytes: r.get(1)?,
+                    acked_heads: r.get(2)?,
+                    dirty: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Insert or replace a document and its projection.
+pub fn save_doc(
+    conn: &Connection,
+    record: &OrgRecord,
+    complete: bool,
+    bytes: &[u8],
+    acked_heads: Option<&[u8]>,
+    dirty: bool,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO docs(id, bytes, acked_heads, dirty, parent, level, sort_key, deleted,
+                          short_name, complete, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes, acked_heads = excluded.acked_heads,
+             dirty = excluded.dirty, parent = excluded.parent, level = excluded.level,
+             sort_key = excluded.sort_key, deleted = excluded.deleted,
+             short_name = excluded.short_name, complete = excluded.complete,
+             record = excluded.record",
+    )?
+    .execute(params![
+        record.id,
+        bytes,
+        acked_heads,
+        dirty,
+        record.parent,
+        record.level,
+        record.sort_key,
+        record.deleted,
+        record.short_name,
+        complete,
+        serde_json::to_string(record)?,
+    ])?;
+    Ok(())
+}
+
+fn projected(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, bool, bool, bool)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn decode(row: (String, bool, bool, bool)) -> Result<Projected> {
+    let (json, complete, dirty, synced) = row;
+    Ok(Projected {
+        record: serde_json::from_str(&json)?,
+        complete,
+        dirty,
+        synced,
+    })
+}
+
+const PROJ_COLS: &str = "record, complete, dirty, acked_heads IS NOT NULL";
+
+pub fn projected_one(conn: &Connection, id: &str) -> Result<Option<Projected>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {PROJ_COLS} FROM docs WHERE id = ?1"),
+            [id],
+            projected,
+        )
+        .optional()?;
+    row.map(decode).transpose()
+}
+
+/// The direct children of `parent`, in display order (live and deleted).
+pub fn children(conn: &Connection, parent: &str) -> Result<Vec<Projected>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PROJ_COLS} FROM docs WHERE parent = ?1 ORDER BY sort_key, id"
+    ))?;
+    let rows = stmt.query_map([parent], projected)?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+/// Every organization of the replica (projection only).
+pub fn all(conn: &Connection) -> Result<Vec<Projected>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {PROJ_COLS} FROM docs ORDER BY level, parent, sort_key, id"
+    ))?;
+    let rows = stmt.query_map([], projected)?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+pub fn count_docs(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM docs", [], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+pub fn count_dirty(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM docs WHERE dirty = 1", [], |r| {
+        r.get(0)
+    })?;
+    Ok(n as u64)
+}
+
+/// An ancestor's summary row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ancestor {
+    pub id: String,
+    pub parent: String,
+    pub level: u8,
+    pub category: String,
+    pub short_name: String,
+    pub full_name: String,
+}
+
+pub fn put_ancestor(conn: &Connection, a: &Ancestor) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO ancestors(id, parent, level, category, short_name, full_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            a.id,
+            a.parent,
+            a.level,
+            a.category,
+            a.short_name,
+            a.full_name
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn ancestors(conn: &Connection) -> Result<Vec<Ancestor>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, parent, level, category, short_name, full_name FROM ancestors ORDER BY level",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Ancestor {
+            id: r.get(0)?,
+            parent: r.get(1)?,
+            level: r.get(2)?,
+            category: r.get(3)?,
+            short_name: r.get(4)?,
+            full_name: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// What the server last told about an organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerFacts {
+    pub logged_in: bool,
+    pub admins: Vec<String>,
+    pub used_codes: Vec<String>,
+}
+
+pub fn server_facts(conn: &Connection, org_id: &str) -> Result<ServerFacts> {
+    let row: Option<(bool, String, String)> = conn
+        .query_row(
+            "SELECT logged_in, admins, used_codes FROM server_facts WHERE org_id = ?1",
+            [org_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(match row {
+        None => ServerFacts::default(),
+        Some((logged_in, admins, used)) => ServerFacts {
+            logged_in,
+            admins: serde_json::from_str(&admins)?,
+            used_codes: serde_json::from_str(&used)?,
+        },
+    })
+}
+
+pub fn put_server_facts(conn: &Connection, org_id: &str, f: &ServerFacts) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO server_facts(org_id, logged_in, admins, used_codes)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            org_id,
+            f.logged_in,
+            serde_json::to_string(&f.admins)?,
+            serde_json::to_string(&f.used_codes)?
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn rejection(conn: &Connection, doc_id: &str) -> Result<Option<Vec<schemas::Violation>>> {
+    let row: Option<String> = conn
+        .query_row(
+            "SELECT violations FROM rejections WHERE doc_id = ?1",
+            [doc_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    row.map(|s| Ok(serde_json::from_str(&s)?)).transpose()
+}
