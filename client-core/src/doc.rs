@@ -6,7 +6,7 @@
 //! issued code, each created once by the replica that issued it (codes are unique).
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, ValueRef};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ValueRef};
 use schemas::org::{CodeRecord, INFO_FIELDS, OrgRecord};
 
 use crate::error::Result;
@@ -98,10 +98,8 @@ pub fn read<D: ReadDoc>(doc: &D) -> OrgRecord {
                 }
             }
             key => {
-                if let Some(field) = schemas::Field::from_key(key) {
-                    if let Some(slot) = r.get_mut(field) {
-                        *slot = scalar_str(v).unwrap_or_default();
-                    }
+                if let Some(slot) = schemas::Field::from_key(key).and_then(|f| r.get_mut(f)) {
+                    *slot = scalar_str(v).unwrap_or_default();
                 }
             }
         }
@@ -225,9 +223,6 @@ pub fn read_at(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Result<OrgRecord> 
     let old = doc.fork_at(heads)?;
     Ok(read(&old))
 }
-
-#[allow(dead_code)]
-fn _assert_scalar_from(_: ScalarValue) {}
 
 #[cfg(test)]
 mod tests {

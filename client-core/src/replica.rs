@@ -532,10 +532,8 @@ impl Replica {
             }
             _ => schemas::text::normalize(&c.full_name),
         };
-        if !full.is_empty() {
-            if let Err(e) = schemas::FullName::parse(&full) {
-                v.push(e);
-            }
+        if let (false, Err(e)) = (full.is_empty(), schemas::FullName::parse(&full)) {
+            v.push(e);
         }
         let mut rec = OrgRecord::new(
             new_org_id(),

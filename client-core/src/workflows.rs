@@ -9,7 +9,7 @@ use std::path::Path;
 use automerge::AutoCommit;
 use schemas::org::Context;
 use schemas::progress::{self, LevelCounts, ProgressRow, TreeNode, UnitFacts};
-use schemas::{Category, Level, Violation};
+use schemas::{Level, Violation};
 use time::OffsetDateTime;
 
 use crate::doc;
@@ -410,6 +410,3 @@ impl Replica {
         })
     }
 }
-
-#[allow(dead_code)]
-fn _category_used(_: Category) {}

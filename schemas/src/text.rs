@@ -39,6 +39,16 @@ pub fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
+/// A user's value quoted inside a message, cut to 20 characters so that a huge cell
+/// does not make a huge message.
+pub fn truncate_for_message(s: &str) -> String {
+    let mut out: String = s.chars().take(20).collect();
+    if s.chars().nth(20).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,14 +71,4 @@ mod tests {
         assert!(has_whitespace("团 委"));
         assert_eq!(char_len("团委"), 2);
     }
-}
-
-/// A user's value quoted inside a message, cut to 20 characters so that a huge cell
-/// does not make a huge message.
-pub fn truncate_for_message(s: &str) -> String {
-    let mut out: String = s.chars().take(20).collect();
-    if s.chars().nth(20).is_some() {
-        out.push('…');
-    }
-    out
 }
