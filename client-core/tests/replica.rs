@@ -7,7 +7,8 @@ use time::{Duration, OffsetDateTime};
 
 fn jinjiang() -> (TempDir, Replica) {
     let dir = TempDir::new().unwrap();
-    let r = Replica::create_from_initial(&dir.path().join("replica.sqlite3"), "团锦江区委").unwrap();
+    let r =
+        Replica::create_from_initial(&dir.path().join("replica.sqlite3"), "团锦江区委").unwrap();
     (dir, r)
 }
 
@@ -35,7 +36,12 @@ fn starts_from_the_pre_initialized_tree() {
     assert_eq!(own.record.short_name, "团锦江区委");
     assert_eq!(own.record.level, 4);
     assert_eq!(own.record.full_name, "中国共产主义青年团成都市锦江区委员会");
-    let names: Vec<_> = r.ancestors().unwrap().into_iter().map(|a| a.short_name).collect();
+    let names: Vec<_> = r
+        .ancestors()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.short_name)
+        .collect();
     assert_eq!(names, ["团中央", "团四川省委", "团成都市委"]);
     assert!(!own.completeness.is_complete());
     assert!(own.completeness.missing.contains(&Field::Phone));
@@ -88,39 +94,60 @@ fn invalid_values_are_refused_and_nothing_changes() {
     let c = codes(&err);
     assert!(c.contains(&"mobile.format".to_owned()), "{c:?}");
     assert!(c.iter().any(|c| c.starts_with("id_number.")), "{c:?}");
-    assert_eq!(r.own().unwrap().record.phone, "", "nothing saved on refusal");
+    assert_eq!(
+        r.own().unwrap().record.phone,
+        "",
+        "nothing saved on refusal"
+    );
 }
 
 #[test]
 fn own_admin_cannot_change_what_the_parent_sets() {
     let (_d, mut r) = jinjiang();
     let id = r.own_id().to_owned();
-    let err = r.update_info(&id, &[(Field::ShortName, "团青羊区委".into())]).unwrap_err();
-    assert!(codes(&err).contains(&"permission.field".to_owned()), "{err}");
+    let err = r
+        .update_info(&id, &[(Field::ShortName, "团青羊区委".into())])
+        .unwrap_err();
+    assert!(
+        codes(&err).contains(&"permission.field".to_owned()),
+        "{err}"
+    );
 }
 
 #[test]
 fn create_children_with_generated_full_names() {
     let (_d, mut r) = jinjiang();
     let own = r.own_id().to_owned();
-    let town = r.create_child(&own, &child("团工委", "建国门街道团工委")).unwrap();
+    let town = r
+        .create_child(&own, &child("团工委", "建国门街道团工委"))
+        .unwrap();
     let t = r.org(&town).unwrap().record;
     assert_eq!(t.level, 5);
-    assert_eq!(t.full_name, "中国共产主义青年团成都市锦江区建国门街道工作委员会");
+    assert_eq!(
+        t.full_name,
+        "中国共产主义青年团成都市锦江区建国门街道工作委员会"
+    );
     let mut branch = child("团支部", "大雅宝社区团支部");
     branch.industry = "城市社区".into();
     branch.phone = "13812345678".into();
     let b = r.create_child(&town, &branch).unwrap();
     let b = r.org(&b).unwrap().record;
-    assert_eq!(b.full_name, "中国共产主义青年团成都市锦江区建国门街道大雅宝社区支部委员会");
+    assert_eq!(
+        b.full_name,
+        "中国共产主义青年团成都市锦江区建国门街道大雅宝社区支部委员会"
+    );
     assert_eq!(b.industry, "城市社区");
     // The user may correct the generated full name.
     let mut corrected = child("团委", "北控集团团委");
     corrected.full_name = "中国共产主义青年团北控集团委员会".into();
     let k = r.create_child(&own, &corrected).unwrap();
-    assert_eq!(r.org(&k).unwrap().record.full_name, "中国共产主义青年团北控集团委员会");
     assert_eq!(
-        r.preview_full_name(&own, schemas::Category::Branch, "包装车间团支部").unwrap(),
+        r.org(&k).unwrap().record.full_name,
+        "中国共产主义青年团北控集团委员会"
+    );
+    assert_eq!(
+        r.preview_full_name(&own, schemas::Category::Branch, "包装车间团支部")
+            .unwrap(),
         "中国共产主义青年团成都市锦江区包装车间支部委员会"
     );
 }
@@ -129,24 +156,58 @@ fn create_children_with_generated_full_names() {
 fn creation_refusals() {
     let (_d, mut r) = jinjiang();
     let own = r.own_id().to_owned();
-    let b = r.create_child(&own, &child("团支部", "包装车间团支部")).unwrap();
+    let b = r
+        .create_child(&own, &child("团支部", "包装车间团支部"))
+        .unwrap();
     let cases = [
-        (own.as_str(), child("团支部", "包装车间团支部"), "short_name.duplicate"),
-        (own.as_str(), child("团支部", "包装车间团委"), "short_name.suffix_mismatch"),
-        (own.as_str(), child("党支部", "包装车间团支部"), "category.unknown"),
-        (own.as_str(), child("团支部", "17级1班团支部"), "short_name.class_pattern"),
-        (own.as_str(), child("团的领导机关", "团朝阳区委"), "short_name.unknown_division"),
-        (b.as_str(), child("团支部", "一车间团支部"), "category.not_allowed"),
+        (
+            own.as_str(),
+            child("团支部", "包装车间团支部"),
+            "short_name.duplicate",
+        ),
+        (
+            own.as_str(),
+            child("团支部", "包装车间团委"),
+            "short_name.suffix_mismatch",
+        ),
+        (
+            own.as_str(),
+            child("党支部", "包装车间团支部"),
+            "category.unknown",
+        ),
+        (
+            own.as_str(),
+            child("团支部", "17级1班团支部"),
+            "short_name.class_pattern",
+        ),
+        (
+            own.as_str(),
+            child("团的领导机关", "团朝阳区委"),
+            "short_name.unknown_division",
+        ),
+        (
+            b.as_str(),
+            child("团支部", "一车间团支部"),
+            "category.not_allowed",
+        ),
     ];
     for (parent, c, code) in cases {
         let err = r.create_child(parent, &c).unwrap_err();
-        assert!(codes(&err).contains(&code.to_owned()), "{}: {err}", c.short_name);
+        assert!(
+            codes(&err).contains(&code.to_owned()),
+            "{}: {err}",
+            c.short_name
+        );
     }
     let mut bad_phone = child("团支部", "二车间团支部");
     bad_phone.phone = "12345".into();
     let err = r.create_child(&own, &bad_phone).unwrap_err();
     assert!(codes(&err).contains(&"phone.format".to_owned()), "{err}");
-    assert_eq!(r.children(&own).unwrap().len(), 1, "refusals created nothing");
+    assert_eq!(
+        r.children(&own).unwrap().len(),
+        1,
+        "refusals created nothing"
+    );
 }
 
 #[test]
@@ -161,14 +222,23 @@ fn a_batch_with_one_bad_row_creates_nothing() {
     match r.create_children(&own, &batch, &mut |_, _| {}).unwrap_err() {
         Error::ImportRows(rows) => {
             let idx: Vec<u32> = rows.iter().map(|(i, _)| *i).collect();
-            assert_eq!(idx, vec![1, 2], "the bad suffix and the duplicate in the batch");
+            assert_eq!(
+                idx,
+                vec![1, 2],
+                "the bad suffix and the duplicate in the batch"
+            );
         }
         e => panic!("unexpected {e}"),
     }
     assert!(r.children(&own).unwrap().is_empty());
-    let ok = vec![child("团支部", "一车间团支部"), child("团总支", "机关团总支")];
+    let ok = vec![
+        child("团支部", "一车间团支部"),
+        child("团总支", "机关团总支"),
+    ];
     let mut seen = 0;
-    let ids = r.create_children(&own, &ok, &mut |done, _| seen = done).unwrap();
+    let ids = r
+        .create_children(&own, &ok, &mut |done, _| seen = done)
+        .unwrap();
     assert_eq!(ids.len(), 2);
     assert_eq!(seen, 2);
 }
@@ -178,10 +248,18 @@ fn tree_order_moves_and_deletes() {
     let (_d, mut r) = jinjiang();
     let own = r.own_id().to_owned();
     let a = r.create_child(&own, &child("团委", "甲公司团委")).unwrap();
-    let b = r.create_child(&own, &child("团支部", "乙车间团支部")).unwrap();
-    let a1 = r.create_child(&a, &child("团支部", "甲一车间团支部")).unwrap();
+    let b = r
+        .create_child(&own, &child("团支部", "乙车间团支部"))
+        .unwrap();
+    let a1 = r
+        .create_child(&a, &child("团支部", "甲一车间团支部"))
+        .unwrap();
     let names = |r: &Replica| -> Vec<(usize, String)> {
-        r.tree().unwrap().into_iter().map(|e| (e.depth, e.record.short_name)).collect()
+        r.tree()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.depth, e.record.short_name))
+            .collect()
     };
     assert_eq!(
         names(&r),
@@ -199,7 +277,10 @@ fn tree_order_moves_and_deletes() {
     r.move_child(&b, Direction::Down).unwrap();
     assert_eq!(names(&r)[1].1, "甲公司团委");
 
-    assert_eq!(r.delete_child(&a).unwrap_err().code(), "delete.has_children");
+    assert_eq!(
+        r.delete_child(&a).unwrap_err().code(),
+        "delete.has_children"
+    );
     assert_eq!(r.delete_child(&own).unwrap_err().code(), "delete.own");
     r.delete_child(&a1).unwrap();
     r.delete_child(&a).unwrap();
@@ -214,7 +295,8 @@ fn registration_codes_single_and_batch() {
     let own = r.own_id().to_owned();
     let now = OffsetDateTime::now_utc();
     let a = r.create_child(&own, &child("团委", "甲公司团委")).unwrap();
-    r.create_child(&own, &child("团支部", "乙车间团支部")).unwrap();
+    r.create_child(&own, &child("团支部", "乙车间团支部"))
+        .unwrap();
     let one = r.issue_code(&a, now).unwrap();
     assert!(schemas::RegistrationCode::parse(&one.code).is_ok());
     assert_eq!(one.expires_at - now, Duration::days(20));
@@ -237,15 +319,22 @@ fn registration_codes_single_and_batch() {
 fn progress_of_the_own_subtree() {
     let (_d, mut r) = jinjiang();
     let own = r.own_id().to_owned();
-    let town = r.create_child(&own, &child("团工委", "建国门街道团工委")).unwrap();
+    let town = r
+        .create_child(&own, &child("团工委", "建国门街道团工委"))
+        .unwrap();
     r.create_child(&own, &child("团委", "甲公司团委")).unwrap();
-    r.create_child(&town, &child("团支部", "大雅宝社区团支部")).unwrap();
+    r.create_child(&town, &child("团支部", "大雅宝社区团支部"))
+        .unwrap();
     let p = r.progress(OffsetDateTime::now_utc()).unwrap();
     assert_eq!(p.levels.len(), 2);
     assert_eq!(p.levels[0].title, "五级组织录入情况");
     assert_eq!(p.levels[0].counts.total, 2);
     assert_eq!(p.levels[0].counts.created_children, 1);
-    assert!(p.levels[0].sentence.contains("团锦江区委共有五级组织2个"), "{}", p.levels[0].sentence);
+    assert!(
+        p.levels[0].sentence.contains("团锦江区委共有五级组织2个"),
+        "{}",
+        p.levels[0].sentence
+    );
     assert_eq!(p.levels[1].counts.branches, 1);
     assert_eq!(p.without_branch, vec!["甲公司团委".to_owned()]);
 }
@@ -256,18 +345,33 @@ fn immutable_fields_stand_once_a_server_accepted_them() {
     let own = r.own_id().to_owned();
     let k = r.create_child(&own, &child("团委", "甲公司团委")).unwrap();
     // Before any server accepted it, the creator may still correct the name.
-    r.update_info(&k, &[(Field::ShortName, "甲集团团委".into())]).unwrap();
-    r.update_info(&k, &[(Field::Industry, "国有企业".into())]).unwrap();
+    r.update_info(&k, &[(Field::ShortName, "甲集团团委".into())])
+        .unwrap();
+    r.update_info(&k, &[(Field::Industry, "国有企业".into())])
+        .unwrap();
     // A server accepts the current state (modelled by acknowledging its heads).
-    let heads = automerge::AutoCommit::load(&r.doc_bytes(&k).unwrap()).unwrap().get_heads();
+    let heads = automerge::AutoCommit::load(&r.doc_bytes(&k).unwrap())
+        .unwrap()
+        .get_heads();
     r.acknowledge(&k, &heads).unwrap();
     assert!(!r.org(&k).unwrap().pending);
-    let err = r.update_info(&k, &[(Field::ShortName, "乙集团团委".into())]).unwrap_err();
-    assert!(codes(&err).contains(&"immutable.changed".to_owned()), "{err}");
-    let err = r.update_info(&k, &[(Field::Industry, "集体企业".into())]).unwrap_err();
-    assert!(codes(&err).contains(&"immutable.changed".to_owned()), "{err}");
+    let err = r
+        .update_info(&k, &[(Field::ShortName, "乙集团团委".into())])
+        .unwrap_err();
+    assert!(
+        codes(&err).contains(&"immutable.changed".to_owned()),
+        "{err}"
+    );
+    let err = r
+        .update_info(&k, &[(Field::Industry, "集体企业".into())])
+        .unwrap_err();
+    assert!(
+        codes(&err).contains(&"immutable.changed".to_owned()),
+        "{err}"
+    );
     // Other fields remain editable.
-    r.update_info(&k, &[(Field::Phone, "028-61310936".into())]).unwrap();
+    r.update_info(&k, &[(Field::Phone, "028-61310936".into())])
+        .unwrap();
 }
 
 #[test]
@@ -275,11 +379,17 @@ fn two_replicas_exchanging_bytes_converge() {
     // An ancestor (the district) and a unit (a town) edit the town concurrently offline.
     let (_d1, mut district) = jinjiang();
     let own = district.own_id().to_owned();
-    let town = district.create_child(&own, &child("团工委", "建国门街道团工委")).unwrap();
+    let town = district
+        .create_child(&own, &child("团工委", "建国门街道团工委"))
+        .unwrap();
     let (_d2, mut copy) = jinjiang();
-    copy.merge_bytes(&town, &district.doc_bytes(&town).unwrap()).unwrap();
-    district.update_info(&town, &[(Field::Phone, "028-61310936".into())]).unwrap();
-    copy.update_info(&town, &[(Field::SecretaryName, "李四".into())]).unwrap();
+    copy.merge_bytes(&town, &district.doc_bytes(&town).unwrap())
+        .unwrap();
+    district
+        .update_info(&town, &[(Field::Phone, "028-61310936".into())])
+        .unwrap();
+    copy.update_info(&town, &[(Field::SecretaryName, "李四".into())])
+        .unwrap();
     let from_district = district.doc_bytes(&town).unwrap();
     let from_copy = copy.doc_bytes(&town).unwrap();
     district.merge_bytes(&town, &from_copy).unwrap();
@@ -296,25 +406,49 @@ fn concurrent_immutable_change_resolves_to_the_server_accepted_value() {
     // `server` stands for the server: the first value it accepts stands.
     let (_d1, mut server) = jinjiang();
     let own = server.own_id().to_owned();
-    let k = server.create_child(&own, &child("团委", "甲公司团委")).unwrap();
+    let k = server
+        .create_child(&own, &child("团委", "甲公司团委"))
+        .unwrap();
     let (_d2, mut unit) = jinjiang();
-    unit.merge_bytes(&k, &server.doc_bytes(&k).unwrap()).unwrap();
+    unit.merge_bytes(&k, &server.doc_bytes(&k).unwrap())
+        .unwrap();
     let (_d3, mut other) = jinjiang();
-    other.merge_bytes(&k, &server.doc_bytes(&k).unwrap()).unwrap();
-    unit.update_info(&k, &[(Field::Industry, "国有企业".into())]).unwrap();
-    other.update_info(&k, &[(Field::Industry, "集体企业".into())]).unwrap();
+    other
+        .merge_bytes(&k, &server.doc_bytes(&k).unwrap())
+        .unwrap();
+    unit.update_info(&k, &[(Field::Industry, "国有企业".into())])
+        .unwrap();
+    other
+        .update_info(&k, &[(Field::Industry, "集体企业".into())])
+        .unwrap();
     // The server accepts `unit`'s push first and acknowledges it.
-    server.merge_bytes(&k, &unit.doc_bytes(&k).unwrap()).unwrap();
-    let heads = automerge::AutoCommit::load(&server.doc_bytes(&k).unwrap()).unwrap().get_heads();
+    server
+        .merge_bytes(&k, &unit.doc_bytes(&k).unwrap())
+        .unwrap();
+    let heads = automerge::AutoCommit::load(&server.doc_bytes(&k).unwrap())
+        .unwrap()
+        .get_heads();
     server.acknowledge(&k, &heads).unwrap();
     unit.acknowledge(&k, &heads).unwrap();
-    other.acknowledge(&k, &automerge::AutoCommit::load(&server.doc_bytes(&k).unwrap()).unwrap().get_heads()).ok();
+    other
+        .acknowledge(
+            &k,
+            &automerge::AutoCommit::load(&server.doc_bytes(&k).unwrap())
+                .unwrap()
+                .get_heads(),
+        )
+        .ok();
     // `other` pulls the server's state: its own concurrent value loses to the accepted one.
-    other.merge_bytes(&k, &server.doc_bytes(&k).unwrap()).unwrap();
+    other
+        .merge_bytes(&k, &server.doc_bytes(&k).unwrap())
+        .unwrap();
     assert_eq!(other.org(&k).unwrap().record.industry, "国有企业");
     // And once everything is exchanged, all agree.
-    server.merge_bytes(&k, &other.doc_bytes(&k).unwrap()).unwrap();
-    unit.merge_bytes(&k, &server.doc_bytes(&k).unwrap()).unwrap();
+    server
+        .merge_bytes(&k, &other.doc_bytes(&k).unwrap())
+        .unwrap();
+    unit.merge_bytes(&k, &server.doc_bytes(&k).unwrap())
+        .unwrap();
     for r in [&server, &unit, &other] {
         assert_eq!(r.org(&k).unwrap().record.industry, "国有企业");
     }
@@ -323,8 +457,12 @@ fn concurrent_immutable_change_resolves_to_the_server_accepted_value() {
 #[test]
 fn opening_a_missing_replica_is_a_clear_error() {
     let dir = TempDir::new().unwrap();
-    let err = Replica::open(&dir.path().join("nope.sqlite3")).err().unwrap();
+    let err = Replica::open(&dir.path().join("nope.sqlite3"))
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "replica.missing");
-    let err = Replica::create_from_initial(&dir.path().join("x.sqlite3"), "团火星区委").err().unwrap();
+    let err = Replica::create_from_initial(&dir.path().join("x.sqlite3"), "团火星区委")
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "init.unknown_unit");
 }

@@ -319,6 +319,9 @@ pub fn write_codes(path: &Path, issuer_short_name: &str, rows: &[CodeRow]) -> Re
         sheet.write_string_with_format(r, 3, clip_for_cell(&row.expires_at), &cell)?;
     }
     sheet.set_freeze_panes(4, 0)?;
+    // Codes are often printed and handed out: A4, the header on every page, one page wide.
+    sheet.set_paper_size(9).set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(3, 3)?;
     workbook.save(path)?;
     Ok(())
 }
@@ -408,6 +411,11 @@ pub fn write_org_table(path: &Path, title: &str, rows: &[OrgTableRow]) -> Result
     let last = 1 + rows.len() as u32;
     sheet.autofilter(1, 0, last, (ORG_TABLE_HEADERS.len() - 1) as u16)?;
     sheet.set_freeze_panes(2, 0)?;
+    sheet
+        .set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(1, 1)?;
     workbook.save(path)?;
     Ok(())
 }

@@ -618,6 +618,27 @@ mod tests {
     }
 
     #[test]
+    fn other_cell_types_render_as_shown() {
+        use calamine::ExcelDateTimeType::{DateTime, TimeDelta};
+        let text = |d: Data| match render(&d) {
+            Some(Cell::Text(s)) => s,
+            Some(Cell::Error(e)) => format!("error {e}"),
+            None => "none".into(),
+        };
+        let date = |v| Data::DateTime(ExcelDateTime::new(v, DateTime, false));
+        assert_eq!(text(date(43100.0)), "2017-12-31");
+        assert_eq!(text(date(43100.375)), "2017-12-31 09:00");
+        assert_eq!(
+            text(Data::DateTime(ExcelDateTime::new(0.5, TimeDelta, false))),
+            "0.5"
+        );
+        assert_eq!(text(Data::Bool(true)), "TRUE");
+        assert_eq!(text(Data::Int(2017)), "2017");
+        assert_eq!(text(Data::Error(CellErrorType::Ref)), "error #REF!");
+        assert_eq!(text(Data::Empty), "none");
+    }
+
+    #[test]
     fn markup_is_recognized() {
         assert!(looks_like_markup(b"\xEF\xBB\xBF  <html"));
         assert!(!looks_like_markup(b"a,b,c"));

@@ -1,0 +1,252 @@
+//! The command line of `zhtj`: every subcommand, its options and its Chinese help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Appended to the top-level help: what scripts can rely on.
+const AFTER_HELP: &str = "\
+ORG(组织)可写组织编号或组织简称;省略时为本组织。
+
+退出码(供脚本判断):
+  0  成功
+  1  不符合规则被拒绝:数据校验未通过、导入文件有错误行、操作不允许(如删除还有下级的组织)
+  2  用法错误:参数缺失或写错
+  3  找不到:组织不存在、预置组织中没有该单位、本地数据尚未初始化
+  4  本地存储或文件读写错误
+
+出错时标准错误输出第一行为“错误[机器代码]:说明”,其后每条违反的规则一行。
+加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress 以 JSON 输出到标准输出。";
+
+const EXIT_CODES_SHORT: &str =
+    "退出码:0 成功;1 不符合规则被拒绝;2 用法错误;3 找不到;4 本地存储或文件错误。";
+
+/// 智慧团建 组织树建立(成青办〔2017〕70号):在本机离线维护本组织及其全部下级组织。
+#[derive(Debug, Parser)]
+#[command(name = "zhtj", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// 本地数据目录(本地数据文件为其中的 replica.sqlite3)
+    #[arg(
+        long,
+        global = true,
+        env = "ZHTJ_DATA",
+        default_value = "./zhtj-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+
+    /// 以 JSON 输出结果,供脚本使用
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// 为预置的团组织离线建立本地数据(如 zhtj init 团锦江区委 或 zhtj init 510104)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Init {
+        /// 行政区划代码(如 510104)或组织简称(如 团锦江区委)
+        #[arg(value_name = "UNIT")]
+        unit: String,
+    },
+
+    /// 查看组织信息、是否完整(缺少的必填项、填写有误的项)和同步状态
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Show {
+        /// 组织编号或组织简称,省略时为本组织
+        #[arg(value_name = "ORG")]
+        org: Option<String>,
+        /// 显示完整的身份证号码和手机号码(默认隐藏中间几位)
+        #[arg(long)]
+        full: bool,
+    },
+
+    /// 填写或修改组织信息:字段=值(字段写中文名称如 书记姓名,或英文键如 secretary_name;值留空表示清除)
+    #[command(after_help = "\
+可填写的字段:组织类别、组织简称、组织全称、单位所属行业类别、团组织联系电话、团组织电子邮箱、
+本级团组织行政编制数、行政编制实际配备数、本级团组织事业编制数、事业编制实际配备数、
+14~28周岁青年数、年度经推优入党团员数、书记姓名、书记身份证号码、书记手机号码。
+组织类别、组织简称、组织全称由上级组织填写,本组织不能修改。
+
+例:zhtj set 书记姓名=张三 书记手机号码=13812345678 本级团组织行政编制数=0
+
+退出码:0 成功;1 不符合规则被拒绝(未保存任何修改);2 用法错误(如字段名写错);3 找不到;4 本地存储错误。")]
+    Set {
+        /// 要修改的组织(组织编号或组织简称),省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// 字段=值,可写多个
+        #[arg(required = true, value_name = "FIELD=VALUE")]
+        pairs: Vec<String>,
+    },
+
+    /// 创建直属下级组织,显示新组织的编号和自动生成的组织全称
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Create(CreateArgs),
+
+    /// 预览下级组织自动生成的组织全称(不创建)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    PreviewName {
+        /// 组织类别:团的领导机关、团工委、团委、团总支、团支部
+        #[arg(long, value_name = "CATEGORY")]
+        category: String,
+        /// 组织简称,如 包装车间团支部
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// 上级组织(组织编号或组织简称),省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+    },
+
+    /// 生成“批量创建下级组织”的 Excel 导入模板(.xlsx)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Template {
+        /// 模板保存位置,如 导入模板.xlsx
+        #[arg(value_name = "OUT.xlsx")]
+        out: PathBuf,
+    },
+
+    /// 从 Excel 文件(.xlsx 或 .xls)批量创建直属下级组织;只要有一行有错误,就不创建任何组织
+    #[command(after_help = "\
+有错误时逐行列出错误(第N行 列名:原因),并生成错误标注文件(默认与导入文件同目录,
+文件名为“<原文件名>-错误标注.xlsx”),按其中“错误说明”列修改后重新导入整个文件即可。
+
+退出码:0 全部创建成功;1 文件有错误行或无法使用,未创建任何组织;2 用法错误;3 找不到;4 文件读写或本地存储错误。")]
+    Import {
+        /// 填好的导入文件
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// 上级组织(组织编号或组织简称),省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+        /// 错误标注文件的保存位置
+        #[arg(long, value_name = "OUT.xlsx")]
+        annotated: Option<PathBuf>,
+    },
+
+    /// 以树形显示本组织及全部下级组织(组织类别、信息是否完整、是否有待同步的修改)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Tree,
+
+    /// 列出直属下级组织及其序号(排序用)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    List {
+        /// 上级组织(组织编号或组织简称),省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+    },
+
+    /// 上移或下移一个下级组织(调整排序)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Move {
+        /// 要移动的组织:组织编号、组织简称,或 list 显示的序号(配合 --parent)
+        #[arg(value_name = "ORG")]
+        org: String,
+        /// 方向:up(上移)或 down(下移)
+        #[arg(value_name = "DIRECTION")]
+        direction: MoveDirection,
+        /// 用序号指定组织时,序号所在的上级组织,省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+    },
+
+    /// 删除一个下级组织(其下不能还有组织,也不能已有注册的管理员)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Delete {
+        /// 要删除的组织(组织编号或组织简称)
+        #[arg(value_name = "ORG")]
+        org: String,
+    },
+
+    /// 为一个下级组织生成管理员注册码(8位,区分大小写,有效期20天)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Code {
+        /// 下级组织(组织编号或组织简称)
+        #[arg(value_name = "ORG")]
+        org: String,
+    },
+
+    /// 批量生成注册码:为每个还没有有效注册码的直属下级组织生成一个,再列出全部注册码
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Codes {
+        /// 上级组织(组织编号或组织简称),省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+        /// 同时把注册码导出为 Excel 文件
+        #[arg(long, value_name = "OUT.xlsx")]
+        export: Option<PathBuf>,
+    },
+
+    /// 导出本组织及全部下级组织的信息表(Excel,书记手机号码隐藏中间四位)
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Export {
+        /// 保存位置,如 组织列表.xlsx
+        #[arg(value_name = "OUT.xlsx")]
+        out: PathBuf,
+    },
+
+    /// 查看各级下级组织的录入进度,以及还没有团支部的团委、团工委、团总支
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Progress,
+
+    /// 查看本地数据概况:本组织、组织数、待同步的修改
+    #[command(after_help = EXIT_CODES_SHORT)]
+    Status,
+
+    /// (测试用)逐个创建 N 个团支部,每创建成功一个就输出其编号
+    #[command(hide = true)]
+    StressCreate {
+        /// 要创建的个数
+        #[arg(long)]
+        count: u64,
+        /// 上级组织,省略时为本组织
+        #[arg(long, value_name = "ORG")]
+        parent: Option<String>,
+    },
+}
+
+/// 创建直属下级组织的参数。
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// 组织类别:团的领导机关、团工委、团委、团总支、团支部
+    #[arg(long, value_name = "CATEGORY")]
+    pub category: String,
+    /// 组织简称,如 包装车间团支部
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// 上级组织(组织编号或组织简称),省略时为本组织
+    #[arg(long, value_name = "ORG")]
+    pub parent: Option<String>,
+    /// 组织全称;省略时按规则自动生成
+    #[arg(long, value_name = "FULL_NAME")]
+    pub full_name: Option<String>,
+    /// 单位所属行业类别,如 非公企业
+    #[arg(long, value_name = "INDUSTRY")]
+    pub industry: Option<String>,
+    /// 联系电话(手机号码或 028-61310936 形式的座机)
+    #[arg(long, value_name = "PHONE")]
+    pub phone: Option<String>,
+    /// 电子邮箱
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// 14~28周岁青年数(0–10000)
+    #[arg(long, value_name = "N")]
+    pub youth: Option<String>,
+    /// 年度经推优入党团员数(0–1000)
+    #[arg(long, value_name = "N")]
+    pub recommended: Option<String>,
+}
+
+/// 上移 / 下移.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MoveDirection {
+    /// 上移
+    #[value(alias = "上移")]
+    Up,
+    /// 下移
+    #[value(alias = "下移")]
+    Down,
+}

@@ -1,0 +1,226 @@
+//! The sync protocol's messages (docs/protocol.md), shared by the client and the server.
+//!
+//! JSON for the small identity calls; for push and pull, a postcard-encoded body compressed
+//! with zstd (`Content-Type: application/x-zhtj-sync`), since a push of thousands of
+//! Automerge documents is megabytes of binary that JSON would bloat.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version; the server refuses bodies of another version with a clear error.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The content type of postcard + zstd bodies.
+pub const SYNC_CONTENT_TYPE: &str = "application/x-zhtj-sync";
+
+/// Largest decompressed sync body the server accepts or the client expects (bytes).
+pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
+
+/// `POST /api/v1/register`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub code: String,
+    pub org_id: String,
+    /// 团内职务, as labelled (书记, 组织委员…).
+    pub role: String,
+    pub name: String,
+    pub id_number: String,
+    pub mobile: String,
+    /// 入团年月, e.g. "2010-05".
+    pub join_year_month: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub account_id: i64,
+    pub org_id: String,
+    pub org_short_name: String,
+}
+
+/// `POST /api/v1/login`: by mobile number and password; `org_id` picks the organization
+/// when one person administers several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub mobile: String,
+    pub password: String,
+    #[serde(default)]
+    pub org_id: Option<String>,
+}
+
+/// An ancestor's read-only summary, sent at login so a new replica can show its chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AncestorSummary {
+    pub id: String,
+    pub parent: String,
+    pub level: u8,
+    pub category: String,
+    pub short_name: String,
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub org_id: String,
+    pub org_short_name: String,
+    /// Root first, ending with the parent of `org_id`.
+    pub ancestors: Vec<AncestorSummary>,
+}
+
+/// An error as every endpoint returns it (HTTP 4xx/5xx, JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub violations: Vec<schemas::Violation>,
+}
+
+/// One document of a push: the changes since the heads the server last acknowledged
+/// (`save_after`), or the whole document when it never was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDoc {
+    pub id: String,
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+}
+
+/// `POST /api/v1/push` (postcard + zstd).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub version: u32,
+    pub docs: Vec<PushDoc>,
+}
+
+/// What became of one pushed document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DocOutcome {
+    /// Accepted (or already held): the server's heads of the document now.
+    Accepted { heads: Vec<[u8; 32]> },
+    /// Refused as a whole, with every reason; nothing of it was stored.
+    Rejected { violations: Vec<schemas::Violation> },
+    /// The changes depend on history the server lacks: send the whole document.
+    NeedFull,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocResult {
+    pub id: String,
+    pub outcome: DocOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub version: u32,
+    pub results: Vec<DocResult>,
+}
+
+/// `POST /api/v1/pull` (postcard + zstd): everything of the logged-in admin's subtree
+/// changed after `cursor`, at most `limit` documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub version: u32,
+    pub cursor: u64,
+    pub limit: u32,
+}
+
+/// Facts only the server knows about an organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgFacts {
+    pub logged_in: bool,
+    /// Admin display names, masked (张*).
+    pub admins: Vec<String>,
+    /// Codes of this organization already used to register.
+    pub used_codes: Vec<String>,
+}
+
+/// One document of a pull: its whole current state (a compacted snapshot), which the
+/// client merges into its copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullDoc {
+    pub id: String,
+    #[serde(with = "serde_bytes_compat")]
+    pub bytes: Vec<u8>,
+    pub facts: OrgFacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub version: u32,
+    pub docs: Vec<PullDoc>,
+    /// The cursor to send next time.
+    pub cursor: u64,
+    /// More pages follow: pull again at once.
+    pub more: bool,
+}
+
+/// Encode a sync body: postcard, then zstd level 3.
+pub fn encode<T: Serialize>(msg: &T) -> std::io::Result<Vec<u8>> {
+    let raw = postcard::to_allocvec(msg).map_err(std::io::Error::other)?;
+    zstd::bulk::compress(&raw, 3)
+}
+
+/// Decode a sync body, refusing more than [`MAX_DECOMPRESSED`] bytes once decompressed.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> std::io::Result<T> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    zstd::stream::read::Decoder::new(body)?
+        .take(MAX_DECOMPRESSED as u64 + 1)
+        .read_to_end(&mut raw)?;
+    if raw.len() > MAX_DECOMPRESSED {
+        return Err(std::io::Error::other("body too large once decompressed"));
+    }
+    postcard::from_bytes(&raw).map_err(std::io::Error::other)
+}
+
+/// Byte vectors as postcard byte strings (length + bytes) rather than sequences of u8.
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_round_trips_and_oversize_is_refused() {
+        let req = PushRequest {
+            version: PROTOCOL_VERSION,
+            docs: vec![PushDoc {
+                id: "a".into(),
+                changes: vec![1, 2, 3],
+            }],
+        };
+        let body = encode(&req).unwrap();
+        assert_eq!(decode::<PushRequest>(&body).unwrap(), req);
+        assert!(decode::<PushRequest>(&body[..body.len() / 2]).is_err());
+        assert!(decode::<PushRequest>(b"not zstd").is_err());
+    }
+}

@@ -1,0 +1,139 @@
+//! The server's one error type. Every refusal a client sees carries a stable machine code,
+//! a Chinese message and, for rule violations, every `Violation`; internal errors are
+//! logged and answered with a generic message (no detail leaks to clients).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use client_core::protocol::ErrorBody;
+use schemas::Violation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input broke the rules; nothing stored.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        violations: Vec<Violation>,
+    },
+    /// No valid login token.
+    #[error("请先登录")]
+    Unauthorized,
+    /// Logged in, but this is outside what the account may read or write.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("找不到{0}")]
+    NotFound(String),
+    /// Too many failed attempts; try again later.
+    #[error("尝试次数过多,请{0}分钟后再试")]
+    RateLimited(u64),
+    /// A request body the server cannot decode.
+    #[error("请求格式错误:{0}")]
+    BadRequest(String),
+    #[error("数据库错误")]
+    Store(#[from] rusqlite::Error),
+    #[error("文档错误")]
+    Document(#[from] automerge::AutomergeError),
+    #[error("内部错误:{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Invalid {
+            code,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    pub fn violations(
+        code: &'static str,
+        message: impl Into<String>,
+        violations: Vec<Violation>,
+    ) -> Error {
+        Error::Invalid {
+            code,
+            message: message.into(),
+            violations,
+        }
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { code, .. } => code,
+            Error::Unauthorized => "auth.required",
+            Error::Forbidden(_) => "auth.forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::RateLimited(_) => "rate_limited",
+            Error::BadRequest(_) => "bad_request",
+            Error::Store(_) => "internal.store",
+            Error::Document(_) => "internal.document",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<Violation> for Error {
+    fn from(v: Violation) -> Self {
+        Error::Invalid {
+            code: "invalid",
+            message: v.message.clone(),
+            violations: vec![v],
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, debug = ?self, "request failed");
+        }
+        let (message, violations) = match &self {
+            Error::Invalid {
+                message,
+                violations,
+                ..
+            } => (message.clone(), violations.clone()),
+            Error::Store(_) | Error::Document(_) | Error::Internal(_) => {
+                ("服务器内部错误,请稍后重试".to_owned(), Vec::new())
+            }
+            other => (other.to_string(), Vec::new()),
+        };
+        let code = match &self {
+            Error::Invalid {
+                code, violations, ..
+            } if *code == "invalid" => violations
+                .first()
+                .map(|v| v.code.clone())
+                .unwrap_or_else(|| "invalid".into()),
+            other => other.code().to_owned(),
+        };
+        (
+            status,
+            Json(ErrorBody {
+                code,
+                message,
+                violations,
+            }),
+        )
+            .into_response()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,431 @@
+//! The validating merge of pushed documents (DESIGN "Sync protocol"). Per document: apply
+//! the pushed changes on a copy, refuse missing history (ask for the whole document),
+//! then judge the resulting state: who may write it (the logged-in admin's org or an
+//! ancestor, each changed field allowed for that relation), the `schemas` rules, the
+//! cross-document rules (parent live, level, category under parent, sibling names unique,
+//! codes unique and issued by ancestors) and size caps. A document is accepted or refused
+//! as a whole; accepted ones are written in the caller's transaction.
+
+use std::collections::HashMap;
+
+use automerge::AutoCommit;
+use client_core::doc;
+use client_core::protocol::{DocOutcome, DocResult, PushDoc};
+use rusqlite::Connection;
+use schemas::code::{RegistrationCode, VALIDITY_DAYS};
+use schemas::name::ChainLink;
+use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
+use schemas::{Category, Field, Level, Violation};
+
+use crate::error::Result;
+use crate::store::{self, Accepted, OrgRow};
+
+/// The largest pushed change set, and the largest stored document (bytes) [inferred: a
+/// real organization's document is under 10 KB even after years of edits].
+pub const MAX_DOC_BYTES: usize = 256 * 1024;
+
+/// The logged-in admin a push is judged for (from the server's session record only).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub account_id: i64,
+    pub org_id: String,
+    /// The path of the admin's organization: its subtree is every path with this prefix.
+    pub org_path: String,
+}
+
+/// Judge and apply a batch of pushed documents in the transaction `tx`, in order (a parent
+/// created in the same push comes before its children). Returns one result per document.
+pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Result<Vec<DocResult>> {
+    let mut chains = ChainCache::default();
+    docs.iter()
+        .map(|d| {
+            let outcome = judge(tx, actor, d, now, &mut chains)?;
+            Ok(DocResult {
+                id: d.id.clone(),
+                outcome,
+            })
+        })
+        .collect()
+}
+
+fn reject(v: Vec<Violation>) -> DocOutcome {
+    DocOutcome::Rejected { violations: v }
+}
+
+fn one(code: &str, field: Option<Field>, message: impl Into<String>) -> DocOutcome {
+    reject(vec![Violation::error(code, field, message)])
+}
+
+fn heads_of(d: &mut AutoCommit) -> Vec<[u8; 32]> {
+    d.get_heads().into_iter().map(|h| h.0).collect()
+}
+
+fn judge(
+    tx: &Connection,
+    actor: &Actor,
+    pushed: &PushDoc,
+    now: i64,
+    chains: &mut ChainCache,
+) -> Result<DocOutcome> {
+    if pushed.changes.len() > MAX_DOC_BYTES {
+        return Ok(one(
+            "size.doc_too_large",
+            None,
+            format!("单个组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
+        ));
+    }
+    let stored = store::get_org_doc(tx, &pushed.id)?;
+    let mut d = match &stored {
+        Some((bytes, _)) => AutoCommit::load(bytes)?,
+        None => AutoCommit::new(),
+    };
+    let heads_before = d.get_heads();
+    if d.load_incremental(&pushed.changes).is_err() {
+        return Ok(one(
+            "doc.malformed",
+            None,
+            "组织文档数据损坏或不完整,无法读取",
+        ));
+    }
+    if !d.get_missing_deps(&[]).is_empty() {
+        return Ok(DocOutcome::NeedFull);
+    }
+    if stored.is_some() && d.get_heads() == heads_before {
+        // Nothing new: a retry of an accepted push is answered the same way.
+        return Ok(DocOutcome::Accepted {
+            heads: heads_of(&mut d),
+        });
+    }
+    let after = doc::read(&d);
+    if after.id != pushed.id {
+        return Ok(one(
+            "doc.id_mismatch",
+            None,
+            "组织文档的编号与推送的编号不符",
+        ));
+    }
+    if after.schema != SCHEMA_VERSION {
+        return Ok(one(
+            "doc.schema_version",
+            None,
+            format!("组织文档版本{}不受支持,请升级客户端", after.schema),
+        ));
+    }
+    let mut v = Vec::new();
+    let (relation, path, was) = match &stored {
+        Some((_, before)) => {
+            let Some(row) = store::get_org(tx, &pushed.id)? else {
+                return Ok(one(
+                    "doc.missing_projection",
+                    None,
+                    "服务器数据不一致,请联系管理员",
+                ));
+            };
+            let relation = if row.id == actor.org_id {
+                Relation::Own
+            } else if row.path.starts_with(&actor.org_path) {
+                Relation::Ancestor
+            } else {
+                return Ok(outside());
+            };
+            let changed = before.changed_fields(&after);
+            if changed.contains(&Field::Parent) || changed.contains(&Field::Level) {
+                v.push(Violation::error(
+                    "tree.moved",
+                    Some(Field::Parent),
+                    "不能更改组织的上级组织或层级",
+                ));
+            }
+            v.extend(org::forbidden_changes(relation, &changed));
+            v.extend(org::immutable_violations(before, &after));
+            judge_codes(before, &after, relation, actor, tx, now, &mut v)?;
+            judge_deletion(before, &after, &row, &mut v);
+            (relation, row.path.clone(), Some(row))
+        }
+        None => {
+            let Some(parent) = store::get_org(tx, &after.parent)? else {
+                return Ok(one(
+                    "tree.parent_missing",
+                    Some(Field::Parent),
+                    "上级组织不存在",
+                ));
+            };
+            if !parent.path.starts_with(&actor.org_path) {
+                return Ok(outside());
+            }
+            judge_new(&parent, &after, &mut v);
+            judge_codes(
+                &OrgRecord::default(),
+                &after,
+                Relation::Ancestor,
+                actor,
+                tx,
+                now,
+                &mut v,
+            )?;
+            (
+                Relation::Ancestor,
+                format!("{}{}/", parent.path, after.id),
+                None,
+            )
+        }
+    };
+    let _ = relation;
+    // The rules of `schemas` on the resulting state: present values must be valid; missing
+    // ones only show in completeness (DESIGN "Missing is not invalid").
+    let region = chains.region(tx, &after.parent)?;
+    let completeness = after.completeness(&Context { region });
+    v.extend(completeness.errors().cloned());
+    let renamed = was.is_none()
+        || stored
+            .as_ref()
+            .is_some_and(|(_, b)| b.short_name != after.short_name || b.deleted != after.deleted);
+    if renamed && !after.deleted && !after.short_name.is_empty() {
+        let key = schemas::name::name_key(&after.short_name);
+        if store::sibling_name_taken(tx, &after.parent, &key, &after.id)? {
+            v.push(Violation::error(
+                "short_name.duplicate",
+                Some(Field::ShortName),
+                format!(
+                    "同一上级组织下已有名为“{}”的组织",
+                    schemas::text::truncate_for_message(&after.short_name)
+                ),
+            ));
+        }
+    }
+    let bytes = d.save_nocompress();
+    if bytes.len() > MAX_DOC_BYTES {
+        v.push(Violation::error(
+            "size.doc_too_large",
+            None,
+            format!("组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
+        ));
+    }
+    if !v.is_empty() {
+        return Ok(reject(v));
+    }
+    let heads = heads_of(&mut d);
+    let heads_bytes: Vec<u8> = heads.iter().flatten().copied().collect();
+    store::put_org(
+        tx,
+        &Accepted {
+            record: &after,
+            path: &path,
+            complete: completeness.is_complete(),
+            bytes: &bytes,
+            heads: &heads_bytes,
+        },
+        was.as_ref(),
+        Some(actor.account_id),
+    )?;
+    let before_codes = stored.as_ref().map(|(_, b)| &b.codes);
+    for (code, c) in &after.codes {
+        if before_codes.is_none_or(|b| !b.contains_key(code)) {
+            store::put_code(tx, code, &after.id, &c.issued_by, c.issued_at, c.expires_at)?;
+        }
+    }
+    store::audit(
+        tx,
+        Some(actor.account_id),
+        if was.is_none() {
+            "org.create"
+        } else {
+            "org.update"
+        },
+        Some(&after.id),
+        &format!("accepted; heads {}", heads.len()),
+    )?;
+    Ok(DocOutcome::Accepted { heads })
+}
+
+fn outside() -> DocOutcome {
+    one(
+        "auth.outside_subtree",
+        None,
+        "该组织不在您管理的组织范围内,不能修改",
+    )
+}
+
+/// A new organization: under a live parent, one level below it, of a category the parent
+/// may contain (RULES §1, §2).
+fn judge_new(parent: &OrgRow, after: &OrgRecord, v: &mut Vec<Violation>) {
+    if parent.deleted {
+        v.push(Violation::error(
+            "tree.parent_deleted",
+            Some(Field::Parent),
+            "上级组织已删除",
+        ));
+    }
+    if Some(after.level) != parent.level.checked_add(1) || Level::new(after.level).is_err() {
+        v.push(Violation::error(
+            "tree.level",
+            Some(Field::Level),
+            format!(
+                "组织层级应为上级组织层级加一({}级)",
+                parent.level.saturating_add(1)
+            ),
+        ));
+    }
+    if after.deleted {
+        v.push(Violation::error(
+            "tree.created_deleted",
+            Some(Field::Deleted),
+            "不能创建已删除的组织",
+        ));
+    }
+    match (
+        Category::parse(&parent.category),
+        Category::parse(&after.category),
+    ) {
+        (Ok(p), Ok(c)) if !p.may_contain(c) => v.push(Violation::error(
+            "category.not_allowed",
+            Some(Field::Category),
+            format!("{}下不能创建{}", p.label(), c.label()),
+        )),
+        (_, Err(_)) if after.category.trim().is_empty() => v.push(Violation::error(
+            "category.empty",
+            Some(Field::Category),
+            "新建组织须有组织类别",
+        )),
+        _ => {}
+    }
+    if after.short_name.trim().is_empty() {
+        v.push(Violation::error(
+            "short_name.empty",
+            Some(Field::ShortName),
+            "新建组织须有组织简称",
+        ));
+    }
+}
+
+/// Codes added in this push: well-formed, globally unique, issued by an ancestor (the
+/// pushing admin's organization), valid for at most 20 days. Codes are never removed.
+fn judge_codes(
+    before: &OrgRecord,
+    after: &OrgRecord,
+    relation: Relation,
+    actor: &Actor,
+    tx: &Connection,
+    now: i64,
+    v: &mut Vec<Violation>,
+) -> Result<()> {
+    if before.codes.keys().any(|k| !after.codes.contains_key(k)) {
+        v.push(Violation::error(
+            "code.removed",
+            Some(Field::Codes),
+            "已生成的注册码不能删除",
+        ));
+    }
+    for (code, c) in &after.codes {
+        if let Some(b) = before.codes.get(code) {
+            if b != c {
+                v.push(Violation::error(
+                    "code.changed",
+                    Some(Field::Codes),
+                    "已生成的注册码不能修改",
+                ));
+            }
+            continue;
+        }
+        if relation != Relation::Ancestor {
+            v.push(Violation::error(
+                "code.not_ancestor",
+                Some(Field::Codes),
+                "注册码只能由上级组织生成",
+            ));
+            continue;
+        }
+        if let Err(e) = RegistrationCode::parse(code) {
+            v.push(e.on(Field::Codes));
+            continue;
+        }
+        if c.issued_by != actor.org_id {
+            v.push(Violation::error(
+                "code.issuer",
+                Some(Field::Codes),
+                "注册码的生成组织与登录的管理员不符",
+            ));
+        }
+        if c.expires_at - c.issued_at > VALIDITY_DAYS * 86_400
+            || c.expires_at <= c.issued_at
+            || c.issued_at > now + 86_400
+        {
+            v.push(Violation::error(
+                "code.validity",
+                Some(Field::Codes),
+                "注册码有效期应为生成后20天",
+            ));
+        }
+        if store::code_exists(tx, code)? {
+            v.push(Violation::error(
+                "code.duplicate",
+                Some(Field::Codes),
+                "注册码与已有注册码重复,请重新生成",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A deletion: only of an organization with no live children and no registered admin;
+/// a deleted organization is not restored.
+fn judge_deletion(before: &OrgRecord, after: &OrgRecord, row: &OrgRow, v: &mut Vec<Violation>) {
+    if before.deleted && !after.deleted {
+        v.push(Violation::error(
+            "tree.undelete",
+            Some(Field::Deleted),
+            "已删除的组织不能恢复,请重新创建",
+        ));
+    }
+    if !before.deleted && after.deleted {
+        if row.live_children > 0 {
+            v.push(Violation::error(
+                "delete.has_children",
+                Some(Field::Deleted),
+                "该组织下还有下级组织,不能删除",
+            ));
+        }
+        if row.admin_count > 0 {
+            v.push(Violation::error(
+                "delete.has_admin",
+                Some(Field::Deleted),
+                "该组织已有注册的管理员,不能删除",
+            ));
+        }
+    }
+}
+
+/// The region (RULES §5) for children of an organization, by its chain of ancestors;
+/// cached per parent for the length of one push.
+#[derive(Default)]
+struct ChainCache {
+    regions: HashMap<String, Option<&'static schemas::Division>>,
+}
+
+impl ChainCache {
+    fn region(
+        &mut self,
+        tx: &Connection,
+        parent: &str,
+    ) -> Result<Option<&'static schemas::Division>> {
+        if let Some(r) = self.regions.get(parent) {
+            return Ok(*r);
+        }
+        let mut chain = Vec::new();
+        if let Some(p) = store::get_org(tx, parent)? {
+            for id in p.path.split('/').filter(|s| !s.is_empty()) {
+                let Some(o) = store::get_org(tx, id)? else {
+                    break;
+                };
+                let (Ok(level), Ok(category)) = (Level::new(o.level), Category::parse(&o.category))
+                else {
+                    break;
+                };
+                chain.push(ChainLink::new(level, category, o.short_name));
+            }
+        }
+        let region = schemas::name::region_of_chain(&chain);
+        self.regions.insert(parent.to_owned(), region);
+        Ok(region)
+    }
+}

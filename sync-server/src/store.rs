@@ -1,0 +1,342 @@
+//! The server's storage: one SQLite file (WAL) holding every organization's document, its
+//! relational projection (for authorization, cross-document rules and progress), the
+//! change feed, accounts, login sessions, registration codes and the audit log.
+//!
+//! Everything the rest of the server needs goes through [`Store`] and the [`Tx`] methods
+//! below: that is the narrow interface a second backend (PostgreSQL) would implement.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use schemas::org::OrgRecord;
+
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orgs (
+    id            TEXT PRIMARY KEY,
+    parent        TEXT NOT NULL,
+    path          TEXT NOT NULL,      -- '/root/…/id/': a subtree is a path prefix
+    level         INTEGER NOT NULL,
+    sort_key      INTEGER NOT NULL,
+    deleted       INTEGER NOT NULL,
+    category      TEXT NOT NULL,
+    short_name    TEXT NOT NULL,
+    name_key      TEXT NOT NULL,      -- schemas::name::name_key, for sibling uniqueness
+    full_name     TEXT NOT NULL,
+    phone         TEXT NOT NULL,
+    complete      INTEGER NOT NULL,
+    live_children INTEGER NOT NULL DEFAULT 0,
+    admin_count   INTEGER NOT NULL DEFAULT 0,
+    logged_in     INTEGER NOT NULL DEFAULT 0,
+    seq           INTEGER NOT NULL,   -- feed position of its last change (document or facts)
+    record        TEXT NOT NULL,      -- the OrgRecord as JSON (derived)
+    bytes         BLOB NOT NULL,      -- the whole Automerge document
+    heads         BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orgs_path ON orgs(path);
+CREATE INDEX IF NOT EXISTS orgs_parent ON orgs(parent, sort_key);
+CREATE INDEX IF NOT EXISTS orgs_seq ON orgs(seq);
+CREATE UNIQUE INDEX IF NOT EXISTS orgs_sibling_name ON orgs(parent, name_key)
+    WHERE deleted = 0 AND name_key <> '';
+CREATE TABLE IF NOT EXISTS feed (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id     TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    account_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id            INTEGER PRIMARY KEY,
+    org_id        TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    id_number     TEXT NOT NULL,
+    mobile        TEXT NOT NULL,
+    join_ym       TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_login    INTEGER,
+    UNIQUE (mobile, org_id)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS codes (
+    code       TEXT PRIMARY KEY,      -- case-sensitive (BINARY collation)
+    org_id     TEXT NOT NULL,
+    issued_by  TEXT NOT NULL,         -- an org id, or 'operator'
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_by    INTEGER,
+    used_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS codes_org ON codes(org_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    account_id INTEGER,
+    action     TEXT NOT NULL,
+    org_id     TEXT,
+    detail     TEXT NOT NULL
+);
+"#;
+
+/// The server's database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// One organization as the projection holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRow {
+    pub id: String,
+    pub parent: String,
+    pub path: String,
+    pub level: u8,
+    pub deleted: bool,
+    pub category: String,
+    pub short_name: String,
+    pub live_children: i64,
+    pub admin_count: i64,
+    pub seq: i64,
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Store {
+    /// Open (creating if needed) the database file with durable settings.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Exclusive access to the connection (writes are serialized; SQLite has one writer).
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
+        // unfinished transaction), so a poisoned lock is taken over.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise.
+    pub fn transaction<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` on the connection outside an explicit transaction (reads).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.lock();
+        f(&conn)
+    }
+
+    /// Whether the pre-initialized tree is in place.
+    pub fn is_initialized(&self) -> Result<bool> {
+        self.read(|c| Ok(get_meta(c, "initialized")?.is_some()))
+    }
+
+    /// Write a consistent, compacted copy of the database to `out` (`VACUUM INTO`), while
+    /// the server keeps serving.
+    pub fn backup(&self, out: &Path) -> Result<()> {
+        let conn = self.lock();
+        conn.execute("VACUUM INTO ?1", [out.to_string_lossy()])?;
+        Ok(())
+    }
+}
+
+pub fn get_meta(c: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub fn set_meta(c: &Connection, key: &str, value: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
+    Ok(OrgRow {
+        id: r.get(0)?,
+        parent: r.get(1)?,
+        path: r.get(2)?,
+        level: r.get(3)?,
+        deleted: r.get(4)?,
+        category: r.get(5)?,
+        short_name: r.get(6)?,
+        live_children: r.get(7)?,
+        admin_count: r.get(8)?,
+        seq: r.get(9)?,
+    })
+}
+
+const ORG_COLS: &str =
+    "id, parent, path, level, deleted, category, short_name, live_children, admin_count, seq";
+
+pub fn get_org(c: &Connection, id: &str) -> Result<Option<OrgRow>> {
+    Ok(
+        c.prepare_cached(&format!("SELECT {ORG_COLS} FROM orgs WHERE id = ?1"))?
+            .query_row([id], org_row)
+            .optional()?,
+    )
+}
+
+pub fn get_org_doc(c: &Connection, id: &str) -> Result<Option<(Vec<u8>, OrgRecord)>> {
+    let row: Option<(Vec<u8>, String)> = c
+        .prepare_cached("SELECT bytes, record FROM orgs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(b, rec)| {
+        let rec: OrgRecord =
+            serde_json::from_str(&rec).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok((b, rec))
+    })
+    .transpose()
+}
+
+/// Whether a live sibling under `parent` (other than `except`) has this name key.
+pub fn sibling_name_taken(c: &Connection, parent: &str, key: &str, except: &str) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM orgs WHERE parent = ?1 AND name_key = ?2 AND deleted = 0 AND id <> ?3",
+    )?
+    .exists(params![parent, key, except])?)
+}
+
+pub fn code_exists(c: &Connection, code: &str) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT 1 FROM codes WHERE code = ?1")?
+        .exists([code])?)
+}
+
+/// Append to the feed and return the new sequence number.
+pub fn next_seq(c: &Connection, org_id: &str, account_id: Option<i64>) -> Result<i64> {
+    c.prepare_cached("INSERT INTO feed(org_id, at, account_id) VALUES (?1, ?2, ?3)")?
+        .execute(params![org_id, now(), account_id])?;
+    Ok(c.last_insert_rowid())
+}
+
+/// Everything written for one accepted document.
+pub struct Accepted<'a> {
+    pub record: &'a OrgRecord,
+    pub path: &'a str,
+    pub complete: bool,
+    pub bytes: &'a [u8],
+    pub heads: &'a [u8],
+}
+
+/// Insert or update an organization's document and projection, with a new feed entry.
+/// Keeps the parent's live-children count in step. Returns the new sequence number.
+pub fn put_org(
+    c: &Connection,
+    a: &Accepted<'_>,
+    was: Option<&OrgRow>,
+    account_id: Option<i64>,
+) -> Result<i64> {
+    let seq = next_seq(c, &a.record.id, account_id)?;
+    let r = a.record;
+    c.prepare_cached(
+        "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category, short_name,
+                          name_key, full_name, phone, complete, seq, record, bytes, heads)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT(id) DO UPDATE SET sort_key = excluded.sort_key, deleted = excluded.deleted,
+             category = excluded.category, short_name = excluded.short_name,
+             name_key = excluded.name_key, full_name = excluded.full_name,
+             phone = excluded.phone, complete = excluded.complete, seq = excluded.seq,
+             record = excluded.record, bytes = excluded.bytes, heads = excluded.heads",
+    )?
+    .execute(params![
+        r.id,
+        r.parent,
+        a.path,
+        r.level,
+        r.sort_key,
+        r.deleted,
+        r.category,
+        r.short_name,
+        schemas::name::name_key(&r.short_name),
+        r.full_name,
+        r.phone,
+        a.complete,
+        seq,
+        serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?,
+        a.bytes,
+        a.heads,
+    ])?;
+    let was_live = was.is_some_and(|w| !w.deleted);
+    let delta: i64 = match (was_live, !r.deleted) {
+        (false, true) => 1,
+        (true, false) => -1,
+        _ => 0,
+    };
+    if delta != 0 && !r.parent.is_empty() {
+        c.prepare_cached("UPDATE orgs SET live_children = live_children + ?1 WHERE id = ?2")?
+            .execute(params![delta, r.parent])?;
+    }
+    Ok(seq)
+}
+
+/// Record an issued code (from an accepted document, or issued by the operator).
+pub fn put_code(
+    c: &Connection,
+    code: &str,
+    org_id: &str,
+    issued_by: &str,
+    issued_at: i64,
+    expires_at: i64,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![code, org_id, issued_by, issued_at, expires_at])?;
+    Ok(())
+}
+
+pub fn audit(
+    c: &Connection,
+    account_id: Option<i64>,
+    action: &str,
+    org_id: Option<&str>,
+    detail: &str,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO audit(at, account_id, action, org_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![now(), account_id, action, org_id, detail])?;
+    Ok(())
+}
+
+/// Bump an organization's feed position without changing its document (its facts changed:
+/// a first login, a new admin, a used code), so subtrees pulling see the new facts.
+pub fn touch_org(c: &Connection, org_id: &str, account_id: Option<i64>) -> Result<()> {
+    let seq = next_seq(c, org_id, account_id)?;
+    c.prepare_cached("UPDATE orgs SET seq = ?1 WHERE id = ?2")?
+        .execute(params![seq, org_id])?;
+    Ok(())
+}
+
+/// The highest sequence number given out.
+pub fn max_seq(c: &Connection) -> Result<i64> {
+    Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM feed", [], |r| r.get(0))?)
+}
