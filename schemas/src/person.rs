@@ -212,3 +212,23 @@ mod tests {
         assert_eq!(v.on(Field::AdminName).field, Some(Field::AdminName));
     }
 }
+
+/// A name as supervisors and logs see it: the first character, the rest starred (张*,
+/// 欧***) (RULES §9: personal data is masked where supervisors see it).
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    #[test]
+    fn masks_all_but_the_first_character() {
+        assert_eq!(super::mask_name("张三"), "张*");
+        assert_eq!(super::mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(super::mask_name(""), "");
+    }
+}

@@ -1,7 +1,16 @@
-//! `sync-server`: the city's sync server (axum + tokio, SQLite).
+//! `sync-server`: the city's sync server (axum + tokio, SQLite). It registers and logs in
+//! administrators, merges the subtrees units push after validating every change
+//! (`merge`), serves each unit the changes of its subtree (`feed`), and keeps everything
+//! in one SQLite file (`store`).
 
+pub mod app;
 pub mod error;
+pub mod feed;
+pub mod identity;
+pub mod limits;
 pub mod merge;
+pub mod operator;
 pub mod store;
 
+pub use app::{Config, Running, start};
 pub use error::{Error, Result};

@@ -1,1 +1,235 @@
-fn main() {}
+//! `zhtj-server`: the sync server and its operator commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sync_server::app::{self, Config};
+use sync_server::identity::IdentityConfig;
+use sync_server::{operator, store::Store};
+use time::OffsetDateTime;
+
+/// 智慧团建·组织树同步服务器
+#[derive(Parser)]
+#[command(
+    name = "zhtj-server",
+    version,
+    about = "智慧团建组织树同步服务器:合并各单位的离线修改并逐条校验"
+)]
+struct Cli {
+    /// 数据目录(SQLite 数据库所在目录)
+    #[arg(
+        long,
+        global = true,
+        env = "ZHTJ_SERVER_DATA",
+        default_value = "zhtj-server-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// 启动服务器(首次启动时初始化组织树并打印团成都市委首位管理员的注册码)
+    Serve {
+        /// 监听地址
+        #[arg(long, env = "ZHTJ_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// 入团年龄的截止日期(此日期前入团须满12周岁,之后须满13周岁)
+        #[arg(long, env = "ZHTJ_JOIN_CUTOFF", default_value = "2016-09-01")]
+        join_cutoff: String,
+    },
+    /// 为某个组织生成管理员注册码(有效期20天)
+    IssueCode {
+        /// 组织编号或组织简称
+        #[arg(long)]
+        org: String,
+    },
+    /// 列出某组织的直属下级组织
+    Orgs {
+        /// 组织编号或组织简称(默认团成都市委)
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// 核对组织名称:修改组织简称(及组织全称),记入审计日志
+    Rename {
+        #[arg(long)]
+        org: String,
+        /// 新的组织简称
+        #[arg(long)]
+        short_name: String,
+        /// 新的组织全称(不填则自动生成)
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+    /// 调整组织排序(上移/下移),记入审计日志
+    Reorder {
+        #[arg(long)]
+        org: String,
+        /// up 或 down(上移/下移)
+        direction: String,
+    },
+    /// 备份数据库到指定文件(服务器运行中也可执行)
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn beijing(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("valid offset"));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn open(data: &std::path::Path) -> sync_server::Result<Store> {
+    let config = Config {
+        data_dir: data.to_owned(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        identity: IdentityConfig::default(),
+    };
+    Ok(app::open_store(&config)?.0)
+}
+
+fn run(cli: Cli) -> sync_server::Result<()> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            join_cutoff,
+        } => {
+            let cutoff = time::Date::parse(
+                &join_cutoff,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .map_err(|_| {
+                sync_server::Error::invalid(
+                    "config.join_cutoff",
+                    "入团年龄截止日期格式应为 YYYY-MM-DD",
+                )
+            })?;
+            let config = Config {
+                data_dir: cli.data,
+                listen,
+                identity: IdentityConfig {
+                    join_rule: schemas::JoinRule { cutoff },
+                },
+            };
+            let rt = tokio::runtime::Runtime::new()
+                .map_err(|e| sync_server::Error::Internal(e.to_string()))?;
+            rt.block_on(async {
+                let running = app::start(config.clone()).await?;
+                println!("智慧团建组织树同步服务器已启动:http://{}", running.addr);
+                println!("数据库:{}", config.db_path().display());
+                if let Some(code) = &running.first_code {
+                    println!();
+                    println!("组织树已初始化(团中央 → 团四川省委 → 团成都市委 → 20个区(市)县团委)。");
+                    println!("团成都市委首位管理员注册码:{}", code.code);
+                    println!("有效期至:{}(北京时间),仅限一人使用,区分大小写。", beijing(code.expires_at));
+                    println!("组织编号:{}", schemas::initial::org_id(schemas::divisions::chengdu_code()));
+                }
+                println!("按 Ctrl+C 停止。");
+                tokio::select! {
+                    r = running.task => { r.map_err(|e| sync_server::Error::Internal(e.to_string()))?.map_err(|e| sync_server::Error::Internal(e.to_string()))?; }
+                    _ = tokio::signal::ctrl_c() => { println!("服务器已停止。"); }
+                }
+                Ok(())
+            })
+        }
+        Command::IssueCode { org } => {
+            let store = open(&cli.data)?;
+            let o = operator::resolve(&store, &org)?;
+            let code = sync_server::identity::operator_issue_code(
+                &store,
+                &o.id,
+                OffsetDateTime::now_utc(),
+            )?;
+            println!("{}({})的管理员注册码:{}", o.short_name, o.id, code.code);
+            println!("有效期至:{}(北京时间)", beijing(code.expires_at));
+            Ok(())
+        }
+        Command::Orgs { parent } => {
+            let store = open(&cli.data)?;
+            let parent = operator::resolve(&store, parent.as_deref().unwrap_or("org-5101"))?;
+            println!(
+                "{}({},{}级)的直属下级组织:",
+                parent.short_name, parent.id, parent.level
+            );
+            for (i, o) in operator::children(&store, &parent.id)?.iter().enumerate() {
+                println!(
+                    "{:>3}. {}  {}  {}  管理员{}人  下级{}个",
+                    i + 1,
+                    o.short_name,
+                    o.category,
+                    o.id,
+                    o.admin_count,
+                    o.live_children
+                );
+            }
+            Ok(())
+        }
+        Command::Rename {
+            org,
+            short_name,
+            full_name,
+        } => {
+            let store = open(&cli.data)?;
+            let o = operator::resolve(&store, &org)?;
+            let (s, f) = operator::rename(&store, &o.id, &short_name, full_name.as_deref())?;
+            println!("已将“{}”改为“{s}”,组织全称:{f}", o.short_name);
+            Ok(())
+        }
+        Command::Reorder { org, direction } => {
+            let up = match direction.as_str() {
+                "up" | "上移" => true,
+                "down" | "下移" => false,
+                _ => {
+                    return Err(sync_server::Error::invalid(
+                        "cli.direction",
+                        "方向应为 up/down(上移/下移)",
+                    ));
+                }
+            };
+            let store = open(&cli.data)?;
+            let o = operator::resolve(&store, &org)?;
+            operator::reorder(&store, &o.id, up)?;
+            println!("已{}“{}”", if up { "上移" } else { "下移" }, o.short_name);
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let store = open(&cli.data)?;
+            store.backup(&out)?;
+            println!("已备份到 {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZHTJ_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误[{}]:{e}", e.code());
+            if let sync_server::Error::Invalid { violations, .. } = &e {
+                for v in violations {
+                    eprintln!("  {v}");
+                }
+            }
+            ExitCode::from(1)
+        }
+    }
+}

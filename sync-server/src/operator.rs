@@ -1,0 +1,173 @@
+//! Operator commands on the database (run beside a serving server: SQLite serializes the
+//! writes): list organizations, issue a code for any organization, rename or reorder a
+//! pre-initialized organization (the notice's 核对 of names and order), each with an
+//! audit record. Changes to documents are made as the operator's own Automerge actor, so
+//! they sync to replicas like any change.
+
+use automerge::{ActorId, AutoCommit};
+use client_core::doc;
+use rusqlite::Connection;
+use schemas::org::Context;
+use schemas::{Category, ShortName};
+
+use crate::error::{Error, Result};
+use crate::store::{self, Accepted, OrgRow, Store};
+
+/// Find an organization by id or by a short name that is unique on the server.
+pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {
+    store.read(|c| {
+        if let Some(o) = store::get_org(c, id_or_name)? {
+            return Ok(o);
+        }
+        let ids: Vec<String> = c
+            .prepare("SELECT id FROM orgs WHERE short_name = ?1 AND deleted = 0")?
+            .query_map([id_or_name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.as_slice() {
+            [id] => store::get_org(c, id)?.ok_or_else(|| Error::NotFound(id_or_name.to_owned())),
+            [] => Err(Error::NotFound(format!("组织“{id_or_name}”"))),
+            _ => Err(Error::invalid(
+                "org.ambiguous",
+                format!("有{}个组织名为“{id_or_name}”,请改用组织编号", ids.len()),
+            )),
+        }
+    })
+}
+
+/// Live children of `parent`, in order.
+pub fn children(store: &Store, parent: &str) -> Result<Vec<OrgRow>> {
+    store.read(|c| children_in(c, parent))
+}
+
+fn children_in(c: &Connection, parent: &str) -> Result<Vec<OrgRow>> {
+    let ids: Vec<String> = c
+        .prepare("SELECT id FROM orgs WHERE parent = ?1 AND deleted = 0 ORDER BY sort_key, id")?
+        .query_map([parent], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.iter()
+        .filter_map(|id| store::get_org(c, id).transpose())
+        .collect()
+}
+
+fn operator_actor() -> ActorId {
+    ActorId::from(&b"operator"[..])
+}
+
+/// Apply `edit` to the record of `id` as the operator and store the result.
+fn edit(
+    c: &Connection,
+    id: &str,
+    action: &str,
+    detail: &str,
+    edit: impl FnOnce(&mut schemas::org::OrgRecord),
+) -> Result<()> {
+    let (bytes, before) =
+        store::get_org_doc(c, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    let row = store::get_org(c, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    let mut d = AutoCommit::load(&bytes)?;
+    d.set_actor(operator_actor());
+    let mut after = before.clone();
+    edit(&mut after);
+    doc::write(&mut d, &before, &after, store::now())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let heads: Vec<u8> = d.get_heads().iter().flat_map(|h| h.0).collect();
+    let complete = after.completeness(&Context::default()).is_complete();
+    store::put_org(
+        c,
+        &Accepted {
+            record: &after,
+            path: &row.path,
+            complete,
+            bytes: &d.save_nocompress(),
+            heads: &heads,
+        },
+        Some(&row),
+        None,
+    )?;
+    store::audit(c, None, action, Some(id), detail)?;
+    Ok(())
+}
+
+/// Rename an organization (operator's 核对): a valid short name for its category, unique
+/// among its siblings; the full name given or generated.
+pub fn rename(
+    store: &Store,
+    id: &str,
+    short: &str,
+    full: Option<&str>,
+) -> Result<(String, String)> {
+    store.transaction(|tx| {
+        let row = store::get_org(tx, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+        let category = Category::parse(&row.category)?;
+        let mut chain = Vec::new();
+        for aid in row.path.split('/').filter(|s| !s.is_empty() && *s != id) {
+            if let Some(o) = store::get_org(tx, aid)? {
+                chain.push(schemas::name::ChainLink::new(
+                    schemas::Level::new(o.level)?,
+                    Category::parse(&o.category)?,
+                    o.short_name,
+                ));
+            }
+        }
+        let region = schemas::name::region_of_chain(&chain);
+        let name = ShortName::parse(short, category, region)?;
+        if store::sibling_name_taken(tx, &row.parent, &name.key(), id)? {
+            return Err(Error::invalid(
+                "short_name.duplicate",
+                format!("同一上级组织下已有“{}”", name.as_str()),
+            ));
+        }
+        let full = match full {
+            Some(f) => schemas::FullName::parse(f)?.as_str().to_owned(),
+            None => schemas::name::generate_full_name(&chain, category, &name),
+        };
+        let (s, f) = (name.as_str().to_owned(), full.clone());
+        edit(
+            tx,
+            id,
+            "operator.rename",
+            &format!("{} → {}", row.short_name, s),
+            |r| {
+                r.short_name = s;
+                r.full_name = f;
+            },
+        )?;
+        Ok((name.as_str().to_owned(), full))
+    })
+}
+
+/// Move an organization one place up or down among its live siblings.
+pub fn reorder(store: &Store, id: &str, up: bool) -> Result<()> {
+    store.transaction(|tx| {
+        let row = store::get_org(tx, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+        let mut sibs = children_in(tx, &row.parent)?;
+        let pos = sibs
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| Error::NotFound(id.to_owned()))?;
+        let other = match (up, pos) {
+            (true, 0) => return Err(Error::invalid("order.edge", "已经是第一个,不能上移")),
+            (true, p) => p - 1,
+            (false, p) if p + 1 >= sibs.len() => {
+                return Err(Error::invalid("order.edge", "已经是最后一个,不能下移"));
+            }
+            (false, p) => p + 1,
+        };
+        sibs.swap(pos, other);
+        for (i, s) in sibs.iter().enumerate() {
+            let key = i as i64 + 1;
+            let (_, rec) =
+                store::get_org_doc(tx, &s.id)?.ok_or_else(|| Error::NotFound(s.id.clone()))?;
+            if rec.sort_key != key {
+                edit(
+                    tx,
+                    &s.id,
+                    "operator.reorder",
+                    &format!("sort_key {key}"),
+                    |r| r.sort_key = key,
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
