@@ -30,6 +30,24 @@ pub enum Error {
     XlsxWrite(#[from] rust_xlsxwriter::XlsxError),
     #[error("本地数据格式错误:{0}")]
     Json(#[from] serde_json::Error),
+    /// The server answered with an error (4xx/5xx and its JSON body): a refused
+    /// registration, a wrong password, a rate limit, a refused request.
+    #[error("{}", .body.message)]
+    Server {
+        status: u16,
+        body: crate::protocol::ErrorBody,
+    },
+    /// The server could not be reached (no network, refused, timed out, a proxy's error
+    /// page). Local data is untouched.
+    #[error("无法连接服务器({0}),修改已保存在本地,联网后再同步")]
+    Network(String),
+    /// No session, or the server no longer accepts it (expired or revoked).
+    #[error("尚未登录或登录已过期,请重新登录")]
+    LoginRequired,
+    /// The server answered something this client cannot read (another protocol version,
+    /// a damaged body).
+    #[error("服务器的回应无法识别({0}),请确认服务器地址正确、客户端为最新版本")]
+    Protocol(String),
 }
 
 fn join(v: &[Violation]) -> String {
@@ -53,6 +71,10 @@ impl Error {
             Error::Io(_) => "io",
             Error::XlsxWrite(_) => "excel.write",
             Error::Json(_) => "store.json",
+            Error::Server { body, .. } => &body.code,
+            Error::Network(_) => "sync.network",
+            Error::LoginRequired => "sync.login_required",
+            Error::Protocol(_) => "sync.protocol",
         }
     }
 
@@ -62,6 +84,7 @@ impl Error {
             Error::Invalid(v) => v.clone(),
             Error::ImportRows(rows) => rows.iter().flat_map(|(_, v)| v.clone()).collect(),
             Error::Refused(v) => vec![v.clone()],
+            Error::Server { body, .. } => body.violations.clone(),
             _ => Vec::new(),
         }
     }

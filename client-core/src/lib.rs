@@ -1,6 +1,6 @@
 //! `client-core`: a unit's offline replica of its subtree (one Automerge document per
 //! organization, stored in a local SQLite file), every operation of a unit admin,
-//! Excel in and out, and (with the sync issue) the sync client. The CLI `zhtj` and the
+//! Excel in and out, and the sync client (`sync`). The CLI `zhtj` and the
 //! desktop app are thin layers over this crate.
 
 pub mod doc;
@@ -9,8 +9,10 @@ pub mod excel;
 pub mod protocol;
 pub mod replica;
 pub mod store;
+pub mod sync;
 pub mod workflows;
 
 pub use error::{Error, Result};
 pub use replica::{Direction, NewChild, OrgView, Replica, TreeEntry};
+pub use sync::{Account, Rejection, Remote, SyncReport, SyncStage, SyncStatus};
 pub use workflows::{ImportOutcome, LevelProgress, Progress};

@@ -1,1 +1,87 @@
-//! Shared helpers of the end-to-end tests.
+//! Shared helpers of the end-to-end tests: a real sync server on a loopback port 0 with a
+//! temporary data directory, replicas in temporary directories, and valid personal data.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sync_server::app::{AppState, Config};
+use sync_server::identity::IdentityConfig;
+use tempfile::TempDir;
+
+/// A running server, stopped when dropped.
+pub struct TestServer {
+    pub url: String,
+    /// The registration code for 团成都市委's first admin, printed at first start.
+    pub first_code: String,
+    pub state: Arc<AppState>,
+    pub dir: TempDir,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Start a server on 127.0.0.1:0 with a fresh data directory.
+pub fn spawn_server() -> TestServer {
+    let dir = TempDir::new().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = Config {
+        data_dir: dir.path().join("server"),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        identity: IdentityConfig::default(),
+    };
+    let running = rt
+        .block_on(sync_server::start(config))
+        .expect("server starts");
+    TestServer {
+        url: format!("http://{}", running.addr),
+        first_code: running
+            .first_code
+            .expect("first start issues a code")
+            .code
+            .as_str()
+            .to_owned(),
+        state: running.state,
+        dir,
+        rt: Some(rt),
+    }
+}
+
+/// The pre-initialized ids.
+pub const CITY: &str = "org-5101";
+pub const JINJIANG: &str = "org-510104";
+
+/// A valid 18-digit ID number (Chengdu, born 1990-01-01 + n days), distinct per `n`.
+pub fn id_number(n: u32) -> String {
+    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
+    let first17 = format!(
+        "510104{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        n % 1000
+    );
+    let check = schemas::IdNumber::check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// A valid mobile number, distinct per `n`.
+pub fn mobile(n: u32) -> String {
+    format!("138{:08}", n)
+}
+
+/// A fresh directory for a replica.
+pub fn replica_dir() -> (TempDir, PathBuf) {
+    let d = TempDir::new().expect("temp dir");
+    let p = d.path().join("replica.sqlite3");
+    (d, p)
+}

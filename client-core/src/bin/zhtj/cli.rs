@@ -14,12 +14,25 @@ ORG(组织)可写组织编号或组织简称;省略时为本组织。
   2  用法错误:参数缺失或写错
   3  找不到:组织不存在、预置组织中没有该单位、本地数据尚未初始化
   4  本地存储或文件读写错误
+  5  无法连接服务器或服务器出错(修改已保存在本地,联网后再同步)
+  6  尚未登录或登录已过期,需要 zhtj login 重新登录
+
+联网:zhtj register 注册管理员账号;zhtj login 登录(首次登录时下载本组织数据);
+zhtj sync 上传本地修改并接收上级、下级的更新;zhtj logout 退出登录。
+服务器地址可用 --server 或环境变量 ZHTJ_SERVER 指定,密码可用 --password 或环境变量
+ZHTJ_PASSWORD 提供,在终端中运行时也可以直接按提示输入(不显示)。
 
 出错时标准错误输出第一行为“错误[机器代码]:说明”,其后每条违反的规则一行。
-加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress 以 JSON 输出到标准输出。";
+加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress、sync、login、register 以 JSON 输出到标准输出。";
 
-const EXIT_CODES_SHORT: &str =
-    "退出码:0 成功;1 不符合规则被拒绝;2 用法错误;3 找不到;4 本地存储或文件错误。";
+const EXIT_CODES_SHORT: &str = "退出码:0 成功;1 不符合规则被拒绝;2 用法错误;3 找不到;4 本地存储或文件错误;\
+     5 无法连接服务器;6 需要重新登录。";
+
+/// The help of the commands that talk to the server.
+const EXIT_CODES_ONLINE: &str = "\
+退出码:0 成功;1 被拒绝(注册信息有误、注册码无效、手机号码或密码错误、尝试过于频繁,
+或同步时有组织的修改被服务器退回);2 用法错误;3 找不到(组织或本地数据);4 本地存储错误;
+5 无法连接服务器或服务器出错(本地数据不受影响,联网后重试即可);6 尚未登录或登录已过期。";
 
 /// 智慧团建 组织树建立(成青办〔2017〕70号):在本机离线维护本组织及其全部下级组织。
 #[derive(Debug, Parser)]
@@ -196,6 +209,22 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_SHORT)]
     Status,
 
+    /// 用上级组织发放的管理员注册码,在服务器上注册本组织的管理员账号(需联网)
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    Register(RegisterArgs),
+
+    /// 登录服务器;首次登录时建立本地数据并下载本组织及全部下级组织(需联网)
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    Login(LoginArgs),
+
+    /// 与服务器同步:上传本地修改,接收上级代填和下级组织的更新,显示被退回的修改及原因
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    Sync,
+
+    /// 退出登录(本地数据保留,可继续离线使用;再次同步前需重新登录)
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    Logout,
+
     /// (测试用)逐个创建 N 个团支部,每创建成功一个就输出其编号
     #[command(hide = true)]
     StressCreate {
@@ -238,6 +267,65 @@ pub struct CreateArgs {
     /// 年度经推优入党团员数(0–1000)
     #[arg(long, value_name = "N")]
     pub recommended: Option<String>,
+}
+
+/// 注册管理员账号的参数(RULES §8)。
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// 服务器地址,如 https://zhtj.example.cn;省略时用上次登录的服务器
+    #[arg(long, env = "ZHTJ_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// 上级组织发放的管理员注册码(8位,区分大小写)
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
+    /// 要注册的组织的组织编号(见上级组织的注册码清单)
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: String,
+    /// 团内职务,如 书记、副书记、组织委员
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// 姓名
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// 身份证号码(18位)
+    #[arg(long, value_name = "ID_NUMBER")]
+    pub id_number: String,
+    /// 手机号码(登录时使用)
+    #[arg(long, value_name = "MOBILE")]
+    pub mobile: String,
+    /// 入团年月,如 2010-05
+    #[arg(long, value_name = "YYYY-MM")]
+    pub join: String,
+    /// 密码(至少8位,含字母和数字);省略时读环境变量 ZHTJ_PASSWORD,或在终端中提示输入
+    #[arg(
+        long,
+        env = "ZHTJ_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+}
+
+/// 登录的参数。
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// 服务器地址,如 https://zhtj.example.cn;省略时用上次登录的服务器
+    #[arg(long, env = "ZHTJ_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// 注册时填写的手机号码;省略时用上次登录的手机号码
+    #[arg(long, value_name = "MOBILE")]
+    pub mobile: Option<String>,
+    /// 一人管理多个组织时,要登录的组织编号(本地已有数据时默认为本组织)
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: Option<String>,
+    /// 密码;省略时读环境变量 ZHTJ_PASSWORD,或在终端中提示输入
+    #[arg(
+        long,
+        env = "ZHTJ_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
 }
 
 /// 上移 / 下移.

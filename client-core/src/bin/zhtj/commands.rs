@@ -55,28 +55,32 @@ pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
         Command::Export { out: path } => export(&ctx, out, path),
         Command::Progress => progress(&ctx, out),
         Command::Status => status(&ctx, out),
+        Command::Register(args) => crate::online::register(&ctx, out, args),
+        Command::Login(args) => crate::online::login(&ctx, out, args),
+        Command::Sync => crate::online::sync(&ctx, out),
+        Command::Logout => crate::online::logout(&ctx, out),
         Command::StressCreate { count, parent } => stress_create(&ctx, *count, parent.as_deref()),
     }
 }
 
-struct Ctx {
-    data: PathBuf,
-    json: bool,
+pub(crate) struct Ctx {
+    pub data: PathBuf,
+    pub json: bool,
 }
 
 impl Ctx {
-    fn replica_path(&self) -> PathBuf {
+    pub fn replica_path(&self) -> PathBuf {
         self.data.join(REPLICA_FILE)
     }
 
-    fn open(&self) -> CliResult<Replica> {
+    pub fn open(&self) -> CliResult<Replica> {
         Replica::open(&self.replica_path()).map_err(|error| {
             let missing = matches!(&error, Error::Refused(v) if v.code == "replica.missing");
             Failure::Core {
                 error: Box::new(error),
                 notes: if missing {
                     vec![
-                        "请先用 zhtj init <单位> 初始化,或用 --data 指定已有的数据目录。"
+                        "请先用 zhtj init <单位> 离线初始化,或用 zhtj login 登录服务器下载本组织数据,或用 --data 指定已有的数据目录。"
                             .to_owned(),
                     ]
                 } else {
@@ -97,7 +101,7 @@ fn target(replica: &Replica, org: Option<&str>) -> CliResult<String> {
 
 /// Now, in Beijing time: the offset only changes how times are shown (the progress
 /// sentence "截至…"), never a comparison.
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     crate::output::beijing(OffsetDateTime::now_utc())
 }
 
@@ -282,10 +286,11 @@ fn show(ctx: &Ctx, out: &mut Out, org: Option<&str>, full: bool) -> CliResult {
     describe_completeness(out, &view);
     out.line(format!("同步状态:{}", sync_state(&view)));
     if let Some(rejection) = &view.rejection {
-        out.line("服务器退回了上次的修改,原因:");
+        out.line("服务器退回了上次的修改(修改仍保留在本地),原因:");
         for v in rejection {
             out.line(format!("  {}", violation_line(v)));
         }
+        out.line("请按原因修改(zhtj set)后运行 zhtj sync 再次上传。");
     }
     Ok(())
 }
@@ -569,6 +574,8 @@ fn export(ctx: &Ctx, out: &mut Out, path: &Path) -> CliResult {
 fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
     let replica = ctx.open()?;
     let entries = replica.tree()?;
+    let rejected: std::collections::HashSet<String> =
+        replica.rejections()?.into_iter().map(|r| r.id).collect();
     if ctx.json {
         let v: Vec<Value> = entries
             .iter()
@@ -582,6 +589,7 @@ fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
                     "short_name": e.record.short_name,
                     "complete": e.complete,
                     "pending": e.pending,
+                    "rejected": rejected.contains(&e.record.id),
                 })
             })
             .collect();
@@ -629,6 +637,9 @@ fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
         if e.pending {
             pending += 1;
             line.push_str(" [待同步]");
+        }
+        if rejected.contains(&e.record.id) {
+            line.push_str(" [被服务器退回]");
         }
         out.line(line);
     }
@@ -886,42 +897,135 @@ fn progress(ctx: &Ctx, out: &mut Out) -> CliResult {
 
 fn status(ctx: &Ctx, out: &mut Out) -> CliResult {
     let replica = ctx.open()?;
-    let own = replica.own()?;
+    // A replica started by a login holds no document until its first sync.
+    let own = match replica.own() {
+        Ok(own) => Some(own),
+        Err(Error::OrgNotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     let (docs, dirty) = replica.counts()?;
-    let r = &own.record;
+    let sync = replica.sync_status()?;
+    let rejections = replica.rejections()?;
+    let now_secs = OffsetDateTime::now_utc().unix_timestamp();
+    let logged_in = sync.logged_in_at(now_secs);
+    let time_of = |t: Option<i64>| t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
     if ctx.json {
+        let r = own.as_ref().map(|o| &o.record);
         out.json(&json!({
-            "own_id": r.id,
-            "own_short_name": r.short_name,
-            "own_full_name": r.full_name,
-            "level": r.level,
-            "category": r.category,
-            "own_complete": own.completeness.is_complete(),
+            "own_id": replica.own_id(),
+            "own_short_name": r.map(|r| r.short_name.clone()),
+            "own_full_name": r.map(|r| r.full_name.clone()),
+            "level": r.map(|r| r.level),
+            "category": r.map(|r| r.category.clone()),
+            "own_complete": own.as_ref().map(|o| o.completeness.is_complete()),
             "replica": replica.path().display().to_string(),
             "orgs": docs,
             "pending": dirty,
+            "server": sync.server_url,
+            "logged_in": logged_in,
+            "token_expires_at": time_of(sync.token_expires_at).map(rfc3339),
+            "account": sync.account.as_ref().map(|a| json!({
+                "org_id": a.org_id,
+                "org_short_name": a.org_short_name,
+                "mobile": mask(Field::Mobile, &a.mobile),
+            })),
+            "last_sync_at": time_of(sync.last_sync_at).map(rfc3339),
+            "rejected": rejections.len(),
+            "rejections": rejections.iter().map(|r| json!({
+                "id": r.id,
+                "short_name": r.short_name,
+                "at": time_of(Some(r.at)).map(rfc3339),
+                "violations": r.violations.iter().map(violation_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         }));
         return Ok(());
     }
-    out.line(format!(
-        "本组织:{}(组织编号 {},{},{})",
-        r.short_name,
-        r.id,
-        level_label(r.level),
-        r.category
-    ));
-    out.line(format!("组织全称:{}", r.full_name));
-    out.line(format!(
-        "本组织信息完整:{}",
-        if own.completeness.is_complete() {
-            "是"
-        } else {
-            "否"
+    match &own {
+        Some(own) => {
+            let r = &own.record;
+            out.line(format!(
+                "本组织:{}(组织编号 {},{},{})",
+                r.short_name,
+                r.id,
+                level_label(r.level),
+                r.category
+            ));
+            out.line(format!("组织全称:{}", r.full_name));
+            out.line(format!(
+                "本组织信息完整:{}",
+                if own.completeness.is_complete() {
+                    "是"
+                } else {
+                    "否"
+                }
+            ));
         }
-    ));
+        None => {
+            let name = sync
+                .account
+                .as_ref()
+                .map(|a| a.org_short_name.clone())
+                .unwrap_or_default();
+            out.line(format!(
+                "本组织:{name}(组织编号 {}),尚未从服务器下载本组织数据,请运行 zhtj sync",
+                replica.own_id()
+            ));
+        }
+    }
     out.line(format!("本地数据:{}", replica.path().display()));
     out.line(format!("组织数:{docs}(含本组织及已删除的组织)"));
+    match &sync.server_url {
+        Some(url) => out.line(format!("服务器:{url}")),
+        None => out.line("服务器:未设置(仅离线使用;用 zhtj login 登录服务器后即可同步)"),
+    }
+    let who = sync
+        .account
+        .as_ref()
+        .map(|a| {
+            if a.mobile.is_empty() {
+                a.org_short_name.clone()
+            } else {
+                format!(
+                    "{},手机号码 {}",
+                    a.org_short_name,
+                    mask(Field::Mobile, &a.mobile)
+                )
+            }
+        })
+        .unwrap_or_default();
+    let expiry = time_of(sync.token_expires_at)
+        .map(|t| format!("{}(北京时间)", format_beijing(t)))
+        .unwrap_or_default();
+    if logged_in {
+        out.line(format!("登录状态:已登录({who}),有效期至 {expiry}"));
+    } else if sync.has_token {
+        out.line(format!(
+            "登录状态:登录已过期({expiry}),请用 zhtj login 重新登录"
+        ));
+    } else if sync.server_url.is_some() {
+        out.line("登录状态:未登录,同步前请用 zhtj login 登录");
+    } else {
+        out.line("登录状态:未登录");
+    }
+    match time_of(sync.last_sync_at) {
+        Some(t) => out.line(format!("上次同步:{}(北京时间)", format_beijing(t))),
+        None => out.line("上次同步:从未同步"),
+    }
     out.line(format!("待同步的修改:{dirty}个组织"));
+    if rejections.is_empty() {
+        out.line("被服务器退回的修改:无");
+    } else {
+        out.line(format!(
+            "被服务器退回的修改:{}个组织(修改后再同步;用 zhtj show ORG 查看原因)",
+            rejections.len()
+        ));
+        for r in rejections.iter().take(20) {
+            out.line(format!("  {}(组织编号 {})", r.short_name, r.id));
+        }
+        if rejections.len() > 20 {
+            out.line(format!("  ……另有{}个", rejections.len() - 20));
+        }
+    }
     Ok(())
 }
 

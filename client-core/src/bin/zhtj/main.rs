@@ -1,10 +1,12 @@
 //! `zhtj`: the command line of a unit admin's offline replica (智慧团建 组织树建立,
 //! 成青办〔2017〕70号). Human output is Chinese; `--json` gives scripts structured output;
 //! exit codes are documented in `zhtj --help` (0 ok, 1 refused, 2 usage, 3 not found,
-//! 4 storage or file error). A thin layer over `client_core::Replica`.
+//! 4 storage or file error, 5 server unreachable, 6 login required). A thin layer over
+//! `client_core::Replica` and `client_core::sync`.
 
 mod cli;
 mod commands;
+mod online;
 mod output;
 
 use std::process::ExitCode;

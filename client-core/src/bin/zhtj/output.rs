@@ -183,6 +183,8 @@ pub enum Failure {
         message: String,
         source: std::io::Error,
     },
+    /// A sync that completed, but the server refused some documents (listed on stdout).
+    Rejected { count: usize },
 }
 
 impl From<Error> for Failure {
@@ -202,6 +204,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const NOT_FOUND: u8 = 3;
     pub const STORAGE: u8 = 4;
+    pub const NETWORK: u8 = 5;
+    pub const LOGIN: u8 = 6;
 }
 
 impl Failure {
@@ -217,6 +221,7 @@ impl Failure {
             Failure::Core { error, .. } => core_exit_code(error),
             Failure::Usage { .. } => exit::USAGE,
             Failure::Io { .. } => exit::STORAGE,
+            Failure::Rejected { .. } => exit::REFUSED,
         }
     }
 
@@ -225,6 +230,7 @@ impl Failure {
             Failure::Core { error, .. } => error.code(),
             Failure::Usage { code, .. } => code,
             Failure::Io { .. } => "io",
+            Failure::Rejected { .. } => "sync.rejected",
         }
     }
 
@@ -241,6 +247,18 @@ impl Failure {
                                 .map(|v| format!("  {}", violation_line(v))),
                         );
                     }
+                    Error::Server { body, .. } => {
+                        lines.extend(
+                            body.violations
+                                .iter()
+                                .map(|v| format!("  {}", violation_line(v))),
+                        );
+                    }
+                    Error::LoginRequired if notes.is_empty() => {
+                        lines.push(
+                            "请用 zhtj login 重新登录(本地数据和未同步的修改都保留)。".to_owned(),
+                        );
+                    }
                     Error::ImportRows(rows) => {
                         for (row, violations) in rows {
                             for v in violations {
@@ -253,7 +271,7 @@ impl Failure {
                 lines.extend(notes.iter().cloned());
             }
             Failure::Usage { .. } => lines.push("用法见 zhtj --help".to_owned()),
-            Failure::Io { .. } => {}
+            Failure::Io { .. } | Failure::Rejected { .. } => {}
         }
         lines.join("\n")
     }
@@ -267,6 +285,9 @@ impl Failure {
             },
             Failure::Usage { message, .. } => message.clone(),
             Failure::Io { message, source } => format!("{message}:{source}"),
+            Failure::Rejected { count } => format!(
+                "服务器退回了{count}个组织的修改(修改仍保留在本地),请按上面列出的原因修改后再运行 zhtj sync"
+            ),
         }
     }
 }
@@ -278,8 +299,16 @@ fn core_exit_code(e: &Error) -> u8 {
         Error::Refused(v) => match v.code.as_str() {
             "replica.missing" | "init.unknown_unit" => exit::NOT_FOUND,
             "replica.damaged" => exit::STORAGE,
+            "sync.bad_url" => exit::USAGE,
             _ => exit::REFUSED,
         },
+        Error::Server { status, .. } => match status {
+            404 => exit::NOT_FOUND,
+            500.. => exit::NETWORK,
+            _ => exit::REFUSED,
+        },
+        Error::Network(_) | Error::Protocol(_) => exit::NETWORK,
+        Error::LoginRequired => exit::LOGIN,
         Error::Store(_)
         | Error::Document(_)
         | Error::Io(_)

@@ -1,0 +1,1020 @@
+//! The sync client (DESIGN "Sync protocol", "Identity and access", "Client replica"):
+//! [`Remote`], the HTTP calls of docs/protocol.md (version 1), and the replica's side of a
+//! sync: pull the change feed from the stored cursor, merge, then push every document with
+//! local changes and record what the server accepted or refused.
+//!
+//! What the replica keeps (all in its SQLite file, so a crash or a lost connection at any
+//! moment leaves a state the next sync resumes from):
+//! - `meta`: `server_url`, `token`, `token_expires_at`, `account` (JSON [`Account`]),
+//!   `cursor` (the change-feed position of the last pull page stored), `last_sync_at`;
+//! - `docs.acked_heads`: the heads of the server's copy the replica has seen accepted, the
+//!   base of the next `save_after`; `docs.dirty`: local changes the server has not
+//!   acknowledged;
+//! - `rejections`: the server's last refusal of a document, kept until it is accepted.
+//!
+//! Each pulled page is stored in one transaction together with its cursor, so an
+//! interrupted pull resumes at the first page not stored. A push's outcome is written in
+//! one transaction per request; a push lost in flight is simply sent again (the server
+//! answers a retry of an accepted push with the same heads).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use rusqlite::{Connection, params};
+use schemas::divisions::Division;
+use schemas::org::{Context, OrgRecord};
+use schemas::{Field, Violation};
+use time::OffsetDateTime;
+
+use crate::doc;
+use crate::error::{Error, Result};
+use crate::protocol::{
+    self, DocOutcome, DocResult, ErrorBody, LoginRequest, LoginResponse, PROTOCOL_VERSION, PullDoc,
+    PullRequest, PullResponse, PushDoc, PushRequest, PushResponse, RegisterRequest,
+    RegisterResponse, SYNC_CONTENT_TYPE,
+};
+use crate::replica::Replica;
+use crate::store::{self, Ancestor, ServerFacts};
+
+/// Documents asked for per pull page.
+pub const PULL_LIMIT: u32 = 5_000;
+
+/// Documents sent per push request.
+pub const PUSH_BATCH: usize = 2_000;
+
+/// Connection set-up budget of one request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Budget of one whole request (sending, the server's work, reading the answer): a push of
+/// 2,000 documents or a pull page of 5,000 over a slow rural line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+const META_SERVER: &str = "server_url";
+const META_TOKEN: &str = "token";
+const META_EXPIRES: &str = "token_expires_at";
+const META_ACCOUNT: &str = "account";
+const META_CURSOR: &str = "cursor";
+const META_LAST_SYNC: &str = "last_sync_at";
+
+// ------------------------------------------------------------------------ Remote
+
+/// The sync server, reached over HTTP(S). Stateless: the session token is passed to each
+/// call that needs one (the replica keeps it).
+#[derive(Debug, Clone)]
+pub struct Remote {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// Check and normalize a server address: `http://` or `https://`, a host, no trailing `/`.
+pub fn normalize_url(raw: &str) -> Result<String> {
+    let base = raw.trim().trim_end_matches('/').to_owned();
+    let bad = || {
+        Error::Refused(Violation::error(
+            "sync.bad_url",
+            None,
+            format!(
+                "服务器地址“{}”不正确,应形如 https://zhtj.example.cn 或 http://127.0.0.1:8080",
+                schemas::text::truncate_for_message(raw.trim())
+            ),
+        ))
+    };
+    let uri: ureq::http::Uri = base.parse().map_err(|_| bad())?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(bad()),
+    }
+    if uri.host().is_none_or(str::is_empty) || uri.query().is_some() {
+        return Err(bad());
+    }
+    Ok(base)
+}
+
+fn is_loopback(base: &str) -> bool {
+    base.parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .is_some_and(|h| {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
+/// Describe a transport failure in Chinese (the technical detail follows in brackets).
+fn network_error(e: ureq::Error) -> Error {
+    let what = match &e {
+        ureq::Error::ConnectionFailed => "服务器拒绝连接或不可达",
+        ureq::Error::HostNotFound => "找不到服务器地址",
+        ureq::Error::Timeout(_) => "连接超时",
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "服务器拒绝连接"
+        }
+        ureq::Error::Io(_) => "网络连接中断",
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => "安全连接失败",
+        ureq::Error::BodyExceedsLimit(_) => "服务器回应过大",
+        _ => "网络错误",
+    };
+    Error::Network(format!("{what}:{e}"))
+}
+
+/// What an endpoint does with HTTP 401.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On401 {
+    /// The session is missing or expired: [`Error::LoginRequired`].
+    LoginRequired,
+    /// A refusal with a body (a wrong password at login): [`Error::Server`].
+    Refusal,
+}
+
+impl Remote {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Result<Remote> {
+        let base = normalize_url(base_url)?;
+        let mut config = ureq::Agent::config_builder()
+            // 4xx/5xx are answers with an ErrorBody to read, not transport failures.
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .max_redirects(0)
+            .user_agent(format!("zhtj/{}", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base) {
+            // A proxy from the environment must not capture a server on this machine.
+            config = config.proxy(None);
+        }
+        Ok(Remote {
+            base,
+            agent: ureq::Agent::new_with_config(config.build()),
+        })
+    }
+
+    /// The normalized server address.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, endpoint: &str) -> String {
+        format!("{}/api/v1/{endpoint}", self.base)
+    }
+
+    /// Send a request body, return (status, body) of the answer.
+    fn post(
+        &self,
+        endpoint: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let mut req = self
+            .agent
+            .post(self.url(endpoint))
+            .header("Content-Type", content_type)
+            .header("Accept", content_type);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req.send(body).map_err(network_error)?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(protocol::MAX_DECOMPRESSED as u64)
+            .read_to_vec()
+            .map_err(network_error)?;
+        Ok((status, bytes))
+    }
+
+    /// Turn a non-2xx answer into an error.
+    fn failure(status: u16, body: &[u8], on401: On401) -> Error {
+        if status == 401 && on401 == On401::LoginRequired {
+            return Error::LoginRequired;
+        }
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(body) => Error::Server { status, body },
+            // No ErrorBody: a proxy or gateway answering for an unreachable server.
+            Err(_) if matches!(status, 502..=504) => {
+                Error::Network(format!("服务器暂时不可用(HTTP {status})"))
+            }
+            Err(_) => Error::Server {
+                status,
+                body: ErrorBody {
+                    code: format!("http.{status}"),
+                    message: format!(
+                        "服务器返回错误(HTTP {status}):{}",
+                        schemas::text::truncate_for_message(&String::from_utf8_lossy(body))
+                    ),
+                    violations: Vec::new(),
+                },
+            },
+        }
+    }
+
+    fn json_call<Req: serde::Serialize, Resp: for<'de> serde::Deserialize<'de>>(
+        &self,
+        endpoint: &str,
+        token: Option<&str>,
+        req: &Req,
+        on401: On401,
+    ) -> Result<Resp> {
+        let body = serde_json::to_vec(req)?;
+        let (status, bytes) = self.post(endpoint, token, "application/json", &body)?;
+        if !(200..300).contains(&status) {
+            return Err(Self::failure(status, &bytes, on401));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("{endpoint}: {e}")))
+    }
+
+    fn sync_call<Req: serde::Serialize, Resp: for<'de> serde::Deserialize<'de>>(
+        &self,
+        endpoint: &str,
+        token: &str,
+        req: &Req,
+    ) -> Result<Resp> {
+        let body = protocol::encode(req)?;
+        let (status, bytes) = self.post(endpoint, Some(token), SYNC_CONTENT_TYPE, &body)?;
+        if !(200..300).contains(&status) {
+            return Err(Self::failure(status, &bytes, On401::LoginRequired));
+        }
+        protocol::decode(&bytes).map_err(|e| Error::Protocol(format!("{endpoint}: {e}")))
+    }
+
+    /// `POST /api/v1/register`: create an administrator account with a registration code.
+    pub fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
+        self.json_call("register", None, req, On401::Refusal)
+    }
+
+    /// `POST /api/v1/login`: a session token for the account of `req.mobile`.
+    pub fn login(&self, req: &LoginRequest) -> Result<LoginResponse> {
+        self.json_call("login", None, req, On401::Refusal)
+    }
+
+    /// `POST /api/v1/logout`: revoke the session `token`.
+    pub fn logout(&self, token: &str) -> Result<()> {
+        let (status, bytes) = self.post("logout", Some(token), "application/json", b"{}")?;
+        if !(200..300).contains(&status) {
+            return Err(Self::failure(status, &bytes, On401::LoginRequired));
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v1/push` (postcard + zstd).
+    pub fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse> {
+        let resp: PushResponse = self.sync_call("push", token, req)?;
+        check_version(resp.version)?;
+        Ok(resp)
+    }
+
+    /// `POST /api/v1/pull` (postcard + zstd).
+    pub fn pull(&self, token: &str, req: &PullRequest) -> Result<PullResponse> {
+        let resp: PullResponse = self.sync_call("pull", token, req)?;
+        check_version(resp.version)?;
+        Ok(resp)
+    }
+}
+
+fn check_version(v: u32) -> Result<()> {
+    if v == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(Error::Protocol(format!(
+            "服务器协议版本为{v},本客户端为{PROTOCOL_VERSION}"
+        )))
+    }
+}
+
+/// Check a registration form locally before sending it (the formats of RULES §7–§9, with
+/// the same `schemas` parsers the server uses), and return it normalized. The server
+/// judges the rest: the code, the role for the organization's category, the joining age
+/// with its configured cutoff, the password rule.
+pub fn check_registration(req: &RegisterRequest) -> Result<RegisterRequest> {
+    let mut v = Vec::new();
+    let mut out = req.clone();
+    out.org_id = req.org_id.trim().to_owned();
+    if out.org_id.is_empty() {
+        v.push(Violation::error(
+            "register.org_missing",
+            None,
+            "请填写要注册的组织编号",
+        ));
+    }
+    match schemas::code::RegistrationCode::parse(&req.code) {
+        Ok(c) => out.code = c.as_str().to_owned(),
+        Err(e) => v.push(e.on(Field::RegistrationCode)),
+    }
+    match schemas::role::Role::parse(&req.role) {
+        Ok(r) => out.role = r.label().to_owned(),
+        Err(e) => v.push(e),
+    }
+    match schemas::person::PersonName::parse(&req.name) {
+        Ok(n) => out.name = n.as_str().to_owned(),
+        Err(e) => v.push(e.on(Field::AdminName)),
+    }
+    match schemas::IdNumber::parse(&req.id_number) {
+        Ok(i) => out.id_number = i.as_str().to_owned(),
+        Err(e) => v.push(e.on(Field::IdNumber)),
+    }
+    match schemas::Mobile::parse(&req.mobile) {
+        Ok(m) => out.mobile = m.as_str().to_owned(),
+        Err(e) => v.push(e.on(Field::Mobile)),
+    }
+    match schemas::join::YearMonth::parse(&req.join_year_month) {
+        Ok(j) => out.join_year_month = j.to_string(),
+        Err(e) => v.push(e.on(Field::JoinYearMonth)),
+    }
+    if req.password.is_empty() {
+        v.push(Violation::error(
+            "password.empty",
+            Some(Field::Password),
+            "请设置密码",
+        ));
+    }
+    if v.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(v))
+    }
+}
+
+// ------------------------------------------------------------------------ state
+
+/// The account a replica is logged in with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    pub org_id: String,
+    pub org_short_name: String,
+    /// The mobile number logged in with (remembered for the next login).
+    #[serde(default)]
+    pub mobile: String,
+}
+
+/// The replica's sync state, for a status page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStatus {
+    pub server_url: Option<String>,
+    pub account: Option<Account>,
+    /// A session token is held.
+    pub has_token: bool,
+    /// Unix seconds.
+    pub token_expires_at: Option<i64>,
+    /// Unix seconds of the last complete sync.
+    pub last_sync_at: Option<i64>,
+    pub cursor: u64,
+    /// Documents with changes the server has not acknowledged.
+    pub pending: u64,
+    /// Documents whose last push the server refused.
+    pub rejected: u64,
+}
+
+impl SyncStatus {
+    /// A token is held and, by this machine's clock, not expired.
+    pub fn logged_in_at(&self, now: i64) -> bool {
+        self.has_token && self.token_expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// A document the server refused, with its reasons (the user corrects it and syncs again).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejection {
+    pub id: String,
+    pub short_name: String,
+    /// Unix seconds.
+    pub at: i64,
+    pub violations: Vec<Violation>,
+}
+
+/// Where a sync is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SyncStage {
+    /// Receiving the change feed: (documents received so far, 0 = total unknown).
+    Pull,
+    /// Sending local changes: (documents answered so far, documents to send).
+    Push,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Documents received from the server.
+    pub pulled: usize,
+    /// Documents the server accepted.
+    pub pushed: usize,
+    /// Documents the server refused (kept locally with their changes).
+    pub rejected: Vec<Rejection>,
+    /// Immutable fields reset to the server's accepted value after a concurrent change
+    /// (DESIGN "Immutable fields"), as (org id, field).
+    pub resolved: Vec<(String, Field)>,
+    /// HTTP requests made.
+    pub round_trips: usize,
+    pub duration: Duration,
+}
+
+fn now_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort_unstable();
+    heads
+}
+
+/// Regions of leading-organ chains by parent id, so that a page of siblings does not walk
+/// the same chain once per document.
+type RegionCache = HashMap<String, Option<&'static Division>>;
+
+/// One pushed document while its answer is awaited.
+struct Sent {
+    /// The stored bytes the changes were taken from (to notice a local change meanwhile).
+    bytes: Vec<u8>,
+    /// The local heads when sent.
+    heads: Vec<ChangeHash>,
+}
+
+impl Replica {
+    // -------------------------------------------------------------------- session
+
+    /// Start the replica of a login: at `path`, a new replica of `login.org_id` with the
+    /// ancestors' summary and no documents yet (the first sync downloads the subtree; until
+    /// then `own()` is `OrgNotFound`). If a replica exists at `path` (created offline with
+    /// `create_from_initial`, or logged in before), it must be of the same organization;
+    /// the session is stored in it.
+    pub fn create_for_login(path: &Path, base_url: &str, login: &LoginResponse) -> Result<Replica> {
+        let base = normalize_url(base_url)?;
+        if path.exists() {
+            let replica = Replica::open(path)?;
+            if replica.own_id() != login.org_id {
+                return Err(Error::Refused(Violation::error(
+                    "replica.other_org",
+                    None,
+                    format!(
+                        "本地数据属于另一个组织(组织编号 {}),不能用{}(组织编号 {})的账号登录;请换一个数据目录",
+                        replica.own_id(),
+                        login.org_short_name,
+                        login.org_id
+                    ),
+                )));
+            }
+            replica.store_session(&base, login)?;
+            return Ok(replica);
+        }
+        {
+            let conn = store::open(path)?;
+            let tx = conn.unchecked_transaction()?;
+            store::set_meta(&tx, "own_id", &login.org_id)?;
+            store::set_meta(&tx, "actor", &ActorId::random().to_hex_string())?;
+            tx.commit()?;
+        }
+        let replica = Replica::open(path)?;
+        replica.store_session(&base, login)?;
+        Ok(replica)
+    }
+
+    /// Store a login: server, token, account, and the ancestors' summary the server sent.
+    /// A different server than before restarts the change feed from the beginning.
+    fn store_session(&self, base: &str, login: &LoginResponse) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        if store::get_meta(&tx, META_SERVER)?.as_deref() != Some(base) {
+            store::set_meta(&tx, META_CURSOR, "0")?;
+        }
+        store::set_meta(&tx, META_SERVER, base)?;
+        store::set_meta(&tx, META_TOKEN, &login.token)?;
+        store::set_meta(&tx, META_EXPIRES, &login.expires_at.to_string())?;
+        let mobile = self.account()?.map(|a| a.mobile).unwrap_or_default();
+        let account = Account {
+            org_id: login.org_id.clone(),
+            org_short_name: login.org_short_name.clone(),
+            mobile,
+        };
+        store::set_meta(&tx, META_ACCOUNT, &serde_json::to_string(&account)?)?;
+        if !login.ancestors.is_empty() {
+            tx.execute("DELETE FROM ancestors", [])?;
+            for a in &login.ancestors {
+                store::put_ancestor(
+                    &tx,
+                    &Ancestor {
+                        id: a.id.clone(),
+                        parent: a.parent.clone(),
+                        level: a.level,
+                        category: a.category.clone(),
+                        short_name: a.short_name.clone(),
+                        full_name: a.full_name.clone(),
+                    },
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Remember the mobile number the account logs in with (offered at the next login).
+    pub fn remember_mobile(&self, mobile: &str) -> Result<()> {
+        let mut account = self.account()?.unwrap_or_default();
+        account.mobile = mobile.trim().to_owned();
+        store::set_meta(self.conn(), META_ACCOUNT, &serde_json::to_string(&account)?)
+    }
+
+    /// The account of the last login, if any.
+    pub fn account(&self) -> Result<Option<Account>> {
+        store::get_meta(self.conn(), META_ACCOUNT)?
+            .map(|s| Ok(serde_json::from_str(&s)?))
+            .transpose()
+    }
+
+    /// The server address of the last login, if any.
+    pub fn server_url(&self) -> Result<Option<String>> {
+        store::get_meta(self.conn(), META_SERVER)
+    }
+
+    /// A client of the server of the last login.
+    pub fn remote(&self) -> Result<Remote> {
+        let url = self.server_url()?.ok_or(Error::LoginRequired)?;
+        Remote::new(&url)
+    }
+
+    fn token(&self) -> Result<Option<String>> {
+        store::get_meta(self.conn(), META_TOKEN)
+    }
+
+    fn forget_token(&self) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM meta WHERE key IN (?1, ?2)",
+            params![META_TOKEN, META_EXPIRES],
+        )?;
+        Ok(())
+    }
+
+    /// Log out: the token is forgotten locally in any case, and revoked on the server if it
+    /// can be reached. Returns whether the server confirmed (false: offline; the token
+    /// then simply expires). Local data stays.
+    pub fn logout(&mut self, remote: &Remote) -> Result<bool> {
+        let Some(token) = self.token()? else {
+            return Ok(false);
+        };
+        let result = remote.logout(&token);
+        self.forget_token()?;
+        match result {
+            Ok(()) | Err(Error::LoginRequired) => Ok(true),
+            Err(Error::Network(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The sync state, for a status page.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let conn = self.conn();
+        let int = |key: &str| -> Result<Option<i64>> {
+            Ok(store::get_meta(conn, key)?.and_then(|s| s.parse().ok()))
+        };
+        let rejected: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM rejections r JOIN docs d ON d.id = r.doc_id WHERE d.dirty = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(SyncStatus {
+            server_url: self.server_url()?,
+            account: self.account()?,
+            has_token: self.token()?.is_some(),
+            token_expires_at: int(META_EXPIRES)?,
+            last_sync_at: int(META_LAST_SYNC)?,
+            cursor: self.cursor()?,
+            pending: store::count_dirty(conn)?,
+            rejected: rejected as u64,
+        })
+    }
+
+    fn cursor(&self) -> Result<u64> {
+        Ok(store::get_meta(self.conn(), META_CURSOR)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Every document whose last push the server refused and that still has the refused
+    /// changes, with the reasons, in tree order (level, then name).
+    pub fn rejections(&self) -> Result<Vec<Rejection>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT r.doc_id, d.short_name, r.at, r.violations FROM rejections r
+             JOIN docs d ON d.id = r.doc_id WHERE d.dirty = 1
+             ORDER BY d.level, d.parent, d.sort_key, d.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, short_name, at, json) = row?;
+            Ok(Rejection {
+                id,
+                short_name,
+                at,
+                violations: serde_json::from_str(&json)?,
+            })
+        })
+        .collect()
+    }
+
+    // -------------------------------------------------------------------- sync
+
+    /// Sync with the server: pull every page of the change feed from the stored cursor and
+    /// merge it, then push every document with unacknowledged changes (parents first, at
+    /// most [`PUSH_BATCH`] per request). With nothing new on either side this is one
+    /// round trip. `progress(stage, done, total)` is called as pages and batches complete.
+    ///
+    /// Errors: [`Error::LoginRequired`] (no session, or the server refused it: the token is
+    /// forgotten), [`Error::Network`] (what was stored before the failure stays; the next
+    /// sync resumes), [`Error::Server`], [`Error::Protocol`]. Local changes are never lost:
+    /// a refused document keeps its changes and its reasons ([`Replica::rejections`]).
+    pub fn sync(
+        &mut self,
+        remote: &Remote,
+        progress: &mut dyn FnMut(SyncStage, usize, usize),
+    ) -> Result<SyncReport> {
+        let start = Instant::now();
+        let token = self.token()?.ok_or(Error::LoginRequired)?;
+        let mut report = SyncReport::default();
+        let result = self
+            .pull_all(remote, &token, &mut report, progress)
+            .and_then(|()| self.push_all(remote, &token, &mut report, progress));
+        if let Err(e) = result {
+            if matches!(e, Error::LoginRequired) {
+                self.forget_token()?;
+            }
+            return Err(e);
+        }
+        store::set_meta(self.conn(), META_LAST_SYNC, &now_secs().to_string())?;
+        report.duration = start.elapsed();
+        Ok(report)
+    }
+
+    fn pull_all(
+        &mut self,
+        remote: &Remote,
+        token: &str,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(SyncStage, usize, usize),
+    ) -> Result<()> {
+        let mut cursor = self.cursor()?;
+        let mut regions = RegionCache::new();
+        // Documents stored while their parent was not (yet) held: their completeness is
+        // judged again once the whole feed is in.
+        let mut orphans: HashSet<String> = HashSet::new();
+        loop {
+            let page = remote.pull(
+                token,
+                &PullRequest {
+                    version: PROTOCOL_VERSION,
+                    cursor,
+                    limit: PULL_LIMIT,
+                },
+            )?;
+            report.round_trips += 1;
+            let advanced = page.cursor != cursor;
+            self.apply_page(&page, &mut regions, &mut orphans, report)?;
+            report.pulled += page.docs.len();
+            cursor = page.cursor;
+            if !page.docs.is_empty() {
+                progress(SyncStage::Pull, report.pulled, 0);
+            }
+            // A page that moves nothing forward cannot be followed by another.
+            if !page.more || (!advanced && page.docs.is_empty()) {
+                break;
+            }
+        }
+        if !orphans.is_empty() {
+            self.rejudge_completeness(&orphans)?;
+        }
+        Ok(())
+    }
+
+    /// Store one pulled page and its cursor in one transaction.
+    fn apply_page(
+        &self,
+        page: &PullResponse,
+        regions: &mut RegionCache,
+        orphans: &mut HashSet<String>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let now = now_secs();
+        for pd in &page.docs {
+            self.apply_pulled(&tx, pd, now, regions, orphans, report)?;
+        }
+        store::set_meta(&tx, META_CURSOR, &page.cursor.to_string())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merge one pulled document (the server's whole current state) into the local copy.
+    /// The server's state is the accepted state: immutable fields that differ from it are
+    /// reset to its values (a concurrent fill by another replica lost), and its heads
+    /// become the acknowledged heads. The document stays dirty if the local copy has
+    /// changes the server lacks (or the reset added one).
+    fn apply_pulled(
+        &self,
+        conn: &Connection,
+        pd: &PullDoc,
+        now: i64,
+        regions: &mut RegionCache,
+        orphans: &mut HashSet<String>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let mut server = AutoCommit::load(&pd.bytes)
+            .map_err(|e| Error::Protocol(format!("组织文档 {} 无法读取:{e}", pd.id)))?;
+        let server_heads = sorted(server.get_heads());
+        let accepted = doc::read(&server);
+        if accepted.id != pd.id {
+            return Err(Error::Protocol(format!(
+                "收到的组织文档({})与其编号({})不符",
+                accepted.id, pd.id
+            )));
+        }
+        let acked = doc::encode_heads(&server_heads);
+        match store::load_doc(conn, &pd.id)? {
+            None => {
+                let complete = self.complete_cached(&accepted, regions, orphans);
+                store::save_doc(conn, &accepted, complete, &pd.bytes, Some(&acked), false)?;
+            }
+            Some(row) => {
+                let mut local = AutoCommit::load(&row.bytes)?;
+                local.set_actor(self.actor().clone());
+                let has_all = local.get_missing_deps(&server_heads).is_empty();
+                if !has_all {
+                    local.merge(&mut server)?;
+                }
+                let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
+                report
+                    .resolved
+                    .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
+                let dirty = sorted(local.get_heads()) != server_heads;
+                let record = doc::read(&local);
+                let complete = self.complete_cached(&record, regions, orphans);
+                let bytes = if has_all && fixed.is_empty() {
+                    row.bytes
+                } else {
+                    local.save_nocompress()
+                };
+                store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
+                if !dirty {
+                    conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [&pd.id])?;
+                }
+            }
+        }
+        store::put_server_facts(
+            conn,
+            &pd.id,
+            &ServerFacts {
+                logged_in: pd.facts.logged_in,
+                admins: pd.facts.admins.clone(),
+                used_codes: pd.facts.used_codes.clone(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Completeness of `r`, with the region of its chain cached by parent. A parent not
+    /// held yet puts `r` on the list to judge again after the pull.
+    fn complete_cached(
+        &self,
+        r: &OrgRecord,
+        regions: &mut RegionCache,
+        orphans: &mut HashSet<String>,
+    ) -> bool {
+        let region = match regions.get(&r.parent) {
+            Some(region) => *region,
+            None => {
+                // The same judgement as local edits make (`completeness_of`). A chain
+                // that cannot be walked yet (a document stored before its parent) is
+                // judged again after the pull; the own unit's parent is an ancestor,
+                // never held as a document.
+                match self.chain(&r.parent) {
+                    Ok(chain) => {
+                        let region = schemas::name::region_of_chain(&chain);
+                        regions.insert(r.parent.clone(), region);
+                        region
+                    }
+                    Err(_) => {
+                        if r.id != self.own_id() {
+                            orphans.insert(r.id.clone());
+                        }
+                        None
+                    }
+                }
+            }
+        };
+        r.completeness(&Context { region }).is_complete()
+    }
+
+    /// Judge again the completeness of documents stored before their parent.
+    fn rejudge_completeness(&self, ids: &HashSet<String>) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        for id in ids {
+            if let Some(p) = store::projected_one(&tx, id)? {
+                let complete = self.completeness_of(&p.record).is_complete();
+                if complete != p.complete {
+                    tx.execute(
+                        "UPDATE docs SET complete = ?2 WHERE id = ?1",
+                        params![id, complete],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn push_all(
+        &mut self,
+        remote: &Remote,
+        token: &str,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(SyncStage, usize, usize),
+    ) -> Result<()> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn().prepare(
+                "SELECT id FROM docs WHERE dirty = 1 ORDER BY level, parent, sort_key, id",
+            )?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let total = ids.len();
+        let mut done = 0;
+        for chunk in ids.chunks(PUSH_BATCH) {
+            let mut sent = HashMap::with_capacity(chunk.len());
+            let mut docs = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                let Some(row) = store::load_doc(self.conn(), id)? else {
+                    continue;
+                };
+                let mut d = AutoCommit::load(&row.bytes)?;
+                let heads = sorted(d.get_heads());
+                let changes = match &row.acked_heads {
+                    Some(h) => {
+                        let acked = doc::decode_heads(h);
+                        if d.get_missing_deps(&acked).is_empty() {
+                            d.save_after(&acked)
+                        } else {
+                            // Acknowledged heads this copy lacks: send everything.
+                            row.bytes.clone()
+                        }
+                    }
+                    // Never acknowledged: the stored bytes are the whole document.
+                    None => row.bytes.clone(),
+                };
+                docs.push(PushDoc {
+                    id: id.clone(),
+                    changes,
+                });
+                sent.insert(
+                    id.clone(),
+                    Sent {
+                        bytes: row.bytes,
+                        heads,
+                    },
+                );
+            }
+            if docs.is_empty() {
+                continue;
+            }
+            let need_full = self.push_batch(remote, token, docs, &sent, report, false)?;
+            if !need_full.is_empty() {
+                // The server lacks history these changes build on: send the whole
+                // documents once.
+                let full = need_full
+                    .into_iter()
+                    .filter_map(|id| {
+                        sent.get(&id).map(|s| PushDoc {
+                            changes: s.bytes.clone(),
+                            id,
+                        })
+                    })
+                    .collect();
+                self.push_batch(remote, token, full, &sent, report, true)?;
+            }
+            done += chunk.len();
+            progress(SyncStage::Push, done, total);
+        }
+        Ok(())
+    }
+
+    /// Send one push request and record its outcome in one transaction. Returns the ids the
+    /// server asked to receive whole (none when `last_try`: those are then recorded as
+    /// refused).
+    fn push_batch(
+        &self,
+        remote: &Remote,
+        token: &str,
+        docs: Vec<PushDoc>,
+        sent: &HashMap<String, Sent>,
+        report: &mut SyncReport,
+        last_try: bool,
+    ) -> Result<Vec<String>> {
+        let resp = remote.push(
+            token,
+            &PushRequest {
+                version: PROTOCOL_VERSION,
+                docs,
+            },
+        )?;
+        report.round_trips += 1;
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let now = now_secs();
+        let mut need_full = Vec::new();
+        for DocResult { id, outcome } in resp.results {
+            let Some(s) = sent.get(&id) else {
+                continue;
+            };
+            match outcome {
+                DocOutcome::Accepted { heads } => {
+                    let heads = sorted(heads.into_iter().map(ChangeHash).collect());
+                    self.record_accepted(&tx, &id, s, heads)?;
+                    report.pushed += 1;
+                }
+                DocOutcome::Rejected { violations } => {
+                    report
+                        .rejected
+                        .push(record_rejection(&tx, &id, now, violations)?);
+                }
+                DocOutcome::NeedFull if !last_try => need_full.push(id),
+                DocOutcome::NeedFull => {
+                    let v = vec![Violation::error(
+                        "sync.need_full",
+                        None,
+                        "服务器无法合并该组织的修改(缺少历史记录),请联系上级组织或服务器管理员",
+                    )];
+                    report.rejected.push(record_rejection(&tx, &id, now, v)?);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(need_full)
+    }
+
+    /// The server accepted `id` and now holds `server_heads`. If this copy has all of
+    /// them, they become the acknowledged heads; otherwise (the server also holds others'
+    /// newer changes, which the next pull brings) the heads that were sent do.
+    fn record_accepted(
+        &self,
+        conn: &Connection,
+        id: &str,
+        sent: &Sent,
+        server_heads: Vec<ChangeHash>,
+    ) -> Result<()> {
+        let Some(row) = store::load_doc(conn, id)? else {
+            return Ok(());
+        };
+        let (acked, dirty) = if row.bytes == sent.bytes {
+            if server_heads == sent.heads {
+                (server_heads, false)
+            } else {
+                let mut d = AutoCommit::load(&row.bytes)?;
+                if d.get_missing_deps(&server_heads).is_empty() {
+                    let dirty = sorted(d.get_heads()) != server_heads;
+                    (server_heads, dirty)
+                } else {
+                    (sent.heads.clone(), false)
+                }
+            }
+        } else {
+            // Changed locally while the push was in flight: the sent heads are accepted,
+            // the rest is still to send.
+            (sent.heads.clone(), true)
+        };
+        conn.execute(
+            "UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1",
+            params![id, doc::encode_heads(&acked), dirty],
+        )?;
+        conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+/// Store a refusal (replacing the previous one) and describe it for the report.
+fn record_rejection(
+    conn: &Connection,
+    id: &str,
+    at: i64,
+    violations: Vec<Violation>,
+) -> Result<Rejection> {
+    conn.execute(
+        "INSERT OR REPLACE INTO rejections(doc_id, at, violations) VALUES (?1, ?2, ?3)",
+        params![id, at, serde_json::to_string(&violations)?],
+    )?;
+    let short_name = store::projected_one(conn, id)?
+        .map(|p| p.record.short_name)
+        .unwrap_or_default();
+    Ok(Rejection {
+        id: id.to_owned(),
+        short_name,
+        at,
+        violations,
+    })
+}

@@ -1,0 +1,672 @@
+//! End-to-end: a real server on a loopback port and several replicas, through the whole
+//! campaign of the notice: the city admin registers and issues district codes; a district
+//! admin works offline (Excel import, information, codes) and syncs; a town admin registers
+//! with a code issued offline; concurrent edits converge; a refused push is kept, corrected
+//! and accepted; and every attack is refused with nothing stored.
+
+use std::path::Path;
+
+use client_core::protocol::{
+    DocOutcome, LoginRequest, PROTOCOL_VERSION, PushDoc, PushRequest, RegisterRequest,
+};
+use client_core::sync::Remote;
+use client_core::{NewChild, Replica};
+use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use schemas::Field;
+use time::OffsetDateTime;
+
+fn register(
+    remote: &Remote,
+    code: &str,
+    org: &str,
+    n: u32,
+) -> client_core::Result<client_core::protocol::RegisterResponse> {
+    remote.register(&RegisterRequest {
+        code: code.into(),
+        org_id: org.into(),
+        role: "书记".into(),
+        name: "张三".into(),
+        id_number: id_number(n),
+        mobile: mobile(n),
+        join_year_month: "2005-05".into(),
+        password: "secret123".into(),
+    })
+}
+
+fn login_replica(server: &TestServer, n: u32, path: &Path) -> (Remote, Replica) {
+    let remote = Remote::new(&server.url).unwrap();
+    let login = remote
+        .login(&LoginRequest {
+            mobile: mobile(n),
+            password: "secret123".into(),
+            org_id: None,
+        })
+        .unwrap();
+    let mut r = Replica::create_for_login(path, &server.url, &login).unwrap();
+    r.sync(&remote, &mut |_, _, _| {}).unwrap();
+    (remote, r)
+}
+
+fn child(category: &str, name: &str) -> NewChild {
+    NewChild {
+        category: category.into(),
+        short_name: name.into(),
+        ..NewChild::default()
+    }
+}
+
+fn sync(r: &mut Replica, remote: &Remote) -> client_core::sync::SyncReport {
+    r.sync(remote, &mut |_, _, _| {}).unwrap()
+}
+
+/// City admin registered and logged in, with a code issued and synced for 团锦江区委.
+fn city_with_district_code(server: &TestServer) -> (tempfile::TempDir, Remote, Replica, String) {
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &server.first_code, CITY, 1).unwrap();
+    let (dir, path) = replica_dir();
+    let (remote, mut city) = login_replica(server, 1, &path);
+    assert_eq!(city.own().unwrap().record.short_name, "团成都市委");
+    assert_eq!(
+        city.children(CITY).unwrap().len(),
+        20,
+        "the 20 pre-initialized districts arrive"
+    );
+    let code = city
+        .issue_code(JINJIANG, OffsetDateTime::now_utc())
+        .unwrap()
+        .code;
+    let report = sync(&mut city, &remote);
+    assert_eq!(report.pushed, 1);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    (dir, remote, city, code)
+}
+
+#[test]
+fn the_campaign_from_city_to_town() {
+    let server = spawn_server();
+    let (_cd, _cr, mut city, district_code) = city_with_district_code(&server);
+
+    // The district admin registers with the code the city issued, then works offline.
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    let (_dd, path) = replica_dir();
+    let (remote, mut district) = login_replica(&server, 2, &path);
+    assert_eq!(district.own().unwrap().record.short_name, "团锦江区委");
+
+    // Offline: towns from an Excel sheet, branches one by one, information, a code.
+    let sheet = _dd.path().join("towns.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["组织简称*", "组织类别*", "单位所属行业类别"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (i, name) in ["春熙路街道团工委", "书院街街道团工委", "合江亭街道团工委"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(i as u32 + 1, 0, *name).unwrap();
+        ws.write_string(i as u32 + 1, 1, "团工委").unwrap();
+        ws.write_string(i as u32 + 1, 2, "党政机关").unwrap();
+    }
+    wb.save(&sheet).unwrap();
+    let created = district
+        .import_excel(JINJIANG, &sheet, None, &mut |_, _| {})
+        .unwrap()
+        .created;
+    assert_eq!(created.len(), 3);
+    let town = created[0].clone();
+    district
+        .create_child(&town, &child("团支部", "红星路社区团支部"))
+        .unwrap();
+    district
+        .create_child(&town, &child("团支部", "东大街社区团支部"))
+        .unwrap();
+    district
+        .update_info(
+            JINJIANG,
+            &[
+                (Field::Phone, "028-61310936".into()),
+                (Field::SecretaryName, "李四".into()),
+                (Field::SecretaryIdNumber, id_number(2)),
+                (Field::SecretaryMobile, mobile(2)),
+            ],
+        )
+        .unwrap();
+    let town_code = district
+        .issue_code(&town, OffsetDateTime::now_utc())
+        .unwrap()
+        .code;
+    assert_eq!(
+        district.counts().unwrap().1,
+        6,
+        "own unit, 3 towns and 2 branches pending"
+    );
+
+    // Back online: everything is accepted.
+    let report = sync(&mut district, &remote);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.pushed, 6);
+    assert_eq!(
+        district.counts().unwrap().1,
+        0,
+        "nothing pending after the sync"
+    );
+
+    // The town admin registers with the code issued offline and receives its subtree.
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &town_code, &town, 3).unwrap();
+    let (_td, path) = replica_dir();
+    let (_remote, town_replica) = login_replica(&server, 3, &path);
+    let names: Vec<String> = town_replica
+        .tree()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.short_name)
+        .collect();
+    assert_eq!(
+        names,
+        ["春熙路街道团工委", "红星路社区团支部", "东大街社区团支部"]
+    );
+    let ancestors: Vec<String> = town_replica
+        .ancestors()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.short_name)
+        .collect();
+    assert_eq!(
+        ancestors,
+        ["团中央", "团四川省委", "团成都市委", "团锦江区委"]
+    );
+    assert!(
+        town_replica.org(JINJIANG).is_err(),
+        "a town never receives its parent's document"
+    );
+
+    // The city sees the district's work after its next sync.
+    let city_remote = Remote::new(&server.url).unwrap();
+    sync(&mut city, &city_remote);
+    assert_eq!(city.children(JINJIANG).unwrap().len(), 3);
+    assert_eq!(city.org(JINJIANG).unwrap().record.secretary_name, "李四");
+}
+
+#[test]
+fn ancestor_and_unit_edit_concurrently_and_converge() {
+    let server = spawn_server();
+    let (_cd, city_remote, mut city, district_code) = city_with_district_code(&server);
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    let (_dd, path) = replica_dir();
+    let (district_remote, mut district) = login_replica(&server, 2, &path);
+
+    // Both offline: the city fills the district's phone on its behalf, the district its secretary.
+    city.update_info(JINJIANG, &[(Field::Phone, "028-61310936".into())])
+        .unwrap();
+    district
+        .update_info(JINJIANG, &[(Field::SecretaryName, "王五".into())])
+        .unwrap();
+    district
+        .update_info(JINJIANG, &[(Field::Email, "jj@example.cn".into())])
+        .unwrap();
+    city.update_info(JINJIANG, &[(Field::Email, "city-set@example.cn".into())])
+        .unwrap();
+
+    sync(&mut district, &district_remote);
+    sync(&mut city, &city_remote);
+    sync(&mut district, &district_remote);
+    let a = city.org(JINJIANG).unwrap();
+    let b = district.org(JINJIANG).unwrap();
+    assert_eq!(a.record, b.record, "both replicas converge");
+    assert!(!a.pending && !b.pending);
+    assert_eq!(a.record.phone, "028-61310936");
+    assert_eq!(a.record.secretary_name, "王五");
+    assert!(a.record.email == "jj@example.cn" || a.record.email == "city-set@example.cn");
+}
+
+#[test]
+fn a_refused_push_is_kept_corrected_and_accepted() {
+    let server = spawn_server();
+    let (_cd, city_remote, mut city, district_code) = city_with_district_code(&server);
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    let (_dd, path) = replica_dir();
+    let (district_remote, mut district) = login_replica(&server, 2, &path);
+
+    // Offline, the city and the district each create a branch of the same name under the
+    // district: each is valid locally; the second to arrive breaks sibling uniqueness.
+    city.create_child(JINJIANG, &child("团支部", "机关团支部"))
+        .unwrap();
+    let mine = district
+        .create_child(JINJIANG, &child("团支部", "机关团支部"))
+        .unwrap();
+    assert!(sync(&mut city, &city_remote).rejected.is_empty());
+    let report = sync(&mut district, &district_remote);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(
+        report.rejected[0].violations[0].code,
+        "short_name.duplicate"
+    );
+
+    // Nothing lost: the refused organization stays, with its reasons, still pending.
+    let view = district.org(&mine).unwrap();
+    assert!(view.pending);
+    assert_eq!(
+        view.rejection.as_ref().unwrap()[0].code,
+        "short_name.duplicate"
+    );
+    assert_eq!(district.rejections().unwrap().len(), 1);
+
+    // The user corrects the name (not yet accepted, so still correctable) and syncs again.
+    district
+        .update_info(&mine, &[(Field::ShortName, "区委机关团支部".into())])
+        .unwrap();
+    let report = sync(&mut district, &district_remote);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert!(!district.org(&mine).unwrap().pending);
+    assert!(district.rejections().unwrap().is_empty());
+    sync(&mut city, &city_remote);
+    let names: Vec<String> = city
+        .children(JINJIANG)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.short_name)
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"区委机关团支部".to_owned()));
+}
+
+#[test]
+fn an_empty_sync_is_one_small_round_trip() {
+    let server = spawn_server();
+    let (_cd, remote, mut city, _code) = city_with_district_code(&server);
+    // The next sync brings back the feed entry of the last push once; then all is quiet.
+    sync(&mut city, &remote);
+    let report = sync(&mut city, &remote);
+    assert_eq!(report.round_trips, 1);
+    assert_eq!(report.pulled, 0);
+    assert_eq!(report.pushed, 0);
+}
+
+#[test]
+fn concurrent_immutable_change_resolves_to_the_first_accepted() {
+    let server = spawn_server();
+    let (_cd, city_remote, mut city, district_code) = city_with_district_code(&server);
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    let (_dd, path) = replica_dir();
+    let (district_remote, mut district) = login_replica(&server, 2, &path);
+    let k = district
+        .create_child(JINJIANG, &child("团委", "甲公司团委"))
+        .unwrap();
+    sync(&mut district, &district_remote);
+    sync(&mut city, &city_remote);
+    // Both fill the still-empty 行业类别 offline with different values.
+    district
+        .update_info(&k, &[(Field::Industry, "国有企业".into())])
+        .unwrap();
+    city.update_info(&k, &[(Field::Industry, "集体企业".into())])
+        .unwrap();
+    sync(&mut district, &district_remote); // accepted first: this value stands
+    let report = sync(&mut city, &city_remote);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    sync(&mut district, &district_remote);
+    assert_eq!(city.org(&k).unwrap().record.industry, "国有企业");
+    assert_eq!(district.org(&k).unwrap().record.industry, "国有企业");
+    assert_eq!(
+        city.org(&k).unwrap().record,
+        district.org(&k).unwrap().record
+    );
+}
+
+// ------------------------------------------------------------------ attacks
+
+fn city_token(server: &TestServer) -> (Remote, String) {
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &server.first_code, CITY, 1).unwrap();
+    let login = remote
+        .login(&LoginRequest {
+            mobile: mobile(1),
+            password: "secret123".into(),
+            org_id: None,
+        })
+        .unwrap();
+    (remote, login.token)
+}
+
+fn feed_len(server: &TestServer) -> i64 {
+    server
+        .state
+        .store
+        .read(|c| sync_server::store::max_seq(c))
+        .unwrap()
+}
+
+#[test]
+fn malformed_and_truncated_bytes_are_refused() {
+    let server = spawn_server();
+    let (remote, token) = city_token(&server);
+    let before = feed_len(&server);
+    let (_d, path) = replica_dir();
+    let r = Replica::create_from_initial(&path, "团锦江区委").unwrap();
+    let bytes = r.doc_bytes(JINJIANG).unwrap();
+    for changes in [
+        b"garbage".to_vec(),
+        bytes[..bytes.len() / 2].to_vec(),
+        Vec::new(),
+    ] {
+        let resp = remote
+            .push(
+                &token,
+                &PushRequest {
+                    version: PROTOCOL_VERSION,
+                    docs: vec![PushDoc {
+                        id: "org-x".into(),
+                        changes,
+                    }],
+                },
+            )
+            .unwrap();
+        assert!(
+            matches!(
+                resp.results[0].outcome,
+                DocOutcome::Rejected { .. } | DocOutcome::NeedFull
+            ),
+            "{:?}",
+            resp.results[0]
+        );
+    }
+    assert_eq!(feed_len(&server), before, "nothing stored");
+    let err = remote
+        .push(
+            &token,
+            &PushRequest {
+                version: 99,
+                docs: vec![],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "protocol.version");
+}
+
+#[test]
+fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
+    let server = spawn_server();
+    let (_cd, _cr, _city, district_code) = city_with_district_code(&server);
+    let remote = Remote::new(&server.url).unwrap();
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    let login = remote
+        .login(&LoginRequest {
+            mobile: mobile(2),
+            password: "secret123".into(),
+            org_id: None,
+        })
+        .unwrap();
+    let before = feed_len(&server);
+
+    // The district admin edits a sibling district's document (团青羊区委).
+    let qingyang = "org-510105";
+    let (stored, _) = server
+        .state
+        .store
+        .read(|c| sync_server::store::get_org_doc(c, qingyang))
+        .unwrap()
+        .unwrap();
+    let mut d = automerge::AutoCommit::load(&stored).unwrap();
+    let rec = client_core::doc::read(&d);
+    let mut after = rec.clone();
+    after.phone = "028-61310936".into();
+    client_core::doc::write(&mut d, &rec, &after, 1).unwrap();
+    let resp = remote
+        .push(
+            &login.token,
+            &PushRequest {
+                version: PROTOCOL_VERSION,
+                docs: vec![PushDoc {
+                    id: qingyang.into(),
+                    changes: d.save_nocompress(),
+                }],
+            },
+        )
+        .unwrap();
+    match &resp.results[0].outcome {
+        DocOutcome::Rejected { violations } => {
+            assert_eq!(violations[0].code, "auth.outside_subtree")
+        }
+        o => panic!("{o:?}"),
+    }
+
+    // The district renames itself (an immutable field, and the parent's to set).
+    let (stored, _) = server
+        .state
+        .store
+        .read(|c| sync_server::store::get_org_doc(c, JINJIANG))
+        .unwrap()
+        .unwrap();
+    let mut d = automerge::AutoCommit::load(&stored).unwrap();
+    let rec = client_core::doc::read(&d);
+    let mut after = rec.clone();
+    after.short_name = "团青羊区委".into();
+    client_core::doc::write(&mut d, &rec, &after, 1).unwrap();
+    let resp = remote
+        .push(
+            &login.token,
+            &PushRequest {
+                version: PROTOCOL_VERSION,
+                docs: vec![PushDoc {
+                    id: JINJIANG.into(),
+                    changes: d.save_nocompress(),
+                }],
+            },
+        )
+        .unwrap();
+    match &resp.results[0].outcome {
+        DocOutcome::Rejected { violations } => {
+            let codes: Vec<&str> = violations.iter().map(|v| v.code.as_str()).collect();
+            assert!(codes.contains(&"immutable.changed"), "{codes:?}");
+            assert!(codes.contains(&"permission.field"), "{codes:?}");
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(feed_len(&server), before, "nothing stored");
+}
+
+#[test]
+fn bad_codes_are_refused() {
+    let server = spawn_server();
+    let remote = Remote::new(&server.url).unwrap();
+    let wrong_case: String = server
+        .first_code
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    for (code, org, expected) in [
+        ("AbCdEfGh", CITY, "code.unknown"),
+        (server.first_code.as_str(), JINJIANG, "code.wrong_org"),
+    ] {
+        let err = register(&remote, code, org, 1).unwrap_err();
+        assert_eq!(err.code(), expected, "{code}");
+    }
+    // Codes are case-sensitive: the same letters in the other case are refused (as an
+    // unknown code, or as a character never used in codes, such as l for L).
+    let err = register(&remote, &wrong_case, CITY, 1).unwrap_err();
+    assert!(
+        err.code() == "code.unknown" || err.violations().iter().any(|v| v.code == "code.chars"),
+        "{wrong_case}: {err}"
+    );
+    register(&remote, &server.first_code, CITY, 1).unwrap();
+    assert_eq!(
+        register(&remote, &server.first_code, CITY, 2)
+            .unwrap_err()
+            .code(),
+        "code.used"
+    );
+    // An expired code.
+    let issued = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        JINJIANG,
+        OffsetDateTime::now_utc() - time::Duration::days(21),
+    )
+    .unwrap();
+    assert_eq!(
+        register(&remote, issued.code.as_str(), JINJIANG, 3)
+            .unwrap_err()
+            .code(),
+        "code.expired"
+    );
+    // A joining date that breaks the age rule (born 1990: 13 in 2003).
+    let code = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        JINJIANG,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let err = remote
+        .register(&RegisterRequest {
+            code: code.code.as_str().into(),
+            org_id: JINJIANG.into(),
+            role: "书记".into(),
+            name: "赵六".into(),
+            id_number: id_number(0),
+            mobile: mobile(9),
+            join_year_month: "2001-01".into(),
+            password: "secret123".into(),
+        })
+        .unwrap_err();
+    assert!(
+        err.violations().iter().any(|v| v.code == "join.too_young"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_concurrent_registrations_with_one_code_exactly_one_succeeds() {
+    let server = spawn_server();
+    let url = server.url.clone();
+    let code = server.first_code.clone();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let (url, code) = (url.clone(), code.clone());
+            std::thread::spawn(move || {
+                register(&Remote::new(&url).unwrap(), &code, CITY, 10 + i).is_ok()
+            })
+        })
+        .collect();
+    let ok = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&b| b)
+        .count();
+    assert_eq!(ok, 1);
+    let accounts: i64 = server
+        .state
+        .store
+        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(accounts, 1);
+}
+
+#[test]
+fn expired_unknown_and_revoked_tokens_are_refused() {
+    let server = spawn_server();
+    let (remote, token) = city_token(&server);
+    let pull = client_core::protocol::PullRequest {
+        version: PROTOCOL_VERSION,
+        cursor: 0,
+        limit: 10,
+    };
+    assert!(remote.pull(&token, &pull).is_ok());
+    assert_eq!(
+        remote.pull("not-a-token", &pull).unwrap_err().code(),
+        "sync.login_required"
+    );
+    // A stolen token that has expired.
+    server
+        .state
+        .store
+        .transaction(|tx| Ok(tx.execute("UPDATE sessions SET expires_at = 0", [])?))
+        .unwrap();
+    assert_eq!(
+        remote.pull(&token, &pull).unwrap_err().code(),
+        "sync.login_required"
+    );
+    // A revoked one.
+    let login = remote
+        .login(&LoginRequest {
+            mobile: mobile(1),
+            password: "secret123".into(),
+            org_id: None,
+        })
+        .unwrap();
+    remote.logout(&login.token).unwrap();
+    assert_eq!(
+        remote.pull(&login.token, &pull).unwrap_err().code(),
+        "sync.login_required"
+    );
+}
+
+#[test]
+fn password_guessing_hits_the_rate_limit() {
+    let server = spawn_server();
+    let (remote, _token) = city_token(&server);
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        let e = remote
+            .login(&LoginRequest {
+                mobile: mobile(1),
+                password: "wrong-guess1".into(),
+                org_id: None,
+            })
+            .unwrap_err();
+        codes.push(e.code().to_owned());
+    }
+    assert_eq!(codes[0], "login.failed");
+    assert_eq!(codes.last().unwrap(), "rate_limited");
+    // Even the right password is refused while the limit holds.
+    let e = remote
+        .login(&LoginRequest {
+            mobile: mobile(1),
+            password: "secret123".into(),
+            org_id: None,
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+}
+
+#[test]
+fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
+    let server = spawn_server();
+    let (remote, token) = city_token(&server);
+    // 70 MB of incompressible bytes: over the 64 MiB body limit.
+    let mut big = vec![0u8; 70 * 1024 * 1024];
+    rand::fill(&mut big[..]);
+    let req = PushRequest {
+        version: PROTOCOL_VERSION,
+        docs: vec![PushDoc {
+            id: "x".into(),
+            changes: big,
+        }],
+    };
+    let err = remote.push(&token, &req).unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            "payload_too_large" | "sync.network" | "bad_request"
+        ),
+        "{}",
+        err.code()
+    );
+    let pull = client_core::protocol::PullRequest {
+        version: PROTOCOL_VERSION,
+        cursor: 0,
+        limit: 10,
+    };
+    assert!(remote.pull(&token, &pull).is_ok(), "still serving");
+}
