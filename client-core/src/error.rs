@@ -23,7 +23,7 @@ pub enum Error {
     #[error("本地数据库错误:{0}")]
     Store(#[from] rusqlite::Error),
     #[error("组织文档损坏:{0}")]
-    Document(#[from] automerge::AutomergeError),
+    Document(Box<automerge::AutomergeError>),
     #[error("文件读写错误:{0}")]
     Io(#[from] std::io::Error),
     #[error("生成Excel文件失败:{0}")]
@@ -35,7 +35,7 @@ pub enum Error {
     #[error("{}", .body.message)]
     Server {
         status: u16,
-        body: crate::protocol::ErrorBody,
+        body: Box<crate::protocol::ErrorBody>,
     },
     /// The server could not be reached (no network, refused, timed out, a proxy's error
     /// page). Local data is untouched.
@@ -94,6 +94,13 @@ impl Error {
             code,
             message: message.into(),
         }
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    // Boxed: Automerge's error is 120 bytes and would make every `Result` of the crate large.
+    fn from(e: automerge::AutomergeError) -> Self {
+        Error::Document(Box::new(e))
     }
 }
 

@@ -138,13 +138,21 @@ pub struct OrgFacts {
 }
 
 /// One document of a pull: its whole current state (a compacted snapshot), which the
-/// client merges into its copy.
+/// client merges into its copy, with the server's projection of it so that a client that
+/// does not hold the document yet can store it without loading it (loading 50,000
+/// Automerge documents costs seconds; DESIGN "Pull").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullDoc {
     pub id: String,
     #[serde(with = "serde_bytes_compat")]
     pub bytes: Vec<u8>,
     pub facts: OrgFacts,
+    /// The document's heads.
+    pub heads: Vec<[u8; 32]>,
+    /// The record the document holds (`schemas::org::OrgRecord` as JSON).
+    pub record: String,
+    /// 组织信息完整, as the server judged it.
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS docs (
     record      TEXT NOT NULL            -- the OrgRecord as JSON
 );
 CREATE INDEX IF NOT EXISTS docs_parent ON docs(parent, sort_key, id);
+-- What a push sends: kept small, so an empty sync does not scan every document.
+CREATE INDEX IF NOT EXISTS docs_dirty ON docs(level, parent, sort_key, id) WHERE dirty = 1;
 -- A read-only summary of the ancestors of the replica's own organization.
 CREATE TABLE IF NOT EXISTS ancestors (
     id         TEXT PRIMARY KEY,
@@ -100,6 +102,15 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+/// [`set_meta`] without waiting for the disk: for values whose loss on a power cut is
+/// harmless (the last sync time). A crash of the program still loses nothing (WAL).
+pub fn set_meta_lazy(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let r = set_meta(conn, key, value);
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    r
 }
 
 pub fn load_doc(conn: &Connection, id: &str) -> Result<Option<DocRow>> {

@@ -193,22 +193,46 @@ impl Remote {
             return Error::LoginRequired;
         }
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(body) => Error::Server { status, body },
+            Ok(body) => Error::Server {
+                status,
+                body: Box::new(body),
+            },
             // No ErrorBody: a proxy or gateway answering for an unreachable server.
             Err(_) if matches!(status, 502..=504) => {
                 Error::Network(format!("服务器暂时不可用(HTTP {status})"))
             }
-            Err(_) => Error::Server {
-                status,
-                body: ErrorBody {
-                    code: format!("http.{status}"),
-                    message: format!(
-                        "服务器返回错误(HTTP {status}):{}",
-                        schemas::text::truncate_for_message(&String::from_utf8_lossy(body))
+            // A bare status (a body limit or a proxy answering before the server's own
+            // handlers): the same codes the server's ErrorBody uses (docs/protocol.md).
+            Err(_) => {
+                let (code, what) = match status {
+                    400 => ("bad_request".to_owned(), "请求无法识别"),
+                    403 => ("auth.forbidden".to_owned(), "无权进行此操作"),
+                    404 => (
+                        "not_found".to_owned(),
+                        "服务器上找不到该地址,请核对服务器地址",
                     ),
-                    violations: Vec::new(),
-                },
-            },
+                    413 => (
+                        "payload_too_large".to_owned(),
+                        "上传的数据超过服务器允许的大小",
+                    ),
+                    429 => ("rate_limited".to_owned(), "尝试过于频繁,请稍后再试"),
+                    _ => (format!("http.{status}"), "服务器返回错误"),
+                };
+                let text = String::from_utf8_lossy(body);
+                let detail = schemas::text::truncate_for_message(text.trim());
+                Error::Server {
+                    status,
+                    body: Box::new(ErrorBody {
+                        code,
+                        message: if detail.is_empty() {
+                            format!("{what}(HTTP {status})")
+                        } else {
+                            format!("{what}(HTTP {status}:{detail})")
+                        },
+                        violations: Vec::new(),
+                    }),
+                }
+            }
         }
     }
 
@@ -397,8 +421,11 @@ pub enum SyncStage {
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
-    /// Documents received from the server.
+    /// Documents whose local copy (or server facts) the pull changed: new ones, merged
+    /// ones. The echo of this replica's own accepted push is not counted.
     pub pulled: usize,
+    /// Documents received in pull pages (including echoes).
+    pub received: usize,
     /// Documents the server accepted.
     pub pushed: usize,
     /// Documents the server refused (kept locally with their changes).
@@ -647,7 +674,9 @@ impl Replica {
             }
             return Err(e);
         }
-        store::set_meta(self.conn(), META_LAST_SYNC, &now_secs().to_string())?;
+        // The time of the last sync is informative only: written without waiting for the
+        // disk (synchronous=NORMAL for this one statement), so an empty sync costs no fsync.
+        store::set_meta_lazy(self.conn(), META_LAST_SYNC, &now_secs().to_string())?;
         report.duration = start.elapsed();
         Ok(report)
     }
@@ -676,10 +705,10 @@ impl Replica {
             report.round_trips += 1;
             let advanced = page.cursor != cursor;
             self.apply_page(&page, &mut regions, &mut orphans, report)?;
-            report.pulled += page.docs.len();
+            report.received += page.docs.len();
             cursor = page.cursor;
             if !page.docs.is_empty() {
-                progress(SyncStage::Pull, report.pulled, 0);
+                progress(SyncStage::Pull, report.received, 0);
             }
             // A page that moves nothing forward cannot be followed by another.
             if !page.more || (!advanced && page.docs.is_empty()) {
@@ -701,10 +730,16 @@ impl Replica {
         report: &mut SyncReport,
     ) -> Result<()> {
         let conn = self.conn();
+        if page.docs.is_empty() && page.cursor == self.cursor()? {
+            // Nothing new: no write, no fsync (an empty sync stays one cheap round trip).
+            return Ok(());
+        }
         let tx = conn.unchecked_transaction()?;
         let now = now_secs();
         for pd in &page.docs {
-            self.apply_pulled(&tx, pd, now, regions, orphans, report)?;
+            if self.apply_pulled(&tx, pd, now, regions, orphans, report)? {
+                report.pulled += 1;
+            }
         }
         store::set_meta(&tx, META_CURSOR, &page.cursor.to_string())?;
         tx.commit()?;
@@ -715,7 +750,9 @@ impl Replica {
     /// The server's state is the accepted state: immutable fields that differ from it are
     /// reset to its values (a concurrent fill by another replica lost), and its heads
     /// become the acknowledged heads. The document stays dirty if the local copy has
-    /// changes the server lacks (or the reset added one).
+    /// changes the server lacks (or the reset added one). A document not held yet is
+    /// stored as sent, without loading it (DESIGN "Pull": loading 50,000 documents costs
+    /// seconds); one held with exactly the server's heads is left as it is.
     fn apply_pulled(
         &self,
         conn: &Connection,
@@ -724,11 +761,28 @@ impl Replica {
         regions: &mut RegionCache,
         orphans: &mut HashSet<String>,
         report: &mut SyncReport,
-    ) -> Result<()> {
-        let mut server = AutoCommit::load(&pd.bytes)
-            .map_err(|e| Error::Protocol(format!("组织文档 {} 无法读取:{e}", pd.id)))?;
-        let server_heads = sorted(server.get_heads());
-        let accepted = doc::read(&server);
+    ) -> Result<bool> {
+        let load_server = || {
+            AutoCommit::load(&pd.bytes)
+                .map_err(|e| Error::Protocol(format!("组织文档 {} 无法读取:{e}", pd.id)))
+        };
+        // The server sends its projection (record, heads, completeness) with the bytes, so
+        // that a document not held yet is stored without loading it; without one (or an
+        // unreadable one) the bytes are loaded and read here.
+        let sent_record = serde_json::from_str::<OrgRecord>(&pd.record).ok();
+        let (accepted, server_heads, server_complete, mut server) =
+            match (sent_record, pd.heads.is_empty()) {
+                (Some(record), false) => (
+                    record,
+                    sorted(pd.heads.iter().copied().map(ChangeHash).collect()),
+                    Some(pd.complete),
+                    None,
+                ),
+                _ => {
+                    let mut d = load_server()?;
+                    (doc::read(&d), sorted(d.get_heads()), None, Some(d))
+                }
+            };
         if accepted.id != pd.id {
             return Err(Error::Protocol(format!(
                 "收到的组织文档({})与其编号({})不符",
@@ -736,25 +790,43 @@ impl Replica {
             )));
         }
         let acked = doc::encode_heads(&server_heads);
-        match store::load_doc(conn, &pd.id)? {
+        let changed = match store::load_doc(conn, &pd.id)? {
             None => {
-                let complete = self.complete_cached(&accepted, regions, orphans);
+                let complete = match server_complete {
+                    Some(c) => c,
+                    None => self.complete_cached(&accepted, regions, orphans),
+                };
                 store::save_doc(conn, &accepted, complete, &pd.bytes, Some(&acked), false)?;
+                true
+            }
+            // Already held exactly as the server has it (the echo of this replica's own
+            // push): nothing to merge.
+            Some(row) if !row.dirty && row.acked_heads.as_deref() == Some(acked.as_slice()) => {
+                false
             }
             Some(row) => {
                 let mut local = AutoCommit::load(&row.bytes)?;
                 local.set_actor(self.actor().clone());
                 let has_all = local.get_missing_deps(&server_heads).is_empty();
                 if !has_all {
-                    local.merge(&mut server)?;
+                    let server = match server.as_mut() {
+                        Some(d) => d,
+                        None => server.insert(load_server()?),
+                    };
+                    local.merge(server)?;
                 }
+                // The server's state is the accepted one: the first value it accepted for
+                // an immutable field stands (DESIGN "Immutable fields").
                 let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
                 report
                     .resolved
                     .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
                 let dirty = sorted(local.get_heads()) != server_heads;
                 let record = doc::read(&local);
-                let complete = self.complete_cached(&record, regions, orphans);
+                let complete = match server_complete {
+                    Some(c) if !dirty => c,
+                    _ => self.complete_cached(&record, regions, orphans),
+                };
                 let bytes = if has_all && fixed.is_empty() {
                     row.bytes
                 } else {
@@ -764,18 +836,19 @@ impl Replica {
                 if !dirty {
                     conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [&pd.id])?;
                 }
+                true
             }
+        };
+        let facts = ServerFacts {
+            logged_in: pd.facts.logged_in,
+            admins: pd.facts.admins.clone(),
+            used_codes: pd.facts.used_codes.clone(),
+        };
+        let facts_changed = changed || store::server_facts(conn, &pd.id)? != facts;
+        if facts_changed {
+            store::put_server_facts(conn, &pd.id, &facts)?;
         }
-        store::put_server_facts(
-            conn,
-            &pd.id,
-            &ServerFacts {
-                logged_in: pd.facts.logged_in,
-                admins: pd.facts.admins.clone(),
-                used_codes: pd.facts.used_codes.clone(),
-            },
-        )?;
-        Ok(())
+        Ok(changed || facts_changed)
     }
 
     /// Completeness of `r`, with the region of its chain cached by parent. A parent not
@@ -853,20 +926,24 @@ impl Replica {
                 let Some(row) = store::load_doc(self.conn(), id)? else {
                     continue;
                 };
-                let mut d = AutoCommit::load(&row.bytes)?;
-                let heads = sorted(d.get_heads());
-                let changes = match &row.acked_heads {
-                    Some(h) => {
-                        let acked = doc::decode_heads(h);
-                        if d.get_missing_deps(&acked).is_empty() {
-                            d.save_after(&acked)
-                        } else {
-                            // Acknowledged heads this copy lacks: send everything.
-                            row.bytes.clone()
+                let (changes, heads) = match (&row.acked_heads, doc::saved_heads(&row.bytes)) {
+                    // Never acknowledged (a unit created offline): the stored bytes are the
+                    // whole document, sent as they are; its heads are read from the bytes
+                    // without loading it.
+                    (None, Some(heads)) => (row.bytes.clone(), sorted(heads)),
+                    (acked, _) => {
+                        let mut d = AutoCommit::load(&row.bytes)?;
+                        let heads = sorted(d.get_heads());
+                        let acked = acked.as_deref().map(doc::decode_heads);
+                        match acked {
+                            Some(a) if d.get_missing_deps(&a).is_empty() => {
+                                (d.save_after(&a), heads)
+                            }
+                            // Never acknowledged, or acknowledged at heads this copy lacks:
+                            // send everything.
+                            _ => (row.bytes.clone(), heads),
                         }
                     }
-                    // Never acknowledged: the stored bytes are the whole document.
-                    None => row.bytes.clone(),
                 };
                 docs.push(PushDoc {
                     id: id.clone(),
@@ -1017,4 +1094,67 @@ fn record_rejection(
         at,
         violations,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_and_normalized() {
+        assert_eq!(
+            normalize_url(" https://zhtj.example.cn/ ").unwrap(),
+            "https://zhtj.example.cn"
+        );
+        assert_eq!(
+            normalize_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "",
+            "zhtj.example.cn",
+            "ftp://x",
+            "http://",
+            "http://x/?a=1",
+            "团委",
+        ] {
+            let e = normalize_url(bad).unwrap_err();
+            assert_eq!(e.code(), "sync.bad_url", "{bad}");
+        }
+        assert!(is_loopback("http://127.0.0.1:1"));
+        assert!(is_loopback("http://localhost:8080"));
+        assert!(is_loopback("http://[::1]:8080"));
+        assert!(!is_loopback("https://zhtj.example.cn"));
+    }
+
+    #[test]
+    fn failures_map_to_errors() {
+        let body = serde_json::to_vec(&ErrorBody {
+            code: "code.used".into(),
+            message: "注册码已被使用".into(),
+            violations: vec![Violation::error("code.used", None, "注册码已被使用")],
+        })
+        .unwrap();
+        let e = Remote::failure(422, &body, On401::Refusal);
+        assert_eq!(e.code(), "code.used");
+        assert_eq!(e.to_string(), "注册码已被使用");
+        assert_eq!(e.violations().len(), 1);
+        assert!(matches!(
+            Remote::failure(401, &body, On401::LoginRequired),
+            Error::LoginRequired
+        ));
+        assert!(matches!(
+            Remote::failure(401, &body, On401::Refusal),
+            Error::Server { status: 401, .. }
+        ));
+        assert_eq!(
+            Remote::failure(413, b"length limit exceeded", On401::Refusal).code(),
+            "payload_too_large"
+        );
+        assert_eq!(
+            Remote::failure(502, b"<html>Bad Gateway</html>", On401::Refusal).code(),
+            "sync.network"
+        );
+        assert_eq!(Remote::failure(500, b"", On401::Refusal).code(), "http.500");
+    }
 }

@@ -654,6 +654,8 @@ fn every_subcommand_has_help() {
         "2  用法错误",
         "3  找不到",
         "4  本地存储",
+        "5  无法连接服务器",
+        "6  尚未登录",
     ] {
         assert!(top.contains(needle), "{needle} not in --help:\n{top}");
     }
@@ -678,6 +680,10 @@ fn every_subcommand_has_help() {
         "export",
         "progress",
         "status",
+        "register",
+        "login",
+        "sync",
+        "logout",
         "stress-create",
     ] {
         let out = z.ok(&[sub, "--help"]);

@@ -33,6 +33,8 @@ struct State {
     /// Drop the connection of the pull request with this (1-based) number.
     fail_pull_number: Option<usize>,
     token_valid: bool,
+    /// Send the projection (record, heads, completeness) with each pulled document.
+    projection: bool,
     org_id: String,
     ancestors: Vec<AncestorSummary>,
     // what was asked
@@ -54,6 +56,7 @@ impl Mock {
         let mut st = State {
             page_cap: 10_000,
             token_valid: true,
+            projection: true,
             org_id: org_id.to_owned(),
             ancestors,
             ..State::default()
@@ -185,10 +188,32 @@ fn handle(mut conn: TcpStream, state: &Arc<Mutex<State>>) {
                 version: PROTOCOL_VERSION,
                 docs: changed
                     .into_iter()
-                    .map(|(id, (bytes, _))| PullDoc {
-                        id: id.clone(),
-                        bytes: bytes.clone(),
-                        facts: OrgFacts::default(),
+                    .map(|(id, (bytes, _))| {
+                        let mut d = AutoCommit::load(bytes).unwrap();
+                        let record = doc::read(&d);
+                        let complete = record
+                            .completeness(&schemas::org::Context { region: None })
+                            .is_complete();
+                        let (heads, record) = if st.projection {
+                            (
+                                d.get_heads().into_iter().map(|h| h.0).collect(),
+                                serde_json::to_string(&record).unwrap(),
+                            )
+                        } else {
+                            (Vec::new(), String::new())
+                        };
+                        PullDoc {
+                            id: id.clone(),
+                            bytes: bytes.clone(),
+                            facts: OrgFacts {
+                                logged_in: true,
+                                admins: vec!["张*".into()],
+                                used_codes: Vec::new(),
+                            },
+                            heads,
+                            record,
+                            complete,
+                        }
                     })
                     .collect(),
                 cursor,
@@ -308,6 +333,7 @@ fn setup(dir: &Path) -> (Replica, Mock) {
     (a, mock)
 }
 
+#[allow(clippy::result_large_err)]
 fn sync(r: &mut Replica, mock: &Mock) -> client_core::Result<client_core::SyncReport> {
     let remote = Remote::new(&mock.url).unwrap();
     r.sync(&remote, &mut |_, _, _| {})
@@ -350,7 +376,7 @@ fn first_push_then_empty_sync_then_download_into_a_new_replica() {
     assert_eq!(report.round_trips, 2);
     assert_eq!(stages, [(SyncStage::Pull, 1, 0), (SyncStage::Push, 7, 7)]);
     // Parents before children.
-    let order = &mock.st().pushed_ids[0];
+    let order = mock.st().pushed_ids[0].clone();
     let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
     assert!(pos(&own) < pos(&committee));
     assert!(kids.iter().all(|k| pos(&committee) < pos(k)));
@@ -358,10 +384,11 @@ fn first_push_then_empty_sync_then_download_into_a_new_replica() {
     assert!(a.org(&committee).unwrap().synced);
     assert_eq!(mock.record(&own).phone, "028-61310936");
 
-    // The next sync re-reads the feed entries of its own push, then nothing is new: one
-    // round trip, no push.
+    // The next sync re-reads the feed entries of its own push (nothing to merge; only the
+    // server's facts are new), then nothing is new: one round trip, no push.
     let report = sync(&mut a, &mock).unwrap();
     assert_eq!((report.pushed, report.round_trips), (0, 1));
+    assert_eq!(report.received, 7);
     assert_eq!(a.counts().unwrap(), (7, 0));
     let report = sync(&mut a, &mock).unwrap();
     assert_eq!(
@@ -454,12 +481,14 @@ fn a_concurrent_immutable_fill_resolves_to_the_accepted_value() {
         Replica::create_for_login(&dir.path().join("b.sqlite3"), &mock.url, &mock.login()).unwrap();
     sync(&mut b, &mock).unwrap();
 
-    // Both fill the (immutable, empty) industry offline; a syncs first.
+    // Both fill the (immutable, empty) industry offline; a syncs first. b's write comes
+    // after another change of its own, so its operation counter is higher and the merge
+    // shows b's value: the client must reset it to the accepted one.
     a.update_info(&child, &[(Field::Industry, "农村".into())])
         .unwrap();
-    b.update_info(&child, &[(Field::Industry, "城市社区".into())])
-        .unwrap();
     b.update_info(&child, &[(Field::SecretaryName, "赵六".into())])
+        .unwrap();
+    b.update_info(&child, &[(Field::Industry, "城市社区".into())])
         .unwrap();
     assert_eq!(sync(&mut a, &mock).unwrap().pushed, 1);
     let report = sync(&mut b, &mock).unwrap();
@@ -552,6 +581,8 @@ fn an_interrupted_pull_resumes_from_the_last_stored_page() {
     {
         let mut st = mock.st();
         st.page_cap = 4;
+        // This download goes without the server's projection: the client reads the bytes.
+        st.projection = false;
         st.pulls = 0;
         st.pull_cursors.clear();
         st.fail_pull_number = Some(2);

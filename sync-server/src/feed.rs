@@ -35,21 +35,43 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
     }
     let (lo, hi) = subtree_range(&actor.org_path);
     let mut stmt = c.prepare_cached(
-        "SELECT id, bytes, seq, logged_in FROM orgs
+        "SELECT id, bytes, seq, logged_in, admin_count, heads, record, complete FROM orgs
          WHERE path >= ?1 AND path < ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
     )?;
-    let rows: Vec<(String, Vec<u8>, i64, bool)> = stmt
-        .query_map(params![lo, hi, cursor as i64, limit as i64 + 1], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let more = rows.len() > limit as usize;
-    let mut docs = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut rows = stmt.query(params![lo, hi, cursor as i64, limit as i64 + 1])?;
+    let mut docs = Vec::new();
+    let mut more = false;
     let mut last = cursor;
-    for (id, bytes, seq, logged_in) in rows.into_iter().take(limit as usize) {
-        last = seq as u64;
-        let facts = facts(c, &id, logged_in)?;
-        docs.push(PullDoc { id, bytes, facts });
+    while let Some(r) = rows.next()? {
+        if docs.len() == limit as usize {
+            more = true;
+            break;
+        }
+        let id: String = r.get(0)?;
+        last = r.get::<_, i64>(2)? as u64;
+        let logged_in: bool = r.get(3)?;
+        // Without an admin there are no admin names and no used codes: skip the lookups.
+        let facts = if r.get::<_, i64>(4)? > 0 {
+            facts(c, &id, logged_in)?
+        } else {
+            OrgFacts {
+                logged_in,
+                ..OrgFacts::default()
+            }
+        };
+        let heads_bytes: Vec<u8> = r.get(5)?;
+        let heads = heads_bytes
+            .chunks_exact(32)
+            .map(|h| <[u8; 32]>::try_from(h).unwrap_or([0; 32]))
+            .collect();
+        docs.push(PullDoc {
+            id,
+            bytes: r.get(1)?,
+            facts,
+            heads,
+            record: r.get(6)?,
+            complete: r.get(7)?,
+        });
     }
     // Without more pages, the client is up to date with the whole feed, not just its subtree.
     let cursor = if more { last } else { max };

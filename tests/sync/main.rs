@@ -339,7 +339,7 @@ fn feed_len(server: &TestServer) -> i64 {
     server
         .state
         .store
-        .read(|c| sync_server::store::max_seq(c))
+        .read(sync_server::store::max_seq)
         .unwrap()
 }
 

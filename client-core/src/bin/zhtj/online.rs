@@ -178,15 +178,13 @@ pub fn login(ctx: &Ctx, out: &mut Out, a: &LoginArgs) -> CliResult {
         ));
         out.line(format!("本地数据:{}", path.display()));
     }
-    let result = run_sync(&mut replica, &remote);
-    let report = match result {
+    let report = match run_sync(&mut replica, &remote) {
         Ok(r) => r,
-        Err(e) => {
-            return Err(Failure::Core {
-                error: Box::new(e),
-                notes: vec!["已登录,但同步未完成;联网后运行 zhtj sync 即可继续。".to_owned()],
-            });
+        Err(Failure::Core { error, mut notes }) => {
+            notes.push("已登录,但同步未完成;联网后运行 zhtj sync 即可继续。".to_owned());
+            return Err(Failure::Core { error, notes });
         }
+        Err(f) => return Err(f),
     };
     if ctx.json {
         out.json(&json!({
@@ -242,7 +240,7 @@ fn rejected_failure(report: &SyncReport) -> CliResult {
 }
 
 /// Sync with a progress display on a terminal (hidden otherwise).
-fn run_sync(replica: &mut Replica, remote: &Remote) -> client_core::Result<SyncReport> {
+fn run_sync(replica: &mut Replica, remote: &Remote) -> CliResult<SyncReport> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
@@ -271,12 +269,13 @@ fn run_sync(replica: &mut Replica, remote: &Remote) -> client_core::Result<SyncR
         }
     });
     bar.finish_and_clear();
-    result
+    Ok(result?)
 }
 
 fn report_json(r: &SyncReport) -> serde_json::Value {
     json!({
         "pulled": r.pulled,
+        "received": r.received,
         "pushed": r.pushed,
         "rejected": r.rejected.iter().map(|x| json!({
             "id": x.id,
