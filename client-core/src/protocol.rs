@@ -232,3 +232,127 @@ mod tests {
         assert!(decode::<PushRequest>(b"not zstd").is_err());
     }
 }
+
+// ------------------------------------------------------------------ progress supervision
+
+/// The content type of `GET /api/v1/report` (an .xlsx workbook).
+pub const REPORT_CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// `GET /api/v1/progress?org=ID&level=N&offset=&limit=&as_of=YYYY-MM-DD` (JSON): progress
+/// supervision (录入进度督导, RULES §11) of one organization of the logged-in admin's
+/// subtree, by level below it. Personal data is masked (names 张*, mobiles 138****5678).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressResponse {
+    pub org_id: String,
+    pub org_short_name: String,
+    pub org_level: u8,
+    /// When the counts were taken, Beijing time ("2017-12-07 09:05").
+    pub generated_at: String,
+    /// The day overdue items are judged on ("2017-12-21"): today, or the request's `as_of`.
+    pub as_of: String,
+    /// One tab per non-empty level below the organization (二级组织录入情况 …), top first.
+    pub tabs: Vec<ProgressTab>,
+    /// The rows of one tab (the requested level, by default the first), one page.
+    pub page: ProgressPage,
+    /// The completeness finding (RULES §1): 团委, 团工委 and 团总支 of the subtree (the
+    /// organization itself included) with no 团支部 below, in tree order, at most 200.
+    pub without_branch: Vec<UnitRef>,
+    /// How many there are in all.
+    pub without_branch_total: u64,
+    /// The campaign schedule the overdue items are judged by.
+    pub schedule: schemas::progress::Schedule,
+    /// Per direct child: its subtree's counts (the child included), for charts.
+    pub rollups: Vec<ChildRollup>,
+}
+
+/// One tab: a level below the viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressTab {
+    pub level: u8,
+    /// 三级组织录入情况 …
+    pub title: String,
+    pub counts: schemas::progress::LevelCounts,
+    /// The summary sentence of RULES §11.
+    pub sentence: String,
+    /// The deadlines of this level already passed, with how many units missed them.
+    pub overdue: Vec<OverdueCount>,
+}
+
+/// A passed deadline of a level and the units that have not done its task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueCount {
+    pub task: schemas::progress::Task,
+    /// The task in Chinese (录入本级组织信息 …).
+    pub label: String,
+    /// "2017-12-18".
+    pub due: String,
+    /// Units of the level that are late with it. Codes (a per-child question) are counted
+    /// for the requested tab only; `None` on the other tabs.
+    pub units: Option<u64>,
+}
+
+/// One page of a tab's table, in tree order (by path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressPage {
+    pub level: u8,
+    pub offset: u64,
+    pub limit: u32,
+    /// Rows of the level in all.
+    pub total: u64,
+    pub rows: Vec<ProgressEntry>,
+}
+
+/// A row of the table with its unit's overdue items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressEntry {
+    pub row: schemas::progress::ProgressRow,
+    pub category: String,
+    pub overdue: Vec<schemas::progress::Overdue>,
+}
+
+/// An organization named in a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRef {
+    pub org_id: String,
+    pub short_name: String,
+    pub level: u8,
+    pub category: String,
+    pub parent_short_name: String,
+}
+
+/// A direct child's subtree in numbers (the child included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildRollup {
+    pub org_id: String,
+    pub short_name: String,
+    pub category: String,
+    pub counts: schemas::progress::LevelCounts,
+    /// Percent of units with complete information, 0–100.
+    pub complete_percent: f64,
+    /// Percent of units that have logged in, 0–100.
+    pub logged_in_percent: f64,
+}
+
+/// `GET /api/v1/progress/history?org=ID` (JSON): the daily snapshots of an organization's
+/// counts, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressHistory {
+    pub org_id: String,
+    pub org_short_name: String,
+    pub days: Vec<SnapshotDay>,
+}
+
+/// The counts of one day, per level below the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDay {
+    /// "2017-12-20" (Beijing time).
+    pub day: String,
+    pub levels: Vec<SnapshotLevel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotLevel {
+    pub level: u8,
+    pub counts: schemas::progress::LevelCounts,
+}

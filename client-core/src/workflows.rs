@@ -42,7 +42,13 @@ pub struct ImportOutcome {
     pub created: Vec<String>,
 }
 
+/// Beijing time (UTC+8), as every date a Chinese user reads.
+pub fn beijing(t: OffsetDateTime) -> OffsetDateTime {
+    t.to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("valid offset"))
+}
+
 fn format_time(t: OffsetDateTime) -> String {
+    let t = beijing(t);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
         t.year(),
@@ -84,14 +90,15 @@ impl Replica {
         }
         ancestors.reverse();
         let bytes = doc::deterministic_genesis(own)?.save_nocompress();
-        let mut replica = Replica::create(path, &bytes, &ancestors)?;
-        // Pre-initialized children (a city's districts) come with the replica too.
-        let kids: Vec<_> = tree.iter().filter(|r| r.parent == own.id).collect();
-        for k in kids {
-            let b = doc::deterministic_genesis(k)?.save_nocompress();
-            replica.merge_bytes(&k.id, &b)?;
-        }
-        Ok(replica)
+        Replica::create_atomically(path, |tmp| {
+            let mut replica = Replica::create_in_place(tmp, &bytes, &ancestors)?;
+            // Pre-initialized children (a city's districts) come with the replica too.
+            for k in tree.iter().filter(|r| r.parent == own.id) {
+                let b = doc::deterministic_genesis(k)?.save_nocompress();
+                replica.merge_bytes(&k.id, &b)?;
+            }
+            Ok(())
+        })
     }
 
     /// The document bytes of `id`, for another replica or a server.
@@ -308,7 +315,8 @@ impl Replica {
                 .push(e.record.id.as_str());
         }
         let mut by_level: std::collections::BTreeMap<u8, LevelProgress> = Default::default();
-        let at = time::PrimitiveDateTime::new(now.date(), now.time());
+        let local = beijing(now);
+        let at = time::PrimitiveDateTime::new(local.date(), local.time());
         for e in tree.iter().filter(|e| e.record.id != own.id) {
             let r = &e.record;
             let facts = store::server_facts(self.conn(), &r.id)?;

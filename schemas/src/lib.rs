@@ -27,6 +27,7 @@ pub mod contact;
 pub mod count;
 pub mod divisions;
 pub mod field;
+pub mod generate;
 pub mod id_number;
 pub mod industry;
 pub mod initial;

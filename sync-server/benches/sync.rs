@@ -128,6 +128,7 @@ fn main() {
             data_dir: dir.path().join("server"),
             listen: "127.0.0.1:0".parse().unwrap(),
             identity: IdentityConfig::default(),
+            schedule: Default::default(),
         }))
         .unwrap();
     let (url, wire) = counting_relay(running.addr);

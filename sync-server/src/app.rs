@@ -35,6 +35,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub identity: IdentityConfig,
+    /// The campaign schedule progress supervision judges overdue items by (RULES §11;
+    /// default: the notice's dates).
+    pub schedule: schemas::progress::Schedule,
 }
 
 impl Config {
@@ -109,6 +112,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/push", post(push))
         .route("/api/v1/pull", post(pull))
+        .route("/api/v1/progress", get(crate::progress::get_progress))
+        .route(
+            "/api/v1/progress/history",
+            get(crate::progress::get_history),
+        )
+        .route("/api/v1/report", get(crate::progress::get_report))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

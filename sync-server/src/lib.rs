@@ -4,12 +4,15 @@
 //! in one SQLite file (`store`).
 
 pub mod app;
+pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod identity;
 pub mod limits;
 pub mod merge;
 pub mod operator;
+pub mod progress;
+pub mod report;
 pub mod store;
 
 pub use app::{Config, Running, start};

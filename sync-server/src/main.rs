@@ -71,10 +71,28 @@ enum Command {
         /// up 或 down(上移/下移)
         direction: String,
     },
+    /// 写入演示数据:成都市组织树(区县、乡镇街道、村社区及学校、企业等)和录入进行中的情况
+    Demo {
+        /// 随机种子(同一种子生成同样的组织树)
+        #[arg(long, default_value_t = 2017)]
+        seed: u64,
+        /// 规模:chengdu(成都市组织树,约九千个组织)或组织总数(如 100000)
+        #[arg(long, default_value = "chengdu")]
+        size: sync_server::demo::DemoSize,
+    },
     /// 备份数据库到指定文件(服务器运行中也可执行)
     Backup {
         #[arg(long)]
         out: PathBuf,
+    },
+    /// 记录录入进度快照(各组织各层级的统计数,供“每两日通报”与上次对比;宜每日定时执行)
+    Snapshot {
+        /// 只记录该组织(组织编号或组织简称;默认所有有下级组织的组织)
+        #[arg(long)]
+        org: Option<String>,
+        /// 快照日期 YYYY-MM-DD(默认今天,北京时间;同一天再次执行则覆盖)
+        #[arg(long)]
+        day: Option<String>,
     },
 }
 
@@ -95,6 +113,7 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
         data_dir: data.to_owned(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
+        schedule: Default::default(),
     };
     Ok(app::open_store(&config)?.0)
 }
@@ -121,6 +140,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 identity: IdentityConfig {
                     join_rule: schemas::JoinRule { cutoff },
                 },
+                schedule: Default::default(),
             };
             let rt = tokio::runtime::Runtime::new()
                 .map_err(|e| sync_server::Error::Internal(e.to_string()))?;
@@ -203,10 +223,42 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             println!("已{}“{}”", if up { "上移" } else { "下移" }, o.short_name);
             Ok(())
         }
+        Command::Demo { seed, size } => {
+            let store = open(&cli.data)?;
+            let opts = sync_server::demo::DemoOptions::new(seed, size);
+            let summary = sync_server::demo::run(&store, &opts, &mut |line| println!("{line}"))?;
+            print!("{}", summary.report());
+            Ok(())
+        }
         Command::Backup { out } => {
             let store = open(&cli.data)?;
             store.backup(&out)?;
             println!("已备份到 {}", out.display());
+            Ok(())
+        }
+        Command::Snapshot { org, day } => {
+            use sync_server::progress;
+            let store = open(&cli.data)?;
+            let day = match day {
+                Some(d) => progress::parse_day(&d)?,
+                None => progress::Clock::system().day,
+            };
+            match org {
+                Some(org) => {
+                    let o = operator::resolve(&store, &org)?;
+                    let n = progress::snapshot_org(&store, &o.id, day)?;
+                    println!(
+                        "已记录{}({}){}的录入进度快照:{n}个层级",
+                        o.short_name,
+                        o.id,
+                        progress::fmt_day(day)
+                    );
+                }
+                None => {
+                    let n = progress::snapshot_all(&store, day)?;
+                    println!("已记录{n}个组织{}的录入进度快照", progress::fmt_day(day));
+                }
+            }
             Ok(())
         }
     }

@@ -88,6 +88,25 @@ CREATE TABLE IF NOT EXISTS audit (
     org_id     TEXT,
     detail     TEXT NOT NULL
 );
+-- Progress supervision (progress.rs, RULES §11). A subtree is one range of orgs_subtree,
+-- read in path (depth-first) order without touching the table: counts per level, per-child
+-- roll-ups and the completeness finding come from that one scan. One level of a subtree is
+-- one range of orgs_level_path (the table's pages, the codes task).
+CREATE INDEX IF NOT EXISTS orgs_subtree ON orgs(path, deleted, level, category, logged_in,
+    complete, live_children);
+CREATE INDEX IF NOT EXISTS orgs_level_path ON orgs(level, path, deleted, admin_count);
+CREATE INDEX IF NOT EXISTS accounts_org ON accounts(org_id);
+CREATE TABLE IF NOT EXISTS progress_snapshots (
+    org_id           TEXT NOT NULL,
+    day              TEXT NOT NULL,   -- 'YYYY-MM-DD', Beijing time
+    level            INTEGER NOT NULL,
+    total            INTEGER NOT NULL,
+    logged_in        INTEGER NOT NULL,
+    complete         INTEGER NOT NULL,
+    created_children INTEGER NOT NULL,
+    branches         INTEGER NOT NULL,
+    PRIMARY KEY (org_id, day, level)
+);
 "#;
 
 /// The server's database.

@@ -38,6 +38,7 @@ pub fn spawn_server() -> TestServer {
         data_dir: dir.path().join("server"),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
+        schedule: Default::default(),
     };
     let running = rt
         .block_on(sync_server::start(config))
