@@ -268,6 +268,9 @@ fn main() {
             },
         ),
     ];
+    if let Ok(p) = std::env::var("PRAGMAS") {
+        store.read(|c| Ok(c.execute_batch(&p)?)).unwrap();
+    }
     // Where the root's time goes.
     let root = store
         .read(|c| Ok(sync_server::store::get_org(c, "org-5101")?.unwrap()))

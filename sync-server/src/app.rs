@@ -119,6 +119,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/report", get(crate::progress::get_report))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Request logs: method, path, status and latency only (no headers, no bodies: no
+        // tokens or personal data reach the log).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                )
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
         .with_state(state)
 }
 

@@ -586,7 +586,8 @@ pub fn units_late_with_codes(c: &Connection, org: &OrgRow, level: u8, now: i64) 
          ORDER BY path",
     )?;
     let mut probe = c.prepare_cached(
-        "SELECT 1 FROM codes WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2 LIMIT 1",
+        "SELECT 1 FROM codes INDEXED BY codes_open
+         WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2 LIMIT 1",
     )?;
     let mut late = 0;
     'scan: loop {
