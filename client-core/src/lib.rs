@@ -9,6 +9,7 @@ pub mod excel;
 pub mod protocol;
 pub mod replica;
 pub mod store;
+pub mod supervise;
 pub mod sync;
 pub mod workflows;
 

@@ -106,7 +106,18 @@ fn is_loopback(base: &str) -> bool {
 
 /// Describe a transport failure in Chinese (the technical detail follows in brackets).
 fn network_error(e: ureq::Error) -> Error {
+    // rustls reports through the connection's I/O: its error is inside the io::Error.
+    let tls = match &e {
+        ureq::Error::Rustls(t) => Some(t),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
     let what = match &e {
+        _ if matches!(tls, Some(rustls::Error::InvalidCertificate(_))) => {
+            "服务器证书无法验证,未发送任何数据;服务器使用本市自建的证书时,\
+             请用 zhtj --ca 文件 或环境变量 ZHTJ_CA 指定其根证书,并确认服务器地址与证书相符"
+        }
+        _ if tls.is_some() => "安全连接失败:加密协商未成功,请确认服务器地址应为 https 还是 http",
         ureq::Error::ConnectionFailed => "服务器拒绝连接或不可达",
         ureq::Error::HostNotFound => "找不到服务器地址",
         ureq::Error::Timeout(_) => "连接超时",
@@ -114,7 +125,7 @@ fn network_error(e: ureq::Error) -> Error {
             "服务器拒绝连接"
         }
         ureq::Error::Io(_) => "网络连接中断",
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => "安全连接失败",
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) => "安全连接失败",
         ureq::Error::BodyExceedsLimit(_) => "服务器回应过大",
         _ => "网络错误",
     };
@@ -130,9 +141,48 @@ enum On401 {
     Refusal,
 }
 
+/// The roots an `https://` server's certificate is verified against: Mozilla's (the
+/// webpki roots) plus the certificates of `ca_pem`, a city's own CA (PEM, one or more).
+fn roots_with_ca(ca_pem: &[u8]) -> Result<ureq::tls::RootCerts> {
+    let bad = |detail: String| {
+        Error::Refused(Violation::error(
+            "sync.bad_ca",
+            None,
+            format!("根证书文件不是PEM格式的证书{detail}(应含 -----BEGIN CERTIFICATE----- 段)"),
+        ))
+    };
+    let mut own = Vec::new();
+    for item in ureq::tls::parse_pem(ca_pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => own.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(bad(format!(":{e}"))),
+        }
+    }
+    if own.is_empty() {
+        return Err(bad(String::new()));
+    }
+    let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()));
+    Ok(mozilla.chain(own).into())
+}
+
 impl Remote {
-    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`); `https://`
+    /// servers are verified against Mozilla's roots (the webpki roots).
     pub fn new(base_url: &str) -> Result<Remote> {
+        Remote::build(base_url, None)
+    }
+
+    /// As [`Remote::new`], trusting also the CA certificate(s) in `ca_pem` (PEM): a city
+    /// that runs its own certificate authority. Refused (`sync.bad_ca`) when `ca_pem`
+    /// holds no certificate.
+    pub fn with_ca(base_url: &str, ca_pem: &[u8]) -> Result<Remote> {
+        Remote::build(base_url, Some(ca_pem))
+    }
+
+    fn build(base_url: &str, ca_pem: Option<&[u8]>) -> Result<Remote> {
         let base = normalize_url(base_url)?;
         let mut config = ureq::Agent::config_builder()
             // 4xx/5xx are answers with an ErrorBody to read, not transport failures.
@@ -144,6 +194,12 @@ impl Remote {
         if is_loopback(&base) {
             // A proxy from the environment must not capture a server on this machine.
             config = config.proxy(None);
+        }
+        if let Some(pem) = ca_pem {
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(roots_with_ca(pem)?)
+                .build();
+            config = config.tls_config(tls);
         }
         Ok(Remote {
             base,
@@ -557,8 +613,17 @@ impl Replica {
 
     /// A client of the server of the last login.
     pub fn remote(&self) -> Result<Remote> {
+        self.remote_with_ca(None)
+    }
+
+    /// As [`Replica::remote`], trusting also a city's own CA (see [`Remote::with_ca`]);
+    /// the CA is not stored, the caller gives it each time.
+    pub fn remote_with_ca(&self, ca_pem: Option<&[u8]>) -> Result<Remote> {
         let url = self.server_url()?.ok_or(Error::LoginRequired)?;
-        Remote::new(&url)
+        match ca_pem {
+            Some(pem) => Remote::with_ca(&url, pem),
+            None => Remote::new(&url),
+        }
     }
 
     fn token(&self) -> Result<Option<String>> {

@@ -129,6 +129,7 @@ fn main() {
             listen: "127.0.0.1:0".parse().unwrap(),
             identity: IdentityConfig::default(),
             schedule: Default::default(),
+            tls: None,
         }))
         .unwrap();
     let (url, wire) = counting_relay(running.addr);

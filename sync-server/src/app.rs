@@ -38,6 +38,17 @@ pub struct Config {
     /// The campaign schedule progress supervision judges overdue items by (RULES §11;
     /// default: the notice's dates).
     pub schedule: schemas::progress::Schedule,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`/`--tls-key`); `None`: plain
+    /// HTTP, for loopback or behind a TLS-terminating proxy.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain (the server's certificate first, then any intermediates) and
+/// its PEM private key (PKCS#8, PKCS#1 or SEC1, unencrypted).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -317,6 +328,14 @@ pub struct Running {
 
 /// Open the store and start serving on `config.listen` (port 0 picks a free port).
 pub async fn start(config: Config) -> Result<Running> {
+    // Unreadable or invalid TLS files are refused before anything is created or bound.
+    let tls = match &config.tls {
+        Some(files) => {
+            let files = files.clone();
+            Some(blocking(move || crate::tls::server_config(&files)).await?)
+        }
+        None => None,
+    };
     let cfg = config.clone();
     let (store, first_code) = blocking(move || open_store(&cfg)).await?;
     let state = Arc::new(AppState {
@@ -331,7 +350,14 @@ pub async fn start(config: Config) -> Result<Running> {
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let task = match tls {
+        None => tokio::spawn(async move { axum::serve(listener, app).await }),
+        Some(tls) => {
+            let listener = crate::tls::listener(listener, tls)
+                .map_err(|e| Error::Internal(format!("无法监听{}:{e}", config.listen)))?;
+            tokio::spawn(async move { axum::serve(listener, app).await })
+        }
+    };
     Ok(Running {
         addr,
         first_code,

@@ -338,8 +338,11 @@ pub fn run(
                     paths.entry(r.id.clone()).or_insert(path);
                     write_facts(tx, r, &facts[k], wrote, &phc, &mut summary)?;
                 }
+                let before = done;
                 done += chunk.len();
-                progress(&format!("已写入 {done}/{total}"));
+                if done == total || done * 10 / total > before * 10 / total {
+                    progress(&format!("已写入 {done}/{total}"));
+                }
             }
             Ok(())
         })?;

@@ -14,6 +14,7 @@ pub mod operator;
 pub mod progress;
 pub mod report;
 pub mod store;
+pub mod tls;
 
-pub use app::{Config, Running, start};
+pub use app::{Config, Running, TlsFiles, start};
 pub use error::{Error, Result};

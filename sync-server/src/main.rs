@@ -40,6 +40,12 @@ enum Command {
         /// 入团年龄的截止日期(此日期前入团须满12周岁,之后须满13周岁)
         #[arg(long, env = "ZHTJ_JOIN_CUTOFF", default_value = "2016-09-01")]
         join_cutoff: String,
+        /// TLS证书文件(PEM,服务器证书在前、中间证书随后);与 --tls-key 一同给出时以 HTTPS 提供服务
+        #[arg(long, env = "ZHTJ_TLS_CERT", value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// TLS私钥文件(PEM,未加密)
+        #[arg(long, env = "ZHTJ_TLS_KEY", value_name = "FILE")]
+        tls_key: Option<PathBuf>,
     },
     /// 为某个组织生成管理员注册码(有效期20天)
     IssueCode {
@@ -114,6 +120,7 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
         schedule: Default::default(),
+        tls: None,
     };
     Ok(app::open_store(&config)?.0)
 }
@@ -123,7 +130,19 @@ fn run(cli: Cli) -> sync_server::Result<()> {
         Command::Serve {
             listen,
             join_cutoff,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(sync_server::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => {
+                    return Err(sync_server::Error::invalid(
+                        "config.tls",
+                        "启用HTTPS须同时给出TLS证书和私钥:--tls-cert 与 --tls-key(或环境变量 ZHTJ_TLS_CERT 与 ZHTJ_TLS_KEY)",
+                    ));
+                }
+            };
             let cutoff = time::Date::parse(
                 &join_cutoff,
                 time::macros::format_description!("[year]-[month]-[day]"),
@@ -141,12 +160,17 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                     join_rule: schemas::JoinRule { cutoff },
                 },
                 schedule: Default::default(),
+                tls,
             };
             let rt = tokio::runtime::Runtime::new()
                 .map_err(|e| sync_server::Error::Internal(e.to_string()))?;
             rt.block_on(async {
                 let running = app::start(config.clone()).await?;
-                println!("智慧团建组织树同步服务器已启动:http://{}", running.addr);
+                let scheme = if config.tls.is_some() { "https" } else { "http" };
+                println!("智慧团建组织树同步服务器已启动:{scheme}://{}", running.addr);
+                if config.tls.is_none() && !running.addr.ip().is_loopback() {
+                    println!("注意:未启用TLS,密码和数据将以明文传输;本机以外的访问请用 --tls-cert 与 --tls-key 启用HTTPS(或置于HTTPS反向代理之后)。");
+                }
                 println!("数据库:{}", config.db_path().display());
                 if let Some(code) = &running.first_code {
                     println!();

@@ -169,6 +169,19 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
+/// Whether a unit of `category` expects children, by the shared definition.
+fn expects_children(category: Option<Category>) -> bool {
+    UnitFacts {
+        level: Level::CENTRAL,
+        category,
+        logged_in: false,
+        info_complete: false,
+        created_children: false,
+        children_without_code: 0,
+    }
+    .expects_children()
+}
+
 /// Add `b` into `a`.
 pub fn merge_counts(a: &mut LevelCounts, b: &LevelCounts) {
     a.total += b.total;
@@ -212,6 +225,9 @@ pub struct Subtree {
     /// The completeness finding (RULES §1): ids of the 团委, 团工委 and 团总支 (the
     /// organization included) with no 团支部 below, in tree (path) order.
     pub without_branch: Vec<String>,
+    /// For the level asked with [`scan`]'s `codes_at`: how many of its units have a live
+    /// child with neither an admin nor a valid code (the task "codes to the children").
+    pub codes_late: Option<u64>,
 }
 
 impl Subtree {
@@ -226,8 +242,12 @@ impl Subtree {
 /// A unit whose subtree the scan is inside of.
 struct Open {
     path: String,
+    level: u8,
     committee: bool,
     has_branch: bool,
+    /// A child without an admin and without a valid code was found.
+    late_with_codes: bool,
+    expects_children: bool,
     order: usize,
 }
 
@@ -267,13 +287,18 @@ fn close(
 /// table row is read): every unit's `UnitFacts` is added with `LevelCounts::add` to its
 /// level and to its direct-child roll-up, and the completeness finding is computed on the
 /// way (path order is depth-first: a subtree is contiguous and follows its root).
-pub fn scan(c: &Connection, org: &OrgRow) -> Result<Subtree> {
+/// `codes_at`: also count the units of that level late with codes to their children, as
+/// of `now` (one probe of `codes_open` per admin-less child until its parent is found
+/// late).
+pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result<Subtree> {
     let (lo, hi) = subtree_range(&org.path);
     let mut stmt = c.prepare_cached(
-        "SELECT path, level, category, logged_in, complete, live_children
+        "SELECT path, level, category, logged_in, complete, live_children, admin_count
          FROM orgs INDEXED BY orgs_subtree
          WHERE path >= ?1 AND path < ?2 AND deleted = 0 ORDER BY path",
     )?;
+    let mut probe = c.prepare_cached(OPEN_CODE_SQL)?;
+    let mut codes_late = codes_at.map(|_| 0u64);
     let mut rows = stmt.query(params![lo, hi])?;
     let mut cats = Categories::default();
     let mut by_level = vec![LevelCounts::default(); usize::from(MAX_LEVEL) + 1];
@@ -288,18 +313,33 @@ pub fn scan(c: &Connection, org: &OrgRow) -> Result<Subtree> {
         let level: u8 = r.get(1)?;
         let category = cats.get(str_at(r, 2)?);
         close(&mut stack, &mut pool, Some(path), &mut found);
-        if category == Some(Category::Branch)
-            && let Some(parent) = stack.last_mut()
-        {
-            parent.has_branch = true;
+        if let Some(parent) = stack.last_mut() {
+            if category == Some(Category::Branch) {
+                parent.has_branch = true;
+            }
+            if let (Some((at, now)), Some(late)) = (codes_at, codes_late.as_mut())
+                && parent.level == at
+                && level == at.saturating_add(1)
+                && !parent.late_with_codes
+                && r.get::<_, i64>(6)? == 0
+            {
+                let id = last_segment(path);
+                if !probe.exists(params![id, now])? {
+                    parent.late_with_codes = true;
+                    *late += u64::from(parent.expects_children);
+                }
+            }
         }
         let mut p = pool.pop().unwrap_or_default();
         p.clear();
         p.push_str(path);
         stack.push(Open {
             path: p,
+            level,
             committee: category.is_some_and(Category::needs_branch_below),
             has_branch: false,
+            late_with_codes: false,
+            expects_children: expects_children(category),
             order,
         });
         order += 1;
@@ -342,6 +382,7 @@ pub fn scan(c: &Connection, org: &OrgRow) -> Result<Subtree> {
             .collect(),
         children,
         without_branch: found.into_iter().map(|(_, id)| id).collect(),
+        codes_late,
     })
 }
 
@@ -495,10 +536,15 @@ fn admin_names(c: &Connection, org_id: &str) -> Result<Vec<String>> {
     )
 }
 
+/// Whether an organization has a valid unused code (`codes_open`: one seek).
+const OPEN_CODE_SQL: &str = "SELECT 1 FROM codes INDEXED BY codes_open
+     WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2 LIMIT 1";
+
 /// The current valid unused code of an organization (the one valid longest).
 pub fn valid_code(c: &Connection, org_id: &str, now: i64) -> Result<Option<String>> {
     Ok(c.prepare_cached(
-        "SELECT code FROM codes WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2
+        "SELECT code FROM codes INDEXED BY codes_open
+         WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2
          ORDER BY expires_at DESC, code DESC LIMIT 1",
     )?
     .query_row(params![org_id, now], |r| r.get(0))
@@ -509,8 +555,8 @@ pub fn valid_code(c: &Connection, org_id: &str, now: i64) -> Result<Option<Strin
 pub fn children_without_code(c: &Connection, org_id: &str, now: i64) -> Result<u32> {
     Ok(c.prepare_cached(
         "SELECT COUNT(*) FROM orgs o WHERE o.parent = ?1 AND o.deleted = 0 AND o.admin_count = 0
-         AND NOT EXISTS (SELECT 1 FROM codes k WHERE k.org_id = o.id AND k.used_by IS NULL
-                         AND k.expires_at > ?2)",
+         AND NOT EXISTS (SELECT 1 FROM codes k INDEXED BY codes_open WHERE k.org_id = o.id
+                         AND k.used_by IS NULL AND k.expires_at > ?2)",
     )?
     .query_row(params![org_id, now], |r| r.get(0))?)
 }
@@ -569,43 +615,6 @@ pub fn page(
         });
     }
     Ok(out)
-}
-
-/// How many units at `level` below `org` have a live child with neither an admin nor a
-/// valid code (the task "codes to the children", RULES §7, §11). Children are read in path
-/// order on `orgs_level_path`, so siblings are adjacent: once a parent is found late, the
-/// scan seeks past its other children.
-pub fn units_late_with_codes(c: &Connection, org: &OrgRow, level: u8, now: i64) -> Result<u64> {
-    if level >= MAX_LEVEL {
-        return Ok(0);
-    }
-    let (mut from, hi) = subtree_range(&org.path);
-    let mut stmt = c.prepare_cached(
-        "SELECT path FROM orgs INDEXED BY orgs_level_path
-         WHERE level = ?1 AND path >= ?2 AND path < ?3 AND deleted = 0 AND admin_count = 0
-         ORDER BY path",
-    )?;
-    let mut probe = c.prepare_cached(
-        "SELECT 1 FROM codes INDEXED BY codes_open
-         WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2 LIMIT 1",
-    )?;
-    let mut late = 0;
-    'scan: loop {
-        let mut rows = stmt.query(params![level + 1, from, hi])?;
-        while let Some(r) = rows.next()? {
-            let path = str_at(r, 0)?;
-            let trimmed = path.strip_suffix('/').unwrap_or(path);
-            let Some(cut) = trimmed.rfind('/') else {
-                continue;
-            };
-            if !probe.exists(params![&trimmed[cut + 1..], now])? {
-                late += 1;
-                from = subtree_range(&trimmed[..=cut]).1;
-                continue 'scan;
-            }
-        }
-        return Ok(late);
-    }
 }
 
 /// The passed deadlines of a tab and how many of its units are late with each.
@@ -671,28 +680,22 @@ pub fn progress(
     let org_id = q.org.clone().unwrap_or_else(|| actor.org_id.clone());
     let (resp, levels, need_snapshot) = store.read(|c| {
         let org = authorize(c, actor, &org_id)?;
-        let sub = scan(c, &org)?;
         let first = org.level.saturating_add(1);
-        let level = q
-            .level
-            .unwrap_or_else(|| sub.levels.first().map_or(first, |(l, _)| *l));
+        let level = q.level.unwrap_or(first);
         if level < first || level > MAX_LEVEL {
             return Err(Error::BadRequest(format!(
                 "层级应在{first}到{MAX_LEVEL}之间(所查组织为{}级)",
                 org.level
             )));
         }
+        let sub = scan(c, &org, Some((level, clock.now)))?;
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let offset = q.offset.unwrap_or(0);
         let scope = scope_of(&org);
         let mut tabs = Vec::with_capacity(sub.levels.len());
         for (l, counts) in &sub.levels {
             let lvl = Level::new(*l).map_err(Error::from)?;
-            let codes_late = if *l == level {
-                Some(units_late_with_codes(c, &org, *l, clock.now)?)
-            } else {
-                None
-            };
+            let codes_late = if *l == level { sub.codes_late } else { None };
             tabs.push(ProgressTab {
                 level: *l,
                 title: progress::tab_title(lvl),
@@ -805,12 +808,11 @@ fn snapshot_level(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u8, LevelCounts)> 
     ))
 }
 
+/// A day's snapshot of an organization: the day ("2017-12-20") and the counts per level.
+pub type Snapshot = (String, Vec<(u8, LevelCounts)>);
+
 /// The latest snapshot of an organization taken before `day` (at least a day old).
-pub fn previous_snapshot(
-    c: &Connection,
-    org_id: &str,
-    day: Date,
-) -> Result<Option<(String, Vec<(u8, LevelCounts)>)>> {
+pub fn previous_snapshot(c: &Connection, org_id: &str, day: Date) -> Result<Option<Snapshot>> {
     let prev: Option<String> = c
         .prepare_cached("SELECT MAX(day) FROM progress_snapshots WHERE org_id = ?1 AND day < ?2")?
         .query_row(params![org_id, fmt_day(day)], |r| r.get(0))?;
@@ -861,7 +863,7 @@ pub fn snapshot_org(store: &Store, org_id: &str, day: Date) -> Result<usize> {
         let org = store::get_org(c, org_id)?
             .filter(|o| !o.deleted)
             .ok_or_else(|| Error::NotFound(format!("组织{org_id}")))?;
-        Ok(scan(c, &org)?.levels)
+        Ok(scan(c, &org, None)?.levels)
     })?;
     store.transaction(|tx| write_snapshot(tx, org_id, day, &levels, true))?;
     Ok(levels.len())
@@ -1077,6 +1079,202 @@ mod tests {
         assert_eq!(mask_phone("028-61310936"), "028-61310936");
         assert_eq!(mask_phone(""), "");
         assert_eq!(mask_phone("12345678901234"), "123*********34");
+    }
+
+    /// A random tree (with deleted leaves and odd category spellings) written straight into
+    /// `orgs`.
+    struct Gen {
+        id: String,
+        parent: String,
+        path: String,
+        level: u8,
+        category: String,
+        logged_in: bool,
+        complete: bool,
+        deleted: bool,
+        live_children: i64,
+    }
+
+    fn random_tree(seed: u64, n: usize) -> Vec<Gen> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut nodes = vec![Gen {
+            id: "r".into(),
+            parent: "p".into(),
+            path: "/p/r/".into(),
+            level: 3,
+            category: "团的领导机关".into(),
+            logged_in: true,
+            complete: false,
+            deleted: false,
+            live_children: 0,
+        }];
+        for i in 0..n {
+            let candidates: Vec<usize> = (0..nodes.len())
+                .filter(|&j| {
+                    !nodes[j].deleted
+                        && nodes[j].level < 9
+                        && Category::parse(&nodes[j].category).is_ok_and(|k| k.has_children())
+                })
+                .collect();
+            let pi = candidates[(next() as usize) % candidates.len()];
+            let parent_cat = Category::parse(&nodes[pi].category).unwrap();
+            let allowed = parent_cat.allowed_children();
+            let mut category = allowed[(next() as usize) % allowed.len()]
+                .label()
+                .to_owned();
+            if next().is_multiple_of(17) {
+                category = format!(" {category}"); // parsed, but not as stored by a push
+            }
+            let id = format!("n{i:03}-{:x}", next() % 4096);
+            let deleted = next().is_multiple_of(9);
+            nodes.push(Gen {
+                path: format!("{}{id}/", nodes[pi].path),
+                parent: nodes[pi].id.clone(),
+                level: nodes[pi].level + 1,
+                id,
+                category,
+                logged_in: next().is_multiple_of(2),
+                complete: next().is_multiple_of(3),
+                deleted,
+                live_children: 0,
+            });
+        }
+        // Deleted units have no live children (as the merge enforces): revive the parents
+        // of live units.
+        for i in (0..nodes.len()).rev() {
+            if !nodes[i].deleted {
+                let parent = nodes[i].parent.clone();
+                if let Some(p) = nodes.iter_mut().find(|p| p.id == parent) {
+                    p.deleted = false;
+                }
+            }
+        }
+        for i in 0..nodes.len() {
+            let live = nodes
+                .iter()
+                .filter(|c| c.parent == nodes[i].id && !c.deleted)
+                .count();
+            nodes[i].live_children = live as i64;
+        }
+        nodes
+    }
+
+    fn write(store: &Store, nodes: &[Gen]) {
+        store
+            .transaction(|tx| {
+                for (i, n) in nodes.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category,
+                             short_name, name_key, full_name, phone, complete, live_children,
+                             admin_count, logged_in, seq, record, bytes, heads)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?1, '', '', ?8, ?9, 0, ?10, 0,
+                                 '{}', x'', x'')",
+                        params![
+                            n.id,
+                            n.parent,
+                            n.path,
+                            n.level,
+                            i as i64,
+                            n.deleted,
+                            n.category,
+                            n.complete,
+                            n.live_children,
+                            n.logged_in
+                        ],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    fn facts(n: &Gen) -> UnitFacts {
+        UnitFacts {
+            level: Level::new(n.level).unwrap(),
+            category: Category::parse(&n.category).ok(),
+            logged_in: n.logged_in,
+            info_complete: n.complete,
+            created_children: n.live_children > 0,
+            children_without_code: 0,
+        }
+    }
+
+    #[test]
+    fn one_scan_agrees_with_the_brute_force_definitions() {
+        for seed in 1..=25u64 {
+            let dir = tempfile::TempDir::new().unwrap();
+            let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+            let nodes = random_tree(seed, 60);
+            write(&store, &nodes);
+            let live: Vec<&Gen> = nodes.iter().filter(|n| !n.deleted).collect();
+            for top in live.iter().filter(|n| n.live_children > 0) {
+                let org = store
+                    .read(|c| Ok(store::get_org(c, &top.id)?.unwrap()))
+                    .unwrap();
+                let sub = store.read(|c| scan(c, &org, None)).unwrap();
+                let below: Vec<&&Gen> = live
+                    .iter()
+                    .filter(|n| n.path.starts_with(&top.path) && n.id != top.id)
+                    .collect();
+                for level in top.level + 1..=MAX_LEVEL {
+                    let fs: Vec<UnitFacts> = below
+                        .iter()
+                        .filter(|n| n.level == level)
+                        .map(|n| facts(n))
+                        .collect();
+                    let want = progress::tally(&fs);
+                    assert_eq!(
+                        sub.level(level).copied().unwrap_or_default(),
+                        want,
+                        "seed {seed}, {} level {level}",
+                        top.id
+                    );
+                }
+                for (child, counts) in &sub.children {
+                    let child = live.iter().find(|n| &n.id == child).unwrap();
+                    let fs: Vec<UnitFacts> = live
+                        .iter()
+                        .filter(|n| n.path.starts_with(&child.path))
+                        .map(|n| facts(n))
+                        .collect();
+                    assert_eq!(*counts, progress::tally(&fs), "seed {seed}");
+                }
+                assert_eq!(sub.children.len() as i64, top.live_children);
+                let tree: Vec<progress::TreeNode<'_>> = live
+                    .iter()
+                    .filter(|n| n.path.starts_with(&top.path))
+                    .map(|n| progress::TreeNode {
+                        id: &n.id,
+                        parent: &n.parent,
+                        category: Category::parse(&n.category).ok(),
+                    })
+                    .collect();
+                let mut want: Vec<&str> = progress::committees_without_branch(&tree);
+                let mut got: Vec<&str> = sub.without_branch.iter().map(String::as_str).collect();
+                want.sort_unstable();
+                got.sort_unstable();
+                assert_eq!(got, want, "seed {seed}, finding under {}", top.id);
+            }
+            // The operator's snapshot of every organization equals each one's scan.
+            let day = time::macros::date!(2017 - 12 - 20);
+            snapshot_all(&store, day).unwrap();
+            for top in live.iter().filter(|n| n.live_children > 0) {
+                let org = store
+                    .read(|c| Ok(store::get_org(c, &top.id)?.unwrap()))
+                    .unwrap();
+                let sub = store.read(|c| scan(c, &org, None)).unwrap();
+                let snap = store
+                    .read(|c| snapshot_rows(c, &top.id, "2017-12-20"))
+                    .unwrap();
+                assert_eq!(snap, sub.levels, "seed {seed}, snapshot of {}", top.id);
+            }
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub struct ReportData {
     pub schedule: Schedule,
     pub levels: Vec<LevelSheet>,
     /// The latest snapshot at least a day old: its day and counts per level.
-    pub previous: Option<(String, Vec<(u8, LevelCounts)>)>,
+    pub previous: Option<p::Snapshot>,
     pub rollups: Vec<ChildRollup>,
     pub overdue: Vec<OverdueUnit>,
     pub without_branch: Vec<UnitRef>,
@@ -73,7 +73,7 @@ pub fn gather(
     clock: Clock,
 ) -> Result<(ReportData, Vec<(u8, LevelCounts)>)> {
     let org = p::authorize(c, actor, org_id)?;
-    let sub = p::scan(c, &org)?;
+    let sub = p::scan(c, &org, None)?;
     let (lo, hi) = subtree_range(&org.path);
 
     let mut admins: HashMap<String, Vec<String>> = HashMap::new();

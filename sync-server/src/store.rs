@@ -93,7 +93,7 @@ CREATE TABLE IF NOT EXISTS audit (
 -- roll-ups and the completeness finding come from that one scan. One level of a subtree is
 -- one range of orgs_level_path (the table's pages, the codes task).
 CREATE INDEX IF NOT EXISTS orgs_subtree ON orgs(path, deleted, level, category, logged_in,
-    complete, live_children);
+    complete, live_children, admin_count);
 CREATE INDEX IF NOT EXISTS orgs_level_path ON orgs(level, path, deleted, admin_count);
 CREATE INDEX IF NOT EXISTS accounts_org ON accounts(org_id);
 -- A unit's valid unused registration code in one seek (progress: 管理员注册码, the codes task).

@@ -243,6 +243,26 @@ fn demo_fills_a_fresh_store() {
     let district = login(&store, demo::DISTRICT_MOBILE);
     assert_eq!(district.org_id, "org-510104");
     assert_eq!(district.ancestors.len(), 3);
+    // The district admin's first pull brings its whole subtree.
+    let actor = sync_server::identity::authenticate(&store, &district.token, store::now()).unwrap();
+    let all = rows(&store);
+    let subtree = all
+        .values()
+        .filter(|r| r.path.starts_with(&actor.org_path))
+        .count();
+    let (mut cursor, mut pulled) = (0, 0);
+    loop {
+        let page = store
+            .read(|c| sync_server::feed::pull(c, &actor, cursor, 10_000))
+            .unwrap();
+        pulled += page.docs.len();
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(pulled, subtree);
+    assert!(subtree > 200);
 
     // A second run would mix two trees: refused, nothing written.
     let before = rows(&store).len();

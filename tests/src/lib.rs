@@ -8,6 +8,8 @@ use sync_server::app::{AppState, Config};
 use sync_server::identity::IdentityConfig;
 use tempfile::TempDir;
 
+pub mod proxy;
+
 /// A running server, stopped when dropped.
 pub struct TestServer {
     pub url: String,
@@ -28,6 +30,17 @@ impl Drop for TestServer {
 
 /// Start a server on 127.0.0.1:0 with a fresh data directory.
 pub fn spawn_server() -> TestServer {
+    spawn(None)
+}
+
+/// Start an HTTPS server on 127.0.0.1:0 with a fresh data directory; `url` is
+/// `https://127.0.0.1:PORT` (the certificate must name 127.0.0.1).
+pub fn spawn_tls_server(tls: sync_server::TlsFiles) -> TestServer {
+    spawn(Some(tls))
+}
+
+fn spawn(tls: Option<sync_server::TlsFiles>) -> TestServer {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let dir = TempDir::new().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -39,12 +52,13 @@ pub fn spawn_server() -> TestServer {
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
         schedule: Default::default(),
+        tls,
     };
     let running = rt
         .block_on(sync_server::start(config))
         .expect("server starts");
     TestServer {
-        url: format!("http://{}", running.addr),
+        url: format!("{scheme}://{}", running.addr),
         first_code: running
             .first_code
             .expect("first start issues a code")

@@ -21,6 +21,7 @@ ORG(组织)可写组织编号或组织简称;省略时为本组织。
 zhtj sync 上传本地修改并接收上级、下级的更新;zhtj logout 退出登录。
 服务器地址可用 --server 或环境变量 ZHTJ_SERVER 指定,密码可用 --password 或环境变量
 ZHTJ_PASSWORD 提供,在终端中运行时也可以直接按提示输入(不显示)。
+服务器使用本市自建的证书(https)时,用 --ca 或环境变量 ZHTJ_CA 指定其根证书文件。
 
 出错时标准错误输出第一行为“错误[机器代码]:说明”,其后每条违反的规则一行。
 加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress、sync、login、register 以 JSON 输出到标准输出。";
@@ -51,6 +52,10 @@ pub struct Cli {
     /// 以 JSON 输出结果,供脚本使用
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// 另行信任的根证书文件(PEM):服务器使用本市自建的证书时指定;公网证书无须指定
+    #[arg(long, global = true, env = "ZHTJ_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

@@ -25,6 +25,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
     let ctx = Ctx {
         data: cli.data.clone(),
         json: cli.json,
+        ca: cli.ca.clone(),
     };
     match &cli.command {
         Command::Init { unit } => init(&ctx, out, unit),
@@ -66,9 +67,30 @@ pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
 pub(crate) struct Ctx {
     pub data: PathBuf,
     pub json: bool,
+    /// `--ca`/`ZHTJ_CA`: a city's own CA, read only when a server is reached.
+    pub ca: Option<PathBuf>,
 }
 
 impl Ctx {
+    /// The PEM of `--ca`, if given.
+    pub fn ca_pem(&self) -> CliResult<Option<Vec<u8>>> {
+        let Some(path) = &self.ca else {
+            return Ok(None);
+        };
+        std::fs::read(path).map(Some).map_err(|source| Failure::Io {
+            message: format!("无法读取根证书文件 {}", path.display()),
+            source,
+        })
+    }
+
+    /// A client of `server`, trusting also `--ca`.
+    pub fn remote(&self, server: &str) -> CliResult<client_core::Remote> {
+        Ok(match self.ca_pem()? {
+            Some(pem) => client_core::Remote::with_ca(server, &pem)?,
+            None => client_core::Remote::new(server)?,
+        })
+    }
+
     pub fn replica_path(&self) -> PathBuf {
         self.data.join(REPLICA_FILE)
     }

@@ -103,7 +103,7 @@ pub fn register(ctx: &Ctx, out: &mut Out, a: &RegisterArgs) -> CliResult {
     client_core::sync::check_registration(&req)?;
     req.password = password_of(a.password.as_deref(), true)?;
     let req = client_core::sync::check_registration(&req)?;
-    let remote = Remote::new(&server)?;
+    let remote = ctx.remote(&server)?;
     let resp = remote.register(&req)?;
     if ctx.json {
         out.json(&json!({
@@ -149,7 +149,7 @@ pub fn login(ctx: &Ctx, out: &mut Out, a: &LoginArgs) -> CliResult {
         .or_else(|| existing.as_ref().map(|r| r.own_id().to_owned()));
     drop(existing);
     let password = password_of(a.password.as_deref(), false)?;
-    let remote = Remote::new(&server)?;
+    let remote = ctx.remote(&server)?;
     let resp = remote.login(&LoginRequest {
         mobile: mobile.trim().to_owned(),
         password,
@@ -207,7 +207,8 @@ pub fn login(ctx: &Ctx, out: &mut Out, a: &LoginArgs) -> CliResult {
 
 pub fn sync(ctx: &Ctx, out: &mut Out) -> CliResult {
     let mut replica = ctx.open()?;
-    let remote = match replica.remote() {
+    let ca = ctx.ca_pem()?;
+    let remote = match replica.remote_with_ca(ca.as_deref()) {
         Ok(r) => r,
         Err(Error::LoginRequired) => {
             return Err(Failure::Core {
@@ -363,7 +364,12 @@ pub fn logout(ctx: &Ctx, out: &mut Out) -> CliResult {
             }
         })
         .unwrap_or_default();
-    let confirmed = match replica.remote() {
+    // A CA that cannot be used must not keep the session here: log out locally anyway.
+    let ca = ctx.ca_pem().ok().flatten();
+    let remote = replica
+        .remote_with_ca(ca.as_deref())
+        .or_else(|_| replica.remote());
+    let confirmed = match remote {
         Ok(remote) => replica.logout(&remote)?,
         Err(_) => false,
     };

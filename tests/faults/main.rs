@@ -1,0 +1,1 @@
+//! Network faults and a killed client (issue "Proof", item 2): being written.
