@@ -1,24 +1,18 @@
 //! Progress supervision from the server (录入进度督导, RULES §11): the whole subtree's
 //! progress as the server knows it (every unit's logins and admins, which a replica only
-//! knows for what it holds), the daily snapshots, and the Excel report — the JSON and
-//! .xlsx endpoints of docs/protocol.md (`GET /api/v1/progress`, `/progress/history`,
-//! `/report`), called over a [`Remote`] with the session token the replica keeps.
+//! knows for what it holds), the daily snapshots, and the Excel report: the endpoints
+//! `GET /api/v1/progress`, `/api/v1/progress/history` (JSON, types at the end of
+//! [`crate::protocol`]) and `/api/v1/report` (.xlsx), called through [`Remote::get`] (the
+//! same TLS and proxy settings as sync) with the session token the replica keeps.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::protocol::{ErrorBody, ProgressHistory, ProgressResponse, REPORT_CONTENT_TYPE};
 use crate::replica::Replica;
 use crate::store;
 use crate::sync::Remote;
-
-/// Budget of one request (a 100,000-row report is a few MB).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The largest report accepted (bytes).
-pub const MAX_REPORT: u64 = 256 * 1024 * 1024;
 
 /// What to ask `GET /api/v1/progress` for. `Default`: the logged-in admin's organization,
 /// its first level below, the first page, judged today.
@@ -165,42 +159,13 @@ struct Answer {
     disposition: Option<String>,
 }
 
-fn agent(base: &str) -> ureq::Agent {
-    let mut config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(crate::sync::CONNECT_TIMEOUT))
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .max_redirects(0)
-        .user_agent(format!("zhtj/{}", env!("CARGO_PKG_VERSION")));
-    let loopback = base
-        .parse::<ureq::http::Uri>()
-        .ok()
-        .and_then(|u| u.host().map(str::to_owned))
-        .is_some_and(|h| {
-            let h = h.trim_start_matches('[').trim_end_matches(']');
-            h == "localhost"
-                || h.parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        });
-    if loopback {
-        // A proxy from the environment must not capture a server on this machine.
-        config = config.proxy(None);
-    }
-    ureq::Agent::new_with_config(config.build())
-}
-
 fn get(remote: &Remote, token: &str, endpoint: &str, query: &str) -> Result<Answer> {
-    let base = remote.base_url();
-    let mut url = format!("{base}/api/v1/{endpoint}");
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
-    let mut resp = agent(base)
-        .get(&url)
-        .header("Authorization", format!("Bearer {token}"))
-        .call()
-        .map_err(network_error)?;
+    let path = if query.is_empty() {
+        endpoint.to_owned()
+    } else {
+        format!("{endpoint}?{query}")
+    };
+    let resp = remote.get(&path, token)?;
     let status = resp.status().as_u16();
     let header = |name: &str| {
         resp.headers()
@@ -210,12 +175,7 @@ fn get(remote: &Remote, token: &str, endpoint: &str, query: &str) -> Result<Answ
     };
     let content_type = header("content-type");
     let disposition = header("content-disposition");
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_REPORT)
-        .read_to_vec()
-        .map_err(network_error)?;
+    let body = resp.into_body();
     if !(200..300).contains(&status) {
         return Err(failure(status, &body));
     }
@@ -224,18 +184,6 @@ fn get(remote: &Remote, token: &str, endpoint: &str, query: &str) -> Result<Answ
         content_type,
         disposition,
     })
-}
-
-fn network_error(e: ureq::Error) -> Error {
-    let what = match &e {
-        ureq::Error::ConnectionFailed => "服务器拒绝连接或不可达",
-        ureq::Error::HostNotFound => "找不到服务器地址",
-        ureq::Error::Timeout(_) => "连接超时",
-        ureq::Error::Io(_) => "网络连接中断",
-        ureq::Error::BodyExceedsLimit(_) => "服务器回应过大",
-        _ => "网络错误",
-    };
-    Error::Network(format!("{what}:{e}"))
 }
 
 /// A non-2xx answer: 401 is a login to renew; otherwise the server's `ErrorBody`.

@@ -353,6 +353,27 @@ impl Remote {
         check_version(resp.version)?;
         Ok(resp)
     }
+
+    /// `GET /api/v1/{path_and_query}` with the session `token`: the answer (status,
+    /// headers, body) whatever its status; an error only when the server cannot be
+    /// reached. For the endpoints outside the sync protocol (progress supervision,
+    /// `crate::supervise`), with this client's TLS and proxy settings.
+    pub fn get(&self, path_and_query: &str, token: &str) -> Result<ureq::http::Response<Vec<u8>>> {
+        let mut resp = self
+            .agent
+            .get(self.url(path_and_query))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .map_err(network_error)?;
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(protocol::MAX_DECOMPRESSED as u64)
+            .read_to_vec()
+            .map_err(network_error)?;
+        let (parts, _) = resp.into_parts();
+        Ok(ureq::http::Response::from_parts(parts, body))
+    }
 }
 
 fn check_version(v: u32) -> Result<()> {

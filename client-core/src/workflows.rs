@@ -262,7 +262,8 @@ impl Replica {
         Ok(rows.len())
     }
 
-    /// Export the whole subtree as a table (secretaries' mobiles masked).
+    /// Export the whole subtree as a table (mobiles masked: secretaries', and 联系电话 when it
+    /// is a mobile).
     pub fn export_table(&self, path: &Path) -> Result<usize> {
         let tree = self.tree()?;
         let names: HashMap<String, String> = tree
@@ -282,7 +283,10 @@ impl Replica {
                     full_name: r.full_name.clone(),
                     category: r.category.clone(),
                     industry: r.industry.clone(),
-                    phone: r.phone.clone(),
+                    // 联系电话 as the server's progress shows it: a mobile is personal.
+                    phone: schemas::Mobile::parse(&r.phone)
+                        .map(|m| m.masked())
+                        .unwrap_or_else(|_| r.phone.clone()),
                     email: r.email.clone(),
                     secretary_name: r.secretary_name.clone(),
                     secretary_mobile_masked: schemas::Mobile::parse(&r.secretary_mobile)

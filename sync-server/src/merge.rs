@@ -91,7 +91,12 @@ fn judge(
         return Ok(DocOutcome::NeedFull);
     }
     if stored.is_some() && d.get_heads() == heads_before {
-        // Nothing new: a retry of an accepted push is answered the same way.
+        // Nothing new: a retry of an accepted push is answered the same way — within the
+        // admin's subtree only (outside it, the answer would confirm the id and its heads).
+        if !store::get_org(tx, &pushed.id)?.is_some_and(|row| row.path.starts_with(&actor.org_path))
+        {
+            return Ok(outside());
+        }
         return Ok(DocOutcome::Accepted {
             heads: heads_of(&mut d),
         });

@@ -230,6 +230,14 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_ONLINE)]
     Logout,
 
+    /// 从服务器查看本组织或某下级组织的录入进度:各级录入情况、逾期事项、直属下级汇总、未建团支部的组织(需联网)
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    ServerProgress(crate::supervise::ServerProgressArgs),
+
+    /// 从服务器下载录入情况报表(Excel:汇总及与上次对比、各级录入情况、逾期事项、未建团支部的组织;需联网)
+    #[command(after_help = EXIT_CODES_ONLINE)]
+    Report(crate::supervise::ReportArgs),
+
     /// (测试用)逐个创建 N 个团支部,每创建成功一个就输出其编号
     #[command(hide = true)]
     StressCreate {

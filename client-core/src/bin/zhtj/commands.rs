@@ -60,6 +60,8 @@ pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
         Command::Login(args) => crate::online::login(&ctx, out, args),
         Command::Sync => crate::online::sync(&ctx, out),
         Command::Logout => crate::online::logout(&ctx, out),
+        Command::ServerProgress(args) => crate::supervise::server_progress(&ctx, out, args),
+        Command::Report(args) => crate::supervise::report(&ctx, out, args),
         Command::StressCreate { count, parent } => stress_create(&ctx, *count, parent.as_deref()),
     }
 }

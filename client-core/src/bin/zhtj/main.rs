@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod online;
 mod output;
+mod supervise;
 
 use std::process::ExitCode;
 

@@ -71,7 +71,7 @@ fn session(ctx: &Ctx, org: Option<&str>) -> CliResult<(Remote, String, Option<St
 fn print_tab(out: &mut Out, tab: &ProgressTab) {
     out.line(format!("【{}】", tab.title));
     out.line(&tab.sentence);
-    for o in &tab.overdue {
+    for o in tab.overdue.iter().filter(|o| o.units != Some(0)) {
         let units = o
             .units
             .map(|n| format!("{n}个组织逾期未完成"))

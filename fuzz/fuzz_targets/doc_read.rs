@@ -1,0 +1,48 @@
+//! Arbitrary bytes as an organization's Automerge document: load, `doc::read`, and the
+//! other readers of stored or received documents. Must never panic.
+//!
+//! Also checked: `doc::saved_heads` (the hand-written header reader the server uses to skip
+//! loading a document) agrees with Automerge on every document Automerge loads.
+#![no_main]
+
+use automerge::{AutoCommit, ChangeHash};
+use client_core::doc;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let heads_in_header = doc::saved_heads(data);
+    let _ = doc::decode_heads(data);
+
+    if let Ok(mut d) = AutoCommit::load(data) {
+        let record = doc::read(&d);
+        let heads = d.get_heads();
+        if let Some(h) = &heads_in_header {
+            let mut a: Vec<ChangeHash> = h.clone();
+            let mut b = heads.clone();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "saved_heads disagrees with the loaded document");
+        }
+        // The record at the document's own heads is the record; at no heads, empty.
+        if let Ok(at) = doc::read_at(&mut d, &heads) {
+            assert_eq!(at, record, "read_at(current heads) differs from read");
+        }
+        let _ = doc::read_at(&mut d, &[]);
+        // A replica keeps the immutable fields an accepted state had.
+        let accepted = schemas::org::OrgRecord::default();
+        let _ = doc::resolve_immutables(&mut d, &accepted, 0);
+        let _ = doc::read(&d);
+        // What a replica saves and sends back loads again.
+        let saved = d.save_nocompress();
+        let again = AutoCommit::load(&saved).expect("a saved document loads again");
+        assert_eq!(doc::read(&again), doc::read(&d));
+    }
+
+    // The same bytes as changes received for a new document (the server's path for a push
+    // of a document it does not hold yet).
+    let mut fresh = AutoCommit::new();
+    if fresh.load_incremental(data).is_ok() {
+        let _ = fresh.get_missing_deps(&[]);
+        let _ = doc::read(&fresh);
+    }
+});

@@ -1,0 +1,1076 @@
+//! Security (issue "Proof", item 4): every endpoint of the router refuses a request without
+//! a valid login (no token, a malformed, unknown, expired or revoked one) and a logged-in
+//! admin of another subtree (团青羊区委 asking for, pushing or pulling 团锦江区委's
+//! organizations), with nothing stored (the change feed's maximum is unchanged); guessing
+//! registration codes and passwords hits the rate limit, per target and per address; and
+//! the exports (a replica's organization table, the server's progress and report) carry no
+//! full mobile or ID number. (No personal data in the server's log: `sync-server/tests/
+//! logs.rs`, which runs the real binary.)
+//!
+//! The endpoint calls are raw HTTP/1.1 over a `TcpStream`, so every header (a missing or
+//! malformed `Authorization`) and every body is exactly what the test says. The list of
+//! endpoints is checked against the router's source (`sync-server/src/app.rs`): a route
+//! added without a case here fails `every_route_of_the_router_is_covered`.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use calamine::{Reader, Xlsx};
+use client_core::protocol::{
+    self, DocOutcome, LoginRequest, PROTOCOL_VERSION, PullRequest, PullResponse, PushDoc,
+    PushRequest, PushResponse, RegisterRequest, SYNC_CONTENT_TYPE,
+};
+use client_core::supervise;
+use client_core::sync::Remote;
+use client_core::{NewChild, Replica};
+use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use schemas::{Field, Mobile};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+
+const QINGYANG: &str = "org-510105";
+const PASSWORD: &str = "secret123";
+
+// ------------------------------------------------------------------ raw HTTP
+
+/// An answer: status, content type, body (de-chunked).
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// The `code` of a JSON error body ("" if the body is not one).
+    fn code(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; `auth` is the whole `Authorization` value.
+fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
+    let addr = url.strip_prefix("http://").expect("plain http");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !content_type.is_empty() {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    if let Some(a) = auth {
+        head.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let mut content_type = String::new();
+    let mut chunked = false;
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        match k.trim().to_ascii_lowercase().as_str() {
+            "content-type" => content_type = v.trim().to_owned(),
+            "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let rest = &raw[split + 4..];
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let end = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
+        let size = std::str::from_utf8(&b[..end]).unwrap();
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        b = &b[end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+// ------------------------------------------------------------------ the endpoints
+
+/// Routes that need no login (they are how one gets one, or a liveness probe).
+const PUBLIC: &[&str] = &["/api/v1/health", "/api/v1/register", "/api/v1/login"];
+
+/// Routes that need a login: (method, path).
+const PROTECTED: &[(&str, &str)] = &[
+    ("POST", "/api/v1/logout"),
+    ("POST", "/api/v1/push"),
+    ("POST", "/api/v1/pull"),
+    ("GET", "/api/v1/progress"),
+    ("GET", "/api/v1/progress/history"),
+    ("GET", "/api/v1/report"),
+];
+
+/// The paths of the router, read from its source.
+fn routes_in_source() -> Vec<String> {
+    let src = include_str!("../../sync-server/src/app.rs");
+    let router = &src[src.find("pub fn router").expect("fn router")..];
+    let router = &router[..router.find("\n}\n").expect("end of fn router")];
+    assert!(
+        !router.contains(".nest(") && !router.contains(".merge("),
+        "the router nests or merges another router: enumerate its routes here"
+    );
+    let mut out = Vec::new();
+    let mut rest = router;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let q = rest.find('"').expect("a path literal");
+        let lit = &rest[q + 1..];
+        let end = lit.find('"').expect("end of the path literal");
+        out.push(lit[..end].to_owned());
+        rest = &lit[end..];
+    }
+    out
+}
+
+#[test]
+fn every_route_of_the_router_is_covered() {
+    let routes = routes_in_source();
+    assert!(routes.len() >= 6, "{routes:?}");
+    let known: HashSet<&str> = PUBLIC
+        .iter()
+        .copied()
+        .chain(PROTECTED.iter().map(|(_, p)| *p))
+        .collect();
+    for r in &routes {
+        assert!(
+            known.contains(r.as_str()),
+            "route {r} of sync-server/src/app.rs has no case in tests/security: add it to PUBLIC or PROTECTED"
+        );
+    }
+    for k in &known {
+        assert!(routes.iter().any(|r| r == k), "{k} is no longer routed");
+    }
+}
+
+// ------------------------------------------------------------------ the world
+
+struct Unit {
+    _dir: TempDir,
+    remote: Remote,
+    replica: Replica,
+    token: String,
+}
+
+fn register(
+    server: &TestServer,
+    code: &str,
+    org: &str,
+    n: u32,
+    name: &str,
+) -> client_core::Result<client_core::protocol::RegisterResponse> {
+    Remote::new(&server.url)
+        .unwrap()
+        .register(&RegisterRequest {
+            code: code.into(),
+            org_id: org.into(),
+            role: "书记".into(),
+            name: name.into(),
+            id_number: id_number(n),
+            mobile: mobile(n),
+            join_year_month: "2005-05".into(),
+            password: PASSWORD.into(),
+        })
+}
+
+fn login(server: &TestServer, n: u32) -> String {
+    Remote::new(&server.url)
+        .unwrap()
+        .login(&LoginRequest {
+            mobile: mobile(n),
+            password: PASSWORD.into(),
+            org_id: None,
+        })
+        .unwrap()
+        .token
+}
+
+/// Register admin `n` of `org` (with an operator-issued code unless `code` is given), log
+/// in, and sync a fresh replica.
+fn unit(server: &TestServer, org: &str, n: u32, name: &str, code: Option<&str>) -> Unit {
+    let code = match code {
+        Some(c) => c.to_owned(),
+        None => sync_server::identity::operator_issue_code(
+            &server.state.store,
+            org,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .code
+        .as_str()
+        .to_owned(),
+    };
+    register(server, &code, org, n, name).unwrap();
+    let remote = Remote::new(&server.url).unwrap();
+    let resp = remote
+        .login(&LoginRequest {
+            mobile: mobile(n),
+            password: PASSWORD.into(),
+            org_id: None,
+        })
+        .unwrap();
+    let (dir, path) = replica_dir();
+    let mut replica = Replica::create_for_login(&path, &server.url, &resp).unwrap();
+    replica.sync(&remote, &mut |_, _, _| {}).unwrap();
+    Unit {
+        _dir: dir,
+        remote,
+        replica,
+        token: resp.token,
+    }
+}
+
+fn sync(u: &mut Unit) {
+    let report = u.replica.sync(&u.remote, &mut |_, _, _| {}).unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+}
+
+fn child(category: &str, name: &str) -> NewChild {
+    NewChild {
+        category: category.into(),
+        short_name: name.into(),
+        ..NewChild::default()
+    }
+}
+
+fn max_seq(server: &TestServer) -> i64 {
+    server
+        .state
+        .store
+        .read(sync_server::store::max_seq)
+        .unwrap()
+}
+
+/// The server's stored bytes and heads of an organization.
+fn stored(server: &TestServer, id: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    server
+        .state
+        .store
+        .read(|c| {
+            Ok(sync_server::store::get_org_doc(c, id)?.map(|(bytes, _)| {
+                let heads: Vec<u8> = automerge::AutoCommit::load(&bytes)
+                    .unwrap()
+                    .get_heads()
+                    .iter()
+                    .flat_map(|h| h.0)
+                    .collect();
+                (bytes, heads)
+            }))
+        })
+        .unwrap()
+}
+
+/// The ids of the organizations of the subtree of `root`, on the server.
+fn subtree_ids(server: &TestServer, root: &str) -> HashSet<String> {
+    let path = server
+        .state
+        .store
+        .read(|c| Ok(sync_server::store::get_org(c, root)?.unwrap().path))
+        .unwrap();
+    server
+        .state
+        .store
+        .read(|c| {
+            let mut stmt =
+                c.prepare("SELECT id FROM orgs WHERE substr(path, 1, length(?1)) = ?1")?;
+            let ids = stmt
+                .query_map([&path], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<HashSet<_>>>()?;
+            Ok(ids)
+        })
+        .unwrap()
+}
+
+/// The personal data of the world: 团锦江区委's secretary, its 联系电话 (a mobile), and a
+/// child's.
+struct Personal {
+    id_numbers: Vec<String>,
+    mobiles: Vec<String>,
+}
+
+/// The city admin (1), 团锦江区委's (2, with a filled-in unit and two children) and
+/// 团青羊区委's (3, with one child), all synced.
+struct World {
+    server: TestServer,
+    city: Unit,
+    jinjiang: Unit,
+    qingyang: Unit,
+    jj_children: Vec<String>,
+    personal: Personal,
+}
+
+fn world() -> World {
+    let server = spawn_server();
+    let first = server.first_code.clone();
+    let city = unit(&server, CITY, 1, "欧阳明华", Some(&first));
+    let mut jinjiang = unit(&server, JINJIANG, 2, "司马光辉", None);
+    let mut qingyang = unit(&server, QINGYANG, 3, "诸葛亮亮", None);
+    let personal = Personal {
+        id_numbers: (1..=3).chain([41, 43]).map(id_number).collect(),
+        mobiles: (1..=3).chain(40..=43).map(mobile).collect(),
+    };
+    jinjiang
+        .replica
+        .update_info(
+            JINJIANG,
+            &[
+                (Field::Phone, mobile(40)),
+                (Field::SecretaryName, "李四".into()),
+                (Field::SecretaryIdNumber, id_number(41)),
+                (Field::SecretaryMobile, mobile(41)),
+            ],
+        )
+        .unwrap();
+    let a = jinjiang
+        .replica
+        .create_child(JINJIANG, &child("团委", "甲公司团委"))
+        .unwrap();
+    jinjiang
+        .replica
+        .update_info(
+            &a,
+            &[
+                (Field::Phone, mobile(42)),
+                (Field::SecretaryName, "王五".into()),
+                (Field::SecretaryIdNumber, id_number(43)),
+                (Field::SecretaryMobile, mobile(43)),
+            ],
+        )
+        .unwrap();
+    let b = jinjiang
+        .replica
+        .create_child(JINJIANG, &child("团工委", "春熙路街道团工委"))
+        .unwrap();
+    sync(&mut jinjiang);
+    qingyang
+        .replica
+        .create_child(QINGYANG, &child("团委", "乙公司团委"))
+        .unwrap();
+    sync(&mut qingyang);
+    World {
+        server,
+        city,
+        jinjiang,
+        qingyang,
+        jj_children: vec![a, b],
+        personal,
+    }
+}
+
+fn push_body(docs: Vec<PushDoc>) -> Vec<u8> {
+    protocol::encode(&PushRequest {
+        version: PROTOCOL_VERSION,
+        docs,
+    })
+    .unwrap()
+}
+
+fn pull_body(cursor: u64) -> Vec<u8> {
+    protocol::encode(&PullRequest {
+        version: PROTOCOL_VERSION,
+        cursor,
+        limit: 5_000,
+    })
+    .unwrap()
+}
+
+/// The request of a protected endpoint: (content type, body, query).
+fn request_of(method: &str, path: &str, push: &[u8], org: &str) -> (&'static str, Vec<u8>, String) {
+    match (method, path) {
+        ("POST", "/api/v1/push") => (SYNC_CONTENT_TYPE, push.to_vec(), String::new()),
+        ("POST", "/api/v1/pull") => (SYNC_CONTENT_TYPE, pull_body(0), String::new()),
+        ("POST", _) => ("application/json", b"{}".to_vec(), String::new()),
+        _ => ("", Vec::new(), format!("?org={org}")),
+    }
+}
+
+// ------------------------------------------------------------------ (a) no valid login
+
+#[test]
+fn every_endpoint_refuses_a_missing_malformed_unknown_expired_or_revoked_token() {
+    let mut w = world();
+    let server = &w.server;
+
+    // A push that a valid login of 团青羊区委 would have accepted: a new branch.
+    let new_id = w
+        .qingyang
+        .replica
+        .create_child(QINGYANG, &child("团委", "丙公司团委"))
+        .unwrap();
+    let push = push_body(vec![PushDoc {
+        id: new_id.clone(),
+        changes: w.qingyang.replica.doc_bytes(&new_id).unwrap(),
+    }]);
+
+    // Tokens: expired (the last session created), revoked (logged out), unknown.
+    let expired = login(server, 3);
+    server
+        .state
+        .store
+        .transaction(|tx| {
+            Ok(tx.execute(
+                "UPDATE sessions SET expires_at = 0 WHERE rowid = (SELECT MAX(rowid) FROM sessions)",
+                [],
+            )?)
+        })
+        .unwrap();
+    let revoked = login(server, 3);
+    Remote::new(&server.url).unwrap().logout(&revoked).unwrap();
+    let valid = login(server, 3);
+
+    let long = "a".repeat(300);
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no Authorization header", None),
+        ("empty Authorization", Some(String::new())),
+        ("Basic scheme", Some("Basic dXNlcjpzZWNyZXQxMjM=".into())),
+        ("Bearer without a token", Some("Bearer ".into())),
+        ("token without the scheme", Some(valid.clone())),
+        ("unknown token", Some(bearer("not-a-token"))),
+        ("valid token extended", Some(bearer(&format!("{valid}0")))),
+        (
+            "valid token truncated",
+            Some(bearer(&valid[..valid.len() - 1])),
+        ),
+        ("oversized token", Some(bearer(&long))),
+        ("expired token", Some(bearer(&expired))),
+        ("revoked token", Some(bearer(&revoked))),
+    ];
+    let before = max_seq(server);
+    for (method, path) in PROTECTED {
+        let (ct, body, query) = request_of(method, path, &push, QINGYANG);
+        for (what, auth) in &cases {
+            let a = http(
+                &server.url,
+                method,
+                &format!("{path}{query}"),
+                auth.as_deref(),
+                ct,
+                &body,
+            );
+            assert_eq!(
+                (a.status, a.code().as_str()),
+                (401, "auth.required"),
+                "{method} {path} with {what}: {}",
+                a.text()
+            );
+        }
+    }
+    assert_eq!(max_seq(server), before, "nothing stored");
+    assert!(
+        stored(server, &new_id).is_none(),
+        "the branch was not created"
+    );
+    // The revoked and expired tokens stay refused after a new login of the same account.
+    let a = http(
+        &server.url,
+        "POST",
+        "/api/v1/pull",
+        Some(&bearer(&revoked)),
+        SYNC_CONTENT_TYPE,
+        &pull_body(0),
+    );
+    assert_eq!(a.status, 401);
+
+    // The public routes: health says "ok" and nothing else; register and login with a
+    // token but no valid form are refused (a token grants nothing there).
+    let a = http(&server.url, "GET", "/api/v1/health", None, "", b"");
+    assert_eq!((a.status, a.text().as_str()), (200, "ok"));
+    for path in ["/api/v1/register", "/api/v1/login"] {
+        let a = http(
+            &server.url,
+            "POST",
+            path,
+            Some(&bearer(&valid)),
+            "application/json",
+            b"{}",
+        );
+        assert!(
+            (400..500).contains(&a.status),
+            "{path}: {} {}",
+            a.status,
+            a.text()
+        );
+    }
+
+    // The same requests with the valid token work: the refusals above were for the token,
+    // not for the requests.
+    for (method, path) in PROTECTED.iter().filter(|(_, p)| *p != "/api/v1/logout") {
+        let (ct, body, query) = request_of(method, path, &push, QINGYANG);
+        let a = http(
+            &server.url,
+            method,
+            &format!("{path}{query}"),
+            Some(&bearer(&valid)),
+            ct,
+            &body,
+        );
+        assert_eq!(a.status, 200, "{method} {path}: {}", a.text());
+        if *path == "/api/v1/report" {
+            assert_eq!(a.content_type, protocol::REPORT_CONTENT_TYPE);
+        }
+        if *path == "/api/v1/push" {
+            let resp: PushResponse = protocol::decode(&a.body).unwrap();
+            assert!(
+                matches!(resp.results[0].outcome, DocOutcome::Accepted { .. }),
+                "{:?}",
+                resp.results[0]
+            );
+        }
+    }
+    assert!(max_seq(server) > before);
+    assert!(stored(server, &new_id).is_some());
+    let a = http(
+        &server.url,
+        "POST",
+        "/api/v1/logout",
+        Some(&bearer(&valid)),
+        "application/json",
+        b"{}",
+    );
+    assert_eq!(a.status, 204);
+    w.qingyang.replica.logout(&w.qingyang.remote).ok();
+}
+
+// ------------------------------------------------------------------ (a) another subtree
+
+fn push_as(server: &TestServer, token: &str, docs: Vec<PushDoc>) -> PushResponse {
+    let a = http(
+        &server.url,
+        "POST",
+        "/api/v1/push",
+        Some(&bearer(token)),
+        SYNC_CONTENT_TYPE,
+        &push_body(docs),
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    protocol::decode(&a.body).unwrap()
+}
+
+/// An edit of the stored document `id` (its phone), as the whole document.
+fn edited(server: &TestServer, id: &str, phone: &str) -> Vec<u8> {
+    let (bytes, _) = stored(server, id).unwrap();
+    let mut d = automerge::AutoCommit::load(&bytes).unwrap();
+    let rec = client_core::doc::read(&d);
+    let mut after = rec.clone();
+    after.phone = phone.into();
+    client_core::doc::write(&mut d, &rec, &after, 1).unwrap();
+    d.save_nocompress()
+}
+
+#[test]
+fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
+    let mut w = world();
+    let server = &w.server;
+    let token = w.qingyang.token.clone();
+    let jj_all = subtree_ids(server, JINJIANG);
+    let qy_all = subtree_ids(server, QINGYANG);
+    assert_eq!(jj_all.len(), 3);
+    assert_eq!(qy_all.len(), 2);
+
+    // 团锦江区委 creates a branch offline (not yet pushed): 团青羊区委 tries to push it.
+    let unpushed = w
+        .jinjiang
+        .replica
+        .create_child(JINJIANG, &child("团委", "丁公司团委"))
+        .unwrap();
+    let unpushed_bytes = w.jinjiang.replica.doc_bytes(&unpushed).unwrap();
+
+    let before = max_seq(server);
+    let jj_before: Vec<_> = jj_all.iter().map(|id| (id, stored(server, id))).collect();
+    let (jj_bytes, _) = stored(server, JINJIANG).unwrap();
+    let (qy_bytes, _) = stored(server, QINGYANG).unwrap();
+
+    // Pushes, each refused as outside the subtree (or otherwise refused: nothing accepted).
+    let cases: Vec<(&str, PushDoc, bool)> = vec![
+        (
+            "an edit of 团锦江区委",
+            PushDoc {
+                id: JINJIANG.into(),
+                changes: edited(server, JINJIANG, "028-61310936"),
+            },
+            true,
+        ),
+        (
+            "an edit of a child of 团锦江区委",
+            PushDoc {
+                id: w.jj_children[0].clone(),
+                changes: edited(server, &w.jj_children[0], "028-61310937"),
+            },
+            true,
+        ),
+        (
+            "a new branch under 团锦江区委",
+            PushDoc {
+                id: unpushed.clone(),
+                changes: unpushed_bytes.clone(),
+            },
+            true,
+        ),
+        (
+            "an edit of the city",
+            PushDoc {
+                id: CITY.into(),
+                changes: edited(server, CITY, "028-61310938"),
+            },
+            true,
+        ),
+        (
+            "团青羊区委's edited document under 团锦江区委's id",
+            PushDoc {
+                id: JINJIANG.into(),
+                changes: {
+                    let mut d = automerge::AutoCommit::load(&qy_bytes).unwrap();
+                    let rec = client_core::doc::read(&d);
+                    let mut after = rec.clone();
+                    after.phone = "028-61310939".into();
+                    client_core::doc::write(&mut d, &rec, &after, 1).unwrap();
+                    d.save_nocompress()
+                },
+            },
+            false,
+        ),
+    ];
+    for (what, doc, outside) in cases {
+        let resp = push_as(server, &token, vec![doc]);
+        match &resp.results[0].outcome {
+            DocOutcome::Rejected { violations } => {
+                let codes: Vec<&str> = violations.iter().map(|v| v.code.as_str()).collect();
+                if outside {
+                    assert!(codes.contains(&"auth.outside_subtree"), "{what}: {codes:?}");
+                }
+            }
+            o => panic!("{what}: expected a refusal, got {o:?}"),
+        }
+    }
+    assert_eq!(max_seq(server), before, "nothing stored");
+
+    // Replays of 团锦江区委's current document (its whole bytes, or no bytes at all): a
+    // retry of an accepted push is answered "accepted" for the pushing admin's own
+    // documents only; for another subtree's it must be refused too (else an id outside can
+    // be probed, and its current heads read).
+    let mut replay_leaks = Vec::new();
+    for (what, changes) in [
+        ("团锦江区委's stored bytes", jj_bytes.clone()),
+        ("no bytes", Vec::new()),
+    ] {
+        let resp = push_as(
+            server,
+            &token,
+            vec![PushDoc {
+                id: JINJIANG.into(),
+                changes,
+            }],
+        );
+        match &resp.results[0].outcome {
+            DocOutcome::Rejected { violations }
+                if violations.iter().any(|v| v.code == "auth.outside_subtree") => {}
+            o => replay_leaks.push(format!("replay of {what} as 团青羊区委: {o:?}")),
+        }
+    }
+    assert_eq!(max_seq(server), before, "nothing stored");
+    for (id, was) in &jj_before {
+        assert_eq!(&stored(server, id), was, "{id} unchanged");
+    }
+    assert!(stored(server, &unpushed).is_none());
+
+    // Pull from 0, every page: exactly 团青羊区委's subtree, nothing of 团锦江区委's.
+    let mut got = HashSet::new();
+    let mut cursor = 0;
+    loop {
+        let a = http(
+            &server.url,
+            "POST",
+            "/api/v1/pull",
+            Some(&bearer(&token)),
+            SYNC_CONTENT_TYPE,
+            &pull_body(cursor),
+        );
+        assert_eq!(a.status, 200);
+        let resp: PullResponse = protocol::decode(&a.body).unwrap();
+        for d in &resp.docs {
+            assert!(
+                qy_all.contains(&d.id),
+                "pull of 团青羊区委 returned {} (outside its subtree)",
+                d.id
+            );
+            let text = format!("{}{}", d.record, String::from_utf8_lossy(&d.bytes));
+            for secret in w.personal.id_numbers.iter().chain(&w.personal.mobiles) {
+                assert!(!text.contains(secret.as_str()), "{} carries {secret}", d.id);
+            }
+            got.insert(d.id.clone());
+        }
+        cursor = resp.cursor;
+        if !resp.more {
+            break;
+        }
+    }
+    assert_eq!(got, qy_all, "the whole own subtree, nothing else");
+    assert!(got.is_disjoint(&jj_all));
+    // The replica agrees.
+    sync(&mut w.qingyang);
+    let ids: HashSet<String> = w.qingyang.replica.doc_ids().unwrap().into_iter().collect();
+    assert_eq!(ids, qy_all);
+
+    // Progress, its history and the report of anything outside: 403 auth.outside_subtree
+    // (an unknown id the same way, so ids cannot be probed).
+    let probes = [
+        JINJIANG,
+        w.jj_children[0].as_str(),
+        CITY,
+        "org-5101",
+        "org-unknown",
+        "org-510105x",
+        "",
+    ];
+    for path in [
+        "/api/v1/progress",
+        "/api/v1/progress/history",
+        "/api/v1/report",
+    ] {
+        for org in probes.iter().filter(|o| !o.is_empty()) {
+            let a = http(
+                &server.url,
+                "GET",
+                &format!("{path}?org={org}"),
+                Some(&bearer(&token)),
+                "",
+                b"",
+            );
+            assert_eq!(
+                (a.status, a.code().as_str()),
+                (403, "auth.outside_subtree"),
+                "{path}?org={org}: {}",
+                a.text()
+            );
+        }
+        // Its own: fine (so the refusals are about the organization).
+        let a = http(
+            &server.url,
+            "GET",
+            &format!("{path}?org={QINGYANG}"),
+            Some(&bearer(&token)),
+            "",
+            b"",
+        );
+        assert_eq!(a.status, 200, "{path}: {}", a.text());
+    }
+    // Logging out 团青羊区委 does not touch 团锦江区委's session.
+    let a = http(
+        &server.url,
+        "POST",
+        "/api/v1/logout",
+        Some(&bearer(&token)),
+        "application/json",
+        b"{}",
+    );
+    assert_eq!(a.status, 204);
+    // 团锦江区委's own push of the branch is accepted.
+    sync(&mut w.jinjiang);
+    assert!(stored(server, &unpushed).is_some());
+
+    assert!(
+        replay_leaks.is_empty(),
+        "a replayed push outside the subtree is not refused:\n{}",
+        replay_leaks.join("\n")
+    );
+}
+
+// ------------------------------------------------------------------ (b) guessing
+
+fn wrong_code() -> String {
+    schemas::RegistrationCode::generate(&mut rand::rng())
+        .as_str()
+        .to_owned()
+}
+
+#[test]
+fn code_guessing_for_one_organization_hits_the_rate_limit() {
+    let server = spawn_server();
+    let right = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        JINJIANG,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let e = register(&server, &wrong_code(), JINJIANG, 10 + i, "张三").unwrap_err();
+        codes.push(e.code().to_owned());
+    }
+    assert!(codes[..10].iter().all(|c| c == "code.unknown"), "{codes:?}");
+    assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
+    // The right code is refused too while the limit holds, and nothing was created.
+    let e = register(&server, right.code.as_str(), JINJIANG, 30, "张三").unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    assert!(matches!(e, client_core::Error::Server { status: 429, .. }));
+    let accounts: i64 = server
+        .state
+        .store
+        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(accounts, 0);
+}
+
+#[test]
+fn code_guessing_across_organizations_from_one_address_hits_the_rate_limit() {
+    let server = spawn_server();
+    let districts: Vec<String> = schemas::initial::initial_tree()
+        .into_iter()
+        .filter(|r| r.level == 4)
+        .map(|r| r.id)
+        .collect();
+    assert!(districts.len() >= 12);
+    // One wrong guess per organization (each organization's own count stays at 1)...
+    for (i, org) in districts[..10].iter().enumerate() {
+        let e = register(&server, &wrong_code(), org, 10 + i as u32, "张三").unwrap_err();
+        assert_eq!(e.code(), "code.unknown");
+    }
+    // ...and the address is blocked, even with a right code for a fresh organization.
+    let right = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        &districts[11],
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let e = register(&server, &wrong_code(), &districts[10], 20, "张三").unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    let e = register(&server, right.code.as_str(), &districts[11], 21, "张三").unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+}
+
+fn try_login(server: &TestServer, mobile: &str, password: &str) -> client_core::Result<String> {
+    Remote::new(&server.url)
+        .unwrap()
+        .login(&LoginRequest {
+            mobile: mobile.into(),
+            password: password.into(),
+            org_id: None,
+        })
+        .map(|r| r.token)
+}
+
+#[test]
+fn password_guessing_for_one_mobile_hits_the_rate_limit() {
+    let server = spawn_server();
+    let first = server.first_code.clone();
+    register(&server, &first, CITY, 1, "张三").unwrap();
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let e = try_login(&server, &mobile(1), &format!("guess{i:04}")).unwrap_err();
+        codes.push(e.code().to_owned());
+    }
+    assert!(codes[..10].iter().all(|c| c == "login.failed"), "{codes:?}");
+    assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
+    let e = try_login(&server, &mobile(1), PASSWORD).unwrap_err();
+    assert_eq!(e.code(), "rate_limited", "the right password too");
+    let sessions: i64 = server
+        .state
+        .store
+        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[test]
+fn password_guessing_across_mobiles_from_one_address_hits_the_rate_limit() {
+    let server = spawn_server();
+    let first = server.first_code.clone();
+    register(&server, &first, CITY, 1, "张三").unwrap();
+    // Ten different mobiles, one wrong password each (the right account among none of them).
+    for n in 100..110 {
+        let e = try_login(&server, &mobile(n), "guess1234").unwrap_err();
+        assert_eq!(e.code(), "login.failed");
+    }
+    // The address is blocked, even for another account with its right password.
+    let e = try_login(&server, &mobile(1), PASSWORD).unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+}
+
+// ------------------------------------------------------------------ (d) exports
+
+/// Every cell of every sheet of a workbook, as text.
+fn cells(path: &Path) -> Vec<(String, u32, u32, String)> {
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let mut out = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                out.push((name.clone(), r0 + r as u32, c0 + c as u32, cell.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// A run of digits that is a mobile number (11 digits), or 17+ digits (an ID number).
+fn personal_runs(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run = &s[start..i];
+        if start > 0 && b[start - 1] == b'.' {
+            continue; // the decimals of a number (a share)
+        }
+        if (run.len() == 11 && Mobile::parse(run).is_ok()) || run.len() >= 17 {
+            out.push(run.to_owned());
+        }
+    }
+    out
+}
+
+/// Every leak of `text`: a known secret or anything shaped like one.
+fn leaks(text: &str, p: &Personal, names: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = p
+        .id_numbers
+        .iter()
+        .chain(&p.mobiles)
+        .map(String::as_str)
+        .chain(names.iter().copied())
+        .filter(|s| text.contains(*s))
+        .map(str::to_owned)
+        .collect();
+    out.extend(personal_runs(text));
+    out
+}
+
+fn scan_workbook(what: &str, path: &Path, p: &Personal, names: &[&str], found: &mut Vec<String>) {
+    let all = cells(path);
+    assert!(all.len() > 10, "{what}: the workbook has content");
+    for (sheet, r, c, text) in all {
+        for leak in leaks(&text, p, names) {
+            found.push(format!(
+                "{what}: sheet {sheet} row {} column {} = {text:?} carries {leak}",
+                r + 1,
+                c + 1
+            ));
+        }
+    }
+}
+
+#[test]
+fn exports_carry_no_full_mobile_or_id_number() {
+    let mut w = world();
+    sync(&mut w.city);
+    // Admins' full names: the server's progress and report mask them (欧*, 司**).
+    let admin_names = ["欧阳明华", "司马光辉", "诸葛亮亮"];
+    let mut found = Vec::new();
+
+    // The replicas' organization tables (组织列表).
+    for (what, u) in [("city", &w.city), ("团锦江区委", &w.jinjiang)] {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("table.xlsx");
+        let rows = u.replica.export_table(&path).unwrap();
+        assert!(rows >= 3);
+        // Secretary names are the organization's published contact: not checked.
+        scan_workbook(
+            &format!("export_table of the {what} replica"),
+            &path,
+            &w.personal,
+            &[],
+            &mut found,
+        );
+    }
+
+    // The server's report and progress for the city and for 团锦江区委.
+    for (u, org) in [
+        (&w.city, CITY),
+        (&w.city, JINJIANG),
+        (&w.jinjiang, JINJIANG),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("report.xlsx");
+        supervise::download_report(&u.remote, &u.token, Some(org), &path).unwrap();
+        scan_workbook(
+            &format!("report of {org}"),
+            &path,
+            &w.personal,
+            &admin_names,
+            &mut found,
+        );
+        let p = supervise::fetch_progress(&u.remote, &u.token, Some(org), None, 0, 500).unwrap();
+        let text = serde_json::to_string(&p).unwrap();
+        for leak in leaks(&text, &w.personal, &admin_names) {
+            found.push(format!("progress of {org} carries {leak}"));
+        }
+        let h = supervise::fetch_history(&u.remote, &u.token, Some(org)).unwrap();
+        let text = serde_json::to_string(&h).unwrap();
+        for leak in leaks(&text, &w.personal, &admin_names) {
+            found.push(format!("progress history of {org} carries {leak}"));
+        }
+    }
+    // The progress the report is built from shows the masked values (so the scan above
+    // looked at rows that hold them).
+    let p = supervise::fetch_progress(&w.city.remote, &w.city.token, Some(JINJIANG), None, 0, 500)
+        .unwrap();
+    let text = serde_json::to_string(&p).unwrap();
+    assert!(text.contains("138****0042"), "{text}");
+    assert!(
+        found.is_empty(),
+        "personal data in exports:\n{}",
+        found.join("\n")
+    );
+}
