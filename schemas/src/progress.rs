@@ -248,6 +248,7 @@ pub struct Deadline {
     pub level: u8,
     pub and_deeper: bool,
     pub task: Task,
+    #[serde(with = "iso_date")]
     pub due: Date,
 }
 
@@ -256,6 +257,9 @@ pub struct Deadline {
 pub struct Schedule {
     pub deadlines: Vec<Deadline>,
 }
+
+// Dates as "2017-12-18" in JSON, not the `time` crate's default `[2017, 352]`.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 fn d(y: i32, m: Month, day: u8) -> Date {
     Date::from_calendar_date(y, m, day).expect("valid constant date")
@@ -295,6 +299,7 @@ impl Default for Schedule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overdue {
     pub task: Task,
+    #[serde(with = "iso_date")]
     pub due: Date,
 }
 
@@ -453,5 +458,19 @@ mod tests {
                 due: date!(2018 - 01 - 20)
             }]
         );
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    #[test]
+    fn dates_serialize_as_iso_dates() {
+        let o = super::Overdue {
+            task: super::Task::InfoComplete,
+            due: time::macros::date!(2017 - 12 - 18),
+        };
+        let json = serde_json::to_string(&o).unwrap();
+        assert_eq!(json, r#"{"task":"info_complete","due":"2017-12-18"}"#);
+        assert_eq!(serde_json::from_str::<super::Overdue>(&json).unwrap(), o);
     }
 }

@@ -257,6 +257,24 @@ fn check_content_type(headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
+/// Decode a sync body and check its protocol version.
+fn decode_sync<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+    version: impl Fn(&T) -> u32,
+) -> Result<T> {
+    let req: T =
+        protocol::decode(body).map_err(|e| Error::BadRequest(format!("无法解码{what}:{e}")))?;
+    let v = version(&req);
+    if v != PROTOCOL_VERSION {
+        return Err(Error::invalid(
+            "protocol.version",
+            format!("协议版本{v}不受支持,请升级客户端"),
+        ));
+    }
+    Ok(req)
+}
+
 async fn push(
     State(state): State<Arc<AppState>>,
     actor: Actor,
@@ -265,14 +283,7 @@ async fn push(
 ) -> Result<Response> {
     check_content_type(&headers)?;
     let out = blocking(move || {
-        let req: PushRequest = protocol::decode(&body)
-            .map_err(|e| Error::BadRequest(format!("无法解码推送数据:{e}")))?;
-        if req.version != PROTOCOL_VERSION {
-            return Err(Error::invalid(
-                "protocol.version",
-                format!("协议版本{}不受支持,请升级客户端", req.version),
-            ));
-        }
+        let req: PushRequest = decode_sync(&body, "推送数据", |r: &PushRequest| r.version)?;
         let n = req.docs.len();
         let results = state
             .store
@@ -300,14 +311,7 @@ async fn pull(
 ) -> Result<Response> {
     check_content_type(&headers)?;
     let out = blocking(move || {
-        let req: PullRequest = protocol::decode(&body)
-            .map_err(|e| Error::BadRequest(format!("无法解码拉取请求:{e}")))?;
-        if req.version != PROTOCOL_VERSION {
-            return Err(Error::invalid(
-                "protocol.version",
-                format!("协议版本{}不受支持,请升级客户端", req.version),
-            ));
-        }
+        let req: PullRequest = decode_sync(&body, "拉取请求", |r: &PullRequest| r.version)?;
         let resp = state
             .store
             .read(|c| feed::pull(c, &actor, req.cursor, req.limit))?;

@@ -101,11 +101,7 @@ fn deleting_a_branch_is_accepted_in_one_sync() {
     city.delete_child(&branch).unwrap();
     city.delete_child(&town).unwrap();
     let report = sync(&mut city, &remote);
-    assert!(
-        report.rejected.is_empty(),
-        "refused: {:?}",
-        report.rejected
-    );
+    assert!(report.rejected.is_empty(), "refused: {:?}", report.rejected);
     assert_eq!(city.counts().unwrap().1, 0, "nothing pending");
 }
 
@@ -126,15 +122,11 @@ fn replacing_a_deleted_unit_by_name_is_accepted_in_one_sync() {
     for round in 0..20 {
         let name = format!("第{round}团支部");
         let other = format!("第{round}号团委");
-        let old = city
-            .create_child(JINJIANG, &kid("团支部", &name))
-            .unwrap();
+        let old = city.create_child(JINJIANG, &kid("团支部", &name)).unwrap();
         city.create_child(JINJIANG, &kid("团委", &other)).unwrap();
         sync(&mut city, &remote);
         city.delete_child(&old).unwrap();
-        let new = city
-            .create_child(JINJIANG, &kid("团支部", &name))
-            .unwrap();
+        let new = city.create_child(JINJIANG, &kid("团支部", &name)).unwrap();
         city.move_child(&new, Direction::Up).unwrap();
         let report = sync(&mut city, &remote);
         assert!(
