@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ObjType, ROOT, ScalarValue};
+use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use client_core::doc;
 use client_core::protocol::{self, PullRequest, PushDoc, PushRequest};
 use libfuzzer_sys::fuzz_target;
@@ -398,6 +398,12 @@ fn build(f: &Fixture, push: &Push) -> Vec<PushDoc> {
     out
 }
 
+/// `FUZZ_DEBUG=1`: print each push's outcome (to check what the seeds reach).
+fn debug() -> bool {
+    static DEBUG: OnceLock<bool> = OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("FUZZ_DEBUG").is_some())
+}
+
 fn run(f: &Fixture, actor: &Known, docs: &[PushDoc], now: i64) {
     let actor = Actor {
         account_id: 1,
@@ -407,7 +413,10 @@ fn run(f: &Fixture, actor: &Known, docs: &[PushDoc], now: i64) {
     let mut conn = f.store.lock();
     let tx = conn.transaction().expect("begin");
     // Errors (a stored document that no longer loads, SQLite) are answers, not crashes.
-    let _ = merge::push(&tx, &actor, docs, now);
+    let outcome = merge::push(&tx, &actor, docs, now);
+    if debug() {
+        eprintln!("push by {}: {outcome:?}", actor.org_id);
+    }
     // Dropping the transaction rolls it back: the next run sees the initial tree again.
     drop(tx);
 }

@@ -16,11 +16,17 @@
 //! sync (p50, p90, p99, max), errors (a failed sync or a refused document; must be 0),
 //! syncs and documents per second, the server's memory (VmRSS and its peak VmHWM from
 //! `/proc/<pid>/status` of the server process), and a final check that every branch the
-//! units created is on the server and every replica has nothing pending.
+//! units created is on the server and every replica has nothing pending. For comparison,
+//! one unit then does `SOLO_ROUNDS` of the same rounds alone: with 200 units syncing at
+//! once, a sync's latency is mostly waiting its turn (about units ÷ throughput).
 //!
-//! `ZHTJ_LOAD_UNITS`, `ZHTJ_LOAD_ROUNDS` override the counts; `ZHTJ_LOAD_INPROCESS=1` runs the
-//! server in this process instead (then memory is this process's RSS: clients included).
-//! Traffic goes to 127.0.0.1 only.
+//! The server's memory is read after each phase: its growth during the registrations is
+//! glibc keeping Argon2's 19 MiB blocks (see docs/reliability.md); the same run with
+//! `MALLOC_MMAP_THRESHOLD_=131072` in the environment shows the difference.
+//!
+//! `ZHTJ_LOAD_UNITS`, `ZHTJ_LOAD_ROUNDS`, `ZHTJ_LOAD_SETUP_THREADS` (default 4) override the
+//! counts; `ZHTJ_LOAD_INPROCESS=1` runs the server in this process instead (then the memory
+//! is this process's: clients included). Traffic goes to 127.0.0.1 only.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,6 +46,8 @@ use time::OffsetDateTime;
 const DEFAULT_UNITS: usize = 200;
 const DEFAULT_ROUNDS: usize = 10;
 const CHILDREN_PER_ROUND: usize = 2;
+/// Rounds of the one-unit-alone comparison after the concurrent phase.
+const SOLO_ROUNDS: usize = 20;
 /// No unit starts a round after this (from the start of the measured phase).
 const DEADLINE: Duration = Duration::from_secs(120);
 /// Registration and login threads (each costs an Argon2 hash on the server).
@@ -206,7 +214,7 @@ impl Server {
     fn what(&self) -> &'static str {
         match self {
             Server::Process { .. } => "zhtj-server process",
-            Server::InProcess { .. } => "whole bench process: server AND 200 clients",
+            Server::InProcess { .. } => "whole bench process: the server and every client",
         }
     }
 }
@@ -466,8 +474,32 @@ fn main() {
     units.sort_by_key(|u| u.index);
     let pending: u64 = units.iter().map(|u| u.replica.counts().unwrap().1).sum();
 
+    // For comparison: one unit alone, the same rounds one after another, no pause.
+    let mut alone = Vec::with_capacity(SOLO_ROUNDS);
+    let solo = &mut units[0];
+    for r in 0..SOLO_ROUNDS {
+        let kids: Vec<NewChild> = (0..CHILDREN_PER_ROUND)
+            .map(|k| NewChild {
+                category: "团支部".into(),
+                short_name: format!("单独第{r}轮第{k}团支部"),
+                ..NewChild::default()
+            })
+            .collect();
+        solo.replica
+            .create_children(&solo.org, &kids, &mut |_, _| {})
+            .unwrap();
+        solo.replica
+            .update_info(&solo.org, &[(Field::YouthCount, format!("{}", 100 + r))])
+            .unwrap();
+        let t = Instant::now();
+        let rep = solo.replica.sync(&solo.remote, &mut |_, _, _| {}).unwrap();
+        alone.push(t.elapsed());
+        assert!(rep.rejected.is_empty(), "{:?}", rep.rejected);
+    }
+    alone.sort_unstable();
+
     // Every created branch is on the server; every replica is clean after a final sync.
-    let created = created.load(Ordering::Relaxed);
+    let created = created.load(Ordering::Relaxed) + SOLO_ROUNDS * CHILDREN_PER_ROUND;
     let on_server: i64 = server
         .store()
         .read(|c| {
@@ -496,6 +528,11 @@ fn main() {
         ms(percentile(&lat, 99.0)),
         ms(lat.last().copied().unwrap_or_default()),
         ms(lat.iter().sum::<Duration>() / syncs.max(1) as u32),
+    );
+    println!(
+        "one unit alone afterwards ({SOLO_ROUNDS} syncs of the same work): p50 {}  max {}",
+        ms(percentile(&alone, 50.0)),
+        ms(alone.last().copied().unwrap_or_default()),
     );
     println!(
         "throughput: {:.1} syncs/s, {:.1} documents pushed/s ({} documents, {} HTTP requests)",

@@ -61,6 +61,9 @@ impl Config {
 pub struct AppState {
     pub store: Store,
     pub limiter: Limiter,
+    /// Argon2 work (each hash holds 19 MiB) runs at most one per core at a time, so a burst
+    /// of registrations or logins cannot multiply the server's memory.
+    pub password_work: tokio::sync::Semaphore,
     pub config: Config,
 }
 
@@ -164,9 +167,15 @@ async fn register(
         format!("reg-ip:{}", addr.ip()),
         format!("reg-org:{}", req.org_id),
     ];
-    if let Some(minutes) = state.limiter.check(&keys, now()) {
-        return Err(Error::RateLimited(minutes));
-    }
+    state
+        .limiter
+        .begin(&keys, now())
+        .map_err(Error::RateLimited)?;
+    let _permit = state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let st = state.clone();
     let result = blocking(move || {
         let category = identity::org_category(&st.store, &req.org_id)?;
@@ -175,8 +184,9 @@ async fn register(
         identity::register(&st.store, checked, now())
     })
     .await;
-    if matches!(&result, Err(Error::Invalid { code, .. }) if code.starts_with("code.")) {
-        state.limiter.fail(&keys, now());
+    // Only a wrong code is a guess; anything else is forgiven.
+    if !matches!(&result, Err(Error::Invalid { code, .. }) if code.starts_with("code.")) {
+        state.limiter.forgive(&keys);
     }
     result.map(Json)
 }
@@ -190,13 +200,19 @@ async fn login(
         format!("login-ip:{}", addr.ip()),
         format!("login-mobile:{}", req.mobile.trim()),
     ];
-    if let Some(minutes) = state.limiter.check(&keys, now()) {
-        return Err(Error::RateLimited(minutes));
-    }
+    state
+        .limiter
+        .begin(&keys, now())
+        .map_err(Error::RateLimited)?;
+    let _permit = state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let st = state.clone();
     let result = blocking(move || identity::login(&st.store, &req, now())).await;
-    if matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {
-        state.limiter.fail(&keys, now());
+    if !matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {
+        state.limiter.forgive(&keys);
     }
     result.map(Json)
 }
@@ -345,6 +361,9 @@ pub async fn start(config: Config) -> Result<Running> {
     let state = Arc::new(AppState {
         store,
         limiter: Limiter::new(MAX_FAILURES),
+        password_work: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
         config: config.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -1,5 +1,11 @@
 //! `zhtj-server`: the sync server and its operator commands.
 
+// mimalloc returns freed memory to the system promptly; under glibc's allocator the 19 MiB
+// Argon2 blocks and per-document buffers stayed in per-thread arenas (measured: 530–610 MiB
+// after 200 registrations, against a 300 MB budget).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -292,7 +298,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZHTJ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,automerge=off")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -101,6 +101,21 @@ fn judge(
             heads: heads_of(&mut d),
         });
     }
+    // One organization, one history: a document has exactly one root change (its genesis),
+    // and pushed changes must descend from it. Another document's history grafted under this
+    // id would otherwise be judged as an edit of this one.
+    let roots = d
+        .get_changes(&heads_before)
+        .iter()
+        .filter(|c| c.deps().is_empty())
+        .count();
+    if roots != usize::from(stored.is_none()) {
+        return Ok(one(
+            "doc.foreign_history",
+            None,
+            "推送的修改不属于该组织文档的历史(可能是另一个组织的文档)",
+        ));
+    }
     let after = doc::read(&d);
     if after.id != pushed.id {
         return Ok(one(

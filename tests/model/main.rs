@@ -3,23 +3,29 @@
 //! syncs, some of them cut mid-way by a relay, and the invariants of DESIGN "Sync protocol"
 //! checked after every step and at the end.
 //!
-//! The actors: the city admin (团成都市委), the admins of 团锦江区委 and 团青羊区委, and a
-//! town admin registered during the run with a code issued by a district. Operations (each
-//! picks its replica and target from the replica's current state):
+//! The actors: the city admin (团成都市委), the admins of 团锦江区委 and 团青羊区委 (each
+//! district starts with a working committee, its branch, and a branch), and a town admin
+//! registered during the run with a code issued by a district. Operations (each picks its
+//! replica and target from the replica's current state; the city works in the two
+//! districts' subtrees, so that its work meets theirs):
 //!
 //! - create children: valid names, invalid names (refused locally), names taken among the
 //!   replica's own siblings (refused locally), categories the parent may not contain
-//!   (refused locally), batches; names come from a small pool, so replicas create the same
-//!   name under the same parent concurrently and the second to sync is refused by the
-//!   server (`short_name.duplicate`);
+//!   (refused locally), batches (all or nothing); names come from a small pool, so
+//!   replicas create the same name under the same parent concurrently and the second to
+//!   sync is refused by the server (`short_name.duplicate`);
 //! - fill and edit information: valid values (accepted), invalid ones (refused locally, the
-//!   record unchanged), immutable fields (行业类别 filled concurrently: the first accepted
-//!   value stands; names renamed only before the server accepted one), fields of the
-//!   parent's (refused locally for the own unit);
-//! - delete, move up/down, issue codes; correct a refused organization (rename it);
-//! - sync a replica directly, or through a relay that cuts the connection after a random
-//!   number of bytes (the sync then ends with `sync.network`, or succeeds if the budget
-//!   outlasts it).
+//!   record unchanged), 行业类别 (immutable once accepted), renames (the parent's to do, and
+//!   only before the server accepted a name), fields of the parent's (refused locally for
+//!   the own unit);
+//! - races: two admins of one organization fill its 行业类别 differently, or create a child
+//!   of the same name under it, offline (the later sync resolves the fill to the first
+//!   accepted value, or is refused);
+//! - delete one organization, or a whole branch deepest first, or replace one by a new one
+//!   of the same name; move up/down; issue codes; correct a refused organization (rename);
+//! - sync a replica directly, or through a relay (`e2e::proxy`) that cuts the connection
+//!   after a random part of the bytes the sync is expected to move (the sync then ends
+//!   with `sync.network`, or succeeds if the budget outlasts it).
 //!
 //! Invariants, after every step:
 //! (a) the server's state satisfies every rule: each stored document loads and reads back as
@@ -30,17 +36,24 @@
 //! (b) every change a replica saw acknowledged is on the server (its acknowledged heads are
 //!     in the server's history); right after a successful sync, every clean document equals
 //!     the server's (record and heads), the replica holds every server document of its
-//!     subtree, and what is still pending is exactly what the server refused;
+//!     subtree, what is still pending is exactly what the server refused, the server refused
+//!     only for reasons the local checks cannot see (the state of other replicas), and every
+//!     refusal is true of the server's state after the sync;
 //! (c) every refused organization stays in its replica with its reasons (`rejections()`
 //!     lists it, still pending, the refused values still in the record) until corrected;
-//! (d) at the end, after refused organizations are corrected where they can be and every
-//!     replica synced twice without interruption, every replica equals the server on its
+//! (d) at the end, after every replica synced once, corrected what it can (renames) and
+//!     synced twice more without interruption, every replica equals the server on its
 //!     subtree, and every refusal still shown is justified by the server's state.
+//!
+//! Known bugs (regressions.rs, ignored there until fixed) are tolerated unless
+//! `ZHTJ_MODEL_STRICT=1`: organizations created and deleted offline are not deleted (bug 1),
+//! and a refusal the server's state does not justify is allowed if the next sync of that
+//! replica accepts it (bug 2, the push order).
 //!
 //! Size: `ZHTJ_MODEL_CASES` cases (default 8) of `ZHTJ_MODEL_STEPS` operations (default
 //! 30); `ZHTJ_MODEL_SHRINK` shrink iterations at most (default steps + 10: one pass that
-//! leaves out every step not needed for a failure); `ZHTJ_MODEL_LOG=1`
-//! prints every case's log.
+//! leaves out every step not needed for a failure); `ZHTJ_MODEL_LOG=1` prints every case's
+//! log; `PROPTEST_RNG_SEED` fixes the generator's seed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -54,7 +67,7 @@ use client_core::{Direction, Error, NewChild, Replica, doc, store};
 use e2e::proxy::{Dir, Proxy, Rule};
 use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestRunner};
 use schemas::name::{ChainLink, name_key};
 use schemas::org::{Context, IMMUTABLE_FIELDS, OrgRecord};
 use schemas::{Category, Field, Level, Violation};
@@ -118,6 +131,15 @@ enum Op {
     },
     RegisterTown {
         district: u8,
+    },
+    /// Two admins of one organization (an ancestor and the unit, or the city and a
+    /// district) make conflicting changes offline: both fill 行业类别 with different values
+    /// (`fill`), or both create a child of the same name under it. Each is valid locally;
+    /// the later sync resolves the fill to the first accepted value, or is refused.
+    Race {
+        pair: u8,
+        org: u16,
+        fill: bool,
     },
 }
 
@@ -280,6 +302,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         5 => (who, prop::option::weighted(0.4, any::<u16>()))
             .prop_map(|(who, cut)| Op::Sync { who, cut }),
         1 => any::<u8>().prop_map(|district| Op::RegisterTown { district }),
+        2 => (any::<u8>(), any::<u16>(), any::<bool>())
+            .prop_map(|(pair, org, fill)| Op::Race { pair, org, fill }),
     ]
 }
 
@@ -540,7 +564,7 @@ fn live(r: &Replica) -> Vec<OrgRecord> {
 /// Pick from `v`, one time in three among the organizations the actor's work centres on
 /// (the districts for the city, the own unit for the others) when `v` holds any.
 fn pick_home(v: &[OrgRecord], own: &str, i: u16) -> Option<OrgRecord> {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let home: Vec<OrgRecord> = v
             .iter()
             .filter(|r| {
@@ -1022,6 +1046,7 @@ fn run_op(w: &mut World, op: &Op, step: usize) {
             return; // checked inside
         }
         Op::RegisterTown { district } => register_town(w, *district, &ctx),
+        Op::Race { pair, org, fill } => race(w, *pair, *org, *fill, &ctx),
     }
     check_all(w, None, &ctx);
 }
@@ -1439,8 +1464,19 @@ fn recreate(w: &mut World, a: usize, org_sel: u16, ctx: &str) {
         ..NewChild::default()
     };
     let replica = &mut w.actors[a].replica;
+    // Another live sibling of that name (two copies of a name, one refused) still holds it.
+    let taken = replica
+        .children(&t.parent)
+        .unwrap()
+        .iter()
+        .any(|s| name_key(&s.short_name) == name_key(&t.short_name));
     match replica.create_child(&t.parent, &kid) {
         Ok(_) => {
+            assert!(
+                !taken,
+                "{ctx}: re-created {} beside a sibling of that name",
+                t.short_name
+            );
             w.figures.created += 1;
             let line = format!(
                 "{ctx}: [{}] created {} again in its place",
@@ -1450,8 +1486,13 @@ fn recreate(w: &mut World, a: usize, org_sel: u16, ctx: &str) {
         }
         Err(e) => {
             let v = refusal(&e, ctx);
+            let allowed: &[&str] = if taken {
+                &["short_name.duplicate", "full_name.too_long"]
+            } else {
+                &["full_name.too_long"]
+            };
             assert!(
-                codes(&v).iter().all(|c| *c == "full_name.too_long"),
+                codes(&v).iter().all(|c| allowed.contains(c)),
                 "{ctx}: re-create {} after deleting it: {v:?}",
                 t.short_name
             );
@@ -1614,13 +1655,100 @@ fn correct(w: &mut World, a: usize, id: &str, ctx: &str) -> bool {
     true
 }
 
+/// Conflicting offline changes of two admins to one organization (see [`Op::Race`]).
+fn race(w: &mut World, pair: u8, org_sel: u16, fill: bool, ctx: &str) {
+    let mut pairs = vec![(0, 1), (0, 2)];
+    if w.actors.len() > 3 {
+        let town_parent = w.actors[3].replica.own().unwrap().record.parent;
+        pairs.push((if town_parent == JINJIANG { 1 } else { 2 }, 3));
+        pairs.push((0, 3));
+    }
+    let (a, b) = pairs[usize::from(pair) % pairs.len()];
+    // Organizations both hold, live in both.
+    let theirs: HashSet<String> = live(&w.actors[b].replica)
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let both: Vec<OrgRecord> = live(&w.actors[a].replica)
+        .into_iter()
+        .filter(|r| theirs.contains(&r.id))
+        .collect();
+    let candidates: Vec<OrgRecord> = if fill {
+        // Not yet filled in either copy, and allowed for both (any relation may fill it).
+        both.into_iter()
+            .filter(|r| {
+                r.industry.is_empty()
+                    && w.actors[b]
+                        .replica
+                        .org(&r.id)
+                        .unwrap()
+                        .record
+                        .industry
+                        .is_empty()
+            })
+            .collect()
+    } else {
+        both.into_iter()
+            .filter(|r| {
+                r.category()
+                    .is_some_and(|c| c.may_contain(Category::Branch))
+            })
+            .filter(|r| r.level <= MAX_PARENT_LEVEL)
+            .collect()
+    };
+    let Some(t) = pick(&candidates, org_sel) else {
+        w.skip(ctx, "race: no organization both hold");
+        return;
+    };
+    if fill {
+        let i = usize::from(org_sel) % INDUSTRIES.len();
+        for (x, v) in [
+            (a, INDUSTRIES[i]),
+            (b, INDUSTRIES[(i + 1) % INDUSTRIES.len()]),
+        ] {
+            let view = w.actors[x]
+                .replica
+                .update_info(&t.id, &[(Field::Industry, v.to_owned())])
+                .unwrap_or_else(|e| panic!("{ctx}: fill {} 行业类别 = {v}: {e:?}", t.short_name));
+            assert_eq!(view.record.industry, v, "{ctx}");
+            let line = format!(
+                "{ctx}: [{}] {} Industry = {v:?} (race)",
+                w.actors[x].name, t.short_name
+            );
+            w.note(line);
+        }
+    } else {
+        w.fresh += 1;
+        let name = format!("竞{}团支部", w.fresh);
+        for x in [a, b] {
+            w.actors[x]
+                .replica
+                .create_child(
+                    &t.id,
+                    &NewChild {
+                        category: "团支部".into(),
+                        short_name: name.clone(),
+                        ..NewChild::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{ctx}: create {name} under {}: {e:?}", t.short_name));
+            w.figures.created += 1;
+            let line = format!(
+                "{ctx}: [{}] created {name:?} under {} (race)",
+                w.actors[x].name, t.short_name
+            );
+            w.note(line);
+        }
+    }
+}
+
 /// Register the town admin with an unused code a district issued for one of its towns.
 fn register_town(w: &mut World, district: u8, ctx: &str) {
     if w.town_registered {
         w.skip(ctx, "register_town:1561");
         return;
     }
-    let issuer = if district % 2 == 0 {
+    let issuer = if district.is_multiple_of(2) {
         JINJIANG
     } else {
         QINGYANG
@@ -1809,6 +1937,12 @@ fn the_system_keeps_its_invariants_under_random_operations_and_interruptions() {
     let steps = env_num("ZHTJ_MODEL_STEPS", 30) as usize;
     let shrink = env_num("ZHTJ_MODEL_SHRINK", steps as u32 + 10);
     let mut config = Config::with_cases(cases);
+    // A random seed unless PROPTEST_RNG_SEED gives one; printed on failure to replay it.
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(s) => s,
+        RngSeed::Random => rand::random(),
+    };
+    config.rng_seed = RngSeed::Fixed(seed);
     config.max_shrink_iters = shrink;
     config.failure_persistence = Some(Box::new(FileFailurePersistence::Off));
     let mut runner = TestRunner::new(config);
@@ -1824,7 +1958,7 @@ fn the_system_keeps_its_invariants_under_random_operations_and_interruptions() {
         Ok(())
     });
     println!(
-        "model: {cases} cases of {steps} steps in {:.1} s",
+        "model: {cases} cases of {steps} steps in {:.1} s (PROPTEST_RNG_SEED={seed})",
         started.elapsed().as_secs_f64()
     );
     if let Err(e) = result {
@@ -1832,6 +1966,8 @@ fn the_system_keeps_its_invariants_under_random_operations_and_interruptions() {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        panic!("{e}\n\nlog of the smallest failing case:\n{log}");
+        panic!(
+            "{e}\n\nreplay: PROPTEST_RNG_SEED={seed} ZHTJ_MODEL_CASES={cases} ZHTJ_MODEL_STEPS={steps}\n\nlog of the smallest failing case:\n{log}"
+        );
     }
 }

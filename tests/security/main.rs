@@ -11,6 +11,9 @@
 //! malformed `Authorization`) and every body is exactly what the test says. The list of
 //! endpoints is checked against the router's source (`sync-server/src/app.rs`): a route
 //! added without a case here fails `every_route_of_the_router_is_covered`.
+//!
+//! `concurrent_guesses_are_limited_too` is ignored: it fails today (a known bug, see
+//! docs/reliability.md) and documents the failing case.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -770,7 +773,7 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
         JINJIANG,
         w.jj_children[0].as_str(),
         CITY,
-        "org-5101",
+        "org-51",
         "org-unknown",
         "org-510105x",
         "",
@@ -939,6 +942,72 @@ fn password_guessing_across_mobiles_from_one_address_hits_the_rate_limit() {
     assert_eq!(e.code(), "rate_limited");
 }
 
+/// Regression: the limiter once checked before an attempt and counted its failure after
+/// it, so 30 guesses sent at once were all evaluated where the limit allows 10. Attempts
+/// are now counted when they start.
+#[test]
+fn concurrent_guesses_are_limited_too() {
+    const BURST: u32 = 30;
+    let server = spawn_server();
+    let first = server.first_code.clone();
+    register(&server, &first, CITY, 1, "张三").unwrap();
+    let logins: Vec<_> = (0..BURST)
+        .map(|i| {
+            let url = server.url.clone();
+            std::thread::spawn(move || {
+                Remote::new(&url)
+                    .unwrap()
+                    .login(&LoginRequest {
+                        mobile: mobile(1),
+                        password: format!("guess{i:04}"),
+                        org_id: None,
+                    })
+                    .unwrap_err()
+                    .code()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let evaluated = logins
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|c| c == "login.failed")
+        .count();
+    let server = spawn_server();
+    let registrations: Vec<_> = (0..BURST)
+        .map(|i| {
+            let url = server.url.clone();
+            std::thread::spawn(move || {
+                Remote::new(&url)
+                    .unwrap()
+                    .register(&RegisterRequest {
+                        code: wrong_code(),
+                        org_id: JINJIANG.into(),
+                        role: "书记".into(),
+                        name: "张三".into(),
+                        id_number: id_number(10 + i),
+                        mobile: mobile(10 + i),
+                        join_year_month: "2005-05".into(),
+                        password: PASSWORD.into(),
+                    })
+                    .unwrap_err()
+                    .code()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let guessed = registrations
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|c| c == "code.unknown")
+        .count();
+    let limit = sync_server::limits::MAX_FAILURES as usize;
+    assert!(
+        evaluated <= limit && guessed <= limit,
+        "of {BURST} concurrent guesses, {evaluated} passwords and {guessed} codes were evaluated (limit {limit})"
+    );
+}
+
 // ------------------------------------------------------------------ (d) exports
 
 /// Every cell of every sheet of a workbook, as text.
@@ -1072,5 +1141,60 @@ fn exports_carry_no_full_mobile_or_id_number() {
         found.is_empty(),
         "personal data in exports:\n{}",
         found.join("\n")
+    );
+}
+
+/// Regression: another organization's history pushed under one's own id (a second genesis
+/// grafted onto the document) was judged as an ordinary edit.
+#[test]
+fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
+    let server = spawn_server();
+    let first = server.first_code.clone();
+    register(&server, &first, CITY, 1, "张三").unwrap();
+    let remote = Remote::new(&server.url).unwrap();
+    let login = remote
+        .login(&LoginRequest {
+            mobile: mobile(1),
+            password: PASSWORD.into(),
+            org_id: None,
+        })
+        .unwrap();
+    let before = server
+        .state
+        .store
+        .read(sync_server::store::max_seq)
+        .unwrap();
+    // The city pushes 团锦江区委's genesis bytes as if they were changes of its own document.
+    let (jinjiang, _) = server
+        .state
+        .store
+        .read(|c| sync_server::store::get_org_doc(c, JINJIANG))
+        .unwrap()
+        .unwrap();
+    let resp = remote
+        .push(
+            &login.token,
+            &client_core::protocol::PushRequest {
+                version: client_core::protocol::PROTOCOL_VERSION,
+                docs: vec![client_core::protocol::PushDoc {
+                    id: CITY.into(),
+                    changes: jinjiang,
+                }],
+            },
+        )
+        .unwrap();
+    match &resp.results[0].outcome {
+        client_core::protocol::DocOutcome::Rejected { violations } => {
+            assert_eq!(violations[0].code, "doc.foreign_history")
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(
+        server
+            .state
+            .store
+            .read(sync_server::store::max_seq)
+            .unwrap(),
+        before
     );
 }

@@ -300,7 +300,7 @@ impl Proxy {
     /// Wait until the rule's action has fired, or `give_up()` says the traffic is over (the
     /// sync ended without reaching the fault), at most [`WAIT_LIMIT`]. Returns whether it
     /// fired.
-    pub fn wait_fired(&self, give_up: impl Fn() -> bool) -> bool {
+    pub fn wait_fired(&self, mut give_up: impl FnMut() -> bool) -> bool {
         let (m, cv) = &*self.shared;
         let deadline = Instant::now() + WAIT_LIMIT;
         let mut st = m.lock().unwrap_or_else(|p| p.into_inner());
