@@ -168,7 +168,13 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 schedule: Default::default(),
                 tls,
             };
-            let rt = tokio::runtime::Runtime::new()
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                // Blocking work (SQLite, Automerge, Argon2) is serialized on the store and
+                // bounded by cores anyway; capping the pool keeps per-thread allocator
+                // caches from multiplying memory when hundreds of units sync at once.
+                .max_blocking_threads(16)
+                .enable_all()
+                .build()
                 .map_err(|e| sync_server::Error::Internal(e.to_string()))?;
             rt.block_on(async {
                 let running = app::start(config.clone()).await?;

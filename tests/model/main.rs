@@ -505,6 +505,10 @@ struct LocalDoc {
     bytes: Vec<u8>,
     acked: Option<Vec<ChangeHash>>,
     dirty: bool,
+    /// The projection's completeness flag.
+    complete: bool,
+    /// Admins the server reported, as the replica last pulled them.
+    admins: usize,
 }
 
 fn local_docs(path: &Path) -> BTreeMap<String, LocalDoc> {
@@ -515,6 +519,10 @@ fn local_docs(path: &Path) -> BTreeMap<String, LocalDoc> {
         .map(|p| {
             let row = store::load_doc(&conn, &p.record.id).unwrap().unwrap();
             assert_eq!(row.dirty, p.dirty);
+            let admins = store::server_facts(&conn, &p.record.id)
+                .unwrap()
+                .admins
+                .len();
             (
                 p.record.id.clone(),
                 LocalDoc {
@@ -522,6 +530,8 @@ fn local_docs(path: &Path) -> BTreeMap<String, LocalDoc> {
                     bytes: row.bytes,
                     acked: row.acked_heads.as_deref().map(doc::decode_heads),
                     dirty: row.dirty,
+                    complete: p.complete,
+                    admins,
                 },
             )
         })
@@ -597,6 +607,7 @@ struct ServerOrg {
     name_key: String,
     live_children: i64,
     admin_count: i64,
+    complete: bool,
     record: OrgRecord,
     bytes: Vec<u8>,
     heads: Vec<ChangeHash>,
@@ -609,7 +620,7 @@ fn server_orgs(server: &TestServer) -> BTreeMap<String, ServerOrg> {
         .read(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, parent, path, level, deleted, category, short_name, name_key,
-                        live_children, admin_count, record, bytes, heads FROM orgs",
+                        live_children, admin_count, record, bytes, heads, complete FROM orgs",
             )?;
             let rows = stmt
                 .query_map([], |r| {
@@ -629,10 +640,26 @@ fn server_orgs(server: &TestServer) -> BTreeMap<String, ServerOrg> {
                                 .expect("record column is an OrgRecord"),
                             bytes: r.get(11)?,
                             heads: sorted(doc::decode_heads(&r.get::<_, Vec<u8>>(12)?)),
+                            complete: r.get(13)?,
                         },
                     ))
                 })?
                 .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// Registered accounts per organization.
+fn server_admins(server: &TestServer) -> HashMap<String, i64> {
+    server
+        .state
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT org_id, COUNT(*) FROM accounts GROUP BY org_id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<HashMap<_, _>>>()?;
             Ok(rows)
         })
         .unwrap()
@@ -722,11 +749,14 @@ fn check_server(w: &mut World, ctx: &str) -> BTreeMap<String, ServerOrg> {
                 .collect();
             schemas::name::region_of_chain(&chain)
         });
-        let errors: Vec<_> = rec
-            .completeness(&Context { region })
-            .errors()
-            .cloned()
-            .collect();
+        let completeness = rec.completeness(&Context { region });
+        assert_eq!(
+            o.complete,
+            completeness.is_complete(),
+            "{ctx}: {id} ({}): projected completeness",
+            rec.short_name
+        );
+        let errors: Vec<_> = completeness.errors().cloned().collect();
         assert!(
             errors.is_empty(),
             "{ctx}: server doc {id} ({}) breaks rules: {errors:?}",
@@ -794,11 +824,17 @@ fn check_server(w: &mut World, ctx: &str) -> BTreeMap<String, ServerOrg> {
             "{ctx}: {id} moved"
         );
     }
+    let admins = server_admins(&w.server);
     for (id, o) in &orgs {
         assert_eq!(
             o.live_children,
             live_children.get(id.as_str()).copied().unwrap_or(0),
             "{ctx}: {id}: live-children count"
+        );
+        assert_eq!(
+            o.admin_count,
+            admins.get(id).copied().unwrap_or(0),
+            "{ctx}: {id}: admin count"
         );
     }
     // Codes: recorded once, for the organization holding them, never reassigned.
@@ -830,6 +866,12 @@ fn check_replica(w: &World, a: usize, orgs: &BTreeMap<String, ServerOrg>, synced
         let mut d = AutoCommit::load(&l.bytes)
             .unwrap_or_else(|e| panic!("{ctx}: local doc {id} does not load: {e}"));
         assert_eq!(doc::read(&d), l.record, "{ctx}: {id}: bytes and projection");
+        assert_eq!(
+            l.complete,
+            actor.replica.org(id).unwrap().completeness.is_complete(),
+            "{ctx}: {id} ({}): projected completeness",
+            l.record.short_name
+        );
         // (b) Acknowledged heads are on the server.
         if let Some(acked) = &l.acked {
             let s = orgs
@@ -853,6 +895,10 @@ fn check_replica(w: &World, a: usize, orgs: &BTreeMap<String, ServerOrg>, synced
             assert_eq!(
                 l.record, s.record,
                 "{ctx}: {id}: clean after a sync, but differs from the server"
+            );
+            assert_eq!(
+                l.admins as i64, s.admin_count,
+                "{ctx}: {id}: admins as pulled"
             );
             assert_eq!(
                 sorted(d.get_heads()),
