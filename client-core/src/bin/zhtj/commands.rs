@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use crate::cli::{Cli, Command, CreateArgs, MoveDirection};
 use crate::output::{
-    CliResult, Failure, Out, format_beijing, is_personal, label, mask, rfc3339, table,
-    violation_json, violation_line,
+    CliResult, Failure, Out, account_label, format_beijing, is_personal, label, mask, rfc3339,
+    table, violation_json, violation_line,
 };
 
 /// The replica file inside the data directory.
@@ -1002,21 +1002,7 @@ fn status(ctx: &Ctx, out: &mut Out) -> CliResult {
         Some(url) => out.line(format!("服务器:{url}")),
         None => out.line("服务器:未设置(仅离线使用;用 zhtj login 登录服务器后即可同步)"),
     }
-    let who = sync
-        .account
-        .as_ref()
-        .map(|a| {
-            if a.mobile.is_empty() {
-                a.org_short_name.clone()
-            } else {
-                format!(
-                    "{},手机号码 {}",
-                    a.org_short_name,
-                    mask(Field::Mobile, &a.mobile)
-                )
-            }
-        })
-        .unwrap_or_default();
+    let who = sync.account.as_ref().map(account_label).unwrap_or_default();
     let expiry = time_of(sync.token_expires_at)
         .map(|t| format!("{}(北京时间)", format_beijing(t)))
         .unwrap_or_default();

@@ -6,14 +6,13 @@ use std::io::IsTerminal;
 use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::{Error, Remote, Replica, SyncReport, SyncStage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use schemas::Field;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cli::{LoginArgs, RegisterArgs};
 use crate::commands::Ctx;
 use crate::output::{
-    CliResult, Failure, Out, format_beijing, mask, violation_json, violation_line,
+    CliResult, Failure, Out, account_label, format_beijing, violation_json, violation_line,
 };
 
 /// The server to use: given on the command line (or ZHTJ_SERVER), else the replica's.
@@ -352,17 +351,7 @@ pub fn logout(ctx: &Ctx, out: &mut Out) -> CliResult {
     let who = status
         .account
         .as_ref()
-        .map(|a| {
-            if a.mobile.is_empty() {
-                a.org_short_name.clone()
-            } else {
-                format!(
-                    "{}(手机号码 {})",
-                    a.org_short_name,
-                    mask(Field::Mobile, &a.mobile)
-                )
-            }
-        })
+        .map(account_label)
         .unwrap_or_default();
     // A CA that cannot be used must not keep the session here: log out locally anyway.
     let ca = ctx.ca_pem().ok().flatten();

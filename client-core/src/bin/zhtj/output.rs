@@ -360,6 +360,19 @@ pub fn violation_json(v: &Violation) -> serde_json::Value {
     })
 }
 
+/// "团锦江区委(手机号码 139****5678)": who a replica is logged in as, mobile masked.
+pub fn account_label(a: &client_core::sync::Account) -> String {
+    if a.mobile.is_empty() {
+        a.org_short_name.clone()
+    } else {
+        format!(
+            "{}(手机号码 {})",
+            a.org_short_name,
+            mask(Field::Mobile, &a.mobile)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
