@@ -996,9 +996,22 @@ impl Replica {
         report: &mut SyncReport,
         progress: &mut dyn FnMut(SyncStage, usize, usize),
     ) -> Result<()> {
+        // A unit created and deleted again before any server saw it is a local-only
+        // tombstone: nothing to send (the server refuses to create a deleted unit). Should
+        // the server have received its creation after all (an answer lost), the next pull
+        // brings it back and the deletion goes up as an ordinary change.
+        self.conn().execute(
+            "UPDATE docs SET dirty = 0 WHERE dirty = 1 AND deleted = 1 AND acked_heads IS NULL",
+            [],
+        )?;
+        // Deletions first, deepest first (a parent's deletion is judged after its
+        // children's, and a deleted name is free before a new sibling takes it); then
+        // everything else, parents before children.
         let ids: Vec<String> = {
             let mut stmt = self.conn().prepare(
-                "SELECT id FROM docs WHERE dirty = 1 ORDER BY level, parent, sort_key, id",
+                "SELECT id FROM docs WHERE dirty = 1
+                 ORDER BY deleted DESC, CASE WHEN deleted = 1 THEN -level ELSE level END,
+                          parent, sort_key, id",
             )?;
             stmt.query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?

@@ -456,7 +456,7 @@ fn a_push_whose_answer_is_lost_is_retried_idempotently() {
         .sync(&bench.via_proxy(), &mut |_, _, _| {})
         .unwrap_err();
     assert!(matches!(err, Error::Network(_)), "{err:?}");
-    assert_eq!(bench.proxy.stats().fired, 1);
+    assert!(bench.proxy.stats().fired >= 1, "the push answer was cut");
     bench.proxy.clear();
 
     // The server committed the push; the replica never heard of it.
@@ -558,7 +558,7 @@ fn a_pull_cut_mid_page_resumes_from_the_stored_cursor() {
         .sync(&bench.via_proxy(), &mut |_, _, _| {})
         .unwrap_err();
     assert_eq!(err.code(), "sync.network", "{err:?}");
-    assert_eq!(bench.proxy.stats().fired, 1, "cut in the first page");
+    assert!(bench.proxy.stats().fired >= 1, "cut in the first page");
     assert_eq!(reader.counts().unwrap().0, 0, "a cut page stores nothing");
     assert_eq!(reader.sync_status().unwrap().cursor, 0);
 

@@ -1,8 +1,7 @@
-//! Focused reproductions of the bugs the model found. Each test states the behaviour the
-//! design asks for; a test of a bug not fixed yet is `#[ignore]`d with the reason (run them
-//! with `cargo test -p e2e --test model -- --ignored`), and the model tolerates that bug
-//! unless `ZHTJ_MODEL_STRICT=1` (see `strict()` in main.rs). Fixing a bug: remove the
-//! `#[ignore]` here and the tolerance in main.rs.
+//! Focused reproductions of the bugs the model found, each stating the behaviour the design
+//! asks for. Both are fixed in the client's push (client-core/src/sync.rs `push_all`): a unit
+//! created and deleted before any server saw it is not sent, and deletions go first,
+//! deepest first.
 
 use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::{Remote, SyncReport};
@@ -59,7 +58,6 @@ fn kid(category: &str, name: &str) -> NewChild {
 /// not push a never-acknowledged document that is deleted, or the server may store the
 /// tombstone); the server holds no live organization of that name.
 #[test]
-#[ignore = "bug 1: a unit created and deleted offline is refused for ever (tree.created_deleted)"]
 fn an_organization_created_and_deleted_offline_is_not_refused_for_ever() {
     let server = spawn_server();
     let (_d, remote, mut city) = city(&server);
@@ -87,7 +85,6 @@ fn an_organization_created_and_deleted_offline_is_not_refused_for_ever() {
 ///
 /// Expected: one sync, nothing refused (deletions pushed children first).
 #[test]
-#[ignore = "bug 2: the push order (parents first) refuses a parent deleted with its children"]
 fn deleting_a_branch_is_accepted_in_one_sync() {
     let server = spawn_server();
     let (_d, remote, mut city) = city(&server);
@@ -113,7 +110,6 @@ fn deleting_a_branch_is_accepted_in_one_sync() {
 ///
 /// Expected: one sync, nothing refused (deletions before creations and renames).
 #[test]
-#[ignore = "bug 2: the push order refuses a new unit named like a sibling deleted in the same push"]
 fn replacing_a_deleted_unit_by_name_is_accepted_in_one_sync() {
     let server = spawn_server();
     let (_d, remote, mut city) = city(&server);

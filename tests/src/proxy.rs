@@ -7,6 +7,8 @@
 //!
 //! The proxy is plain threads and blocking sockets: one accept loop, two relay threads per
 //! connection. Byte counts are exact: a truncation after N bytes forwards exactly N bytes.
+//! Requests are recognized by their request line (`POST /api/v1/<endpoint> `) within one
+//! read from the client (HTTP clients write a request's head in one piece).
 //!
 //! Once a fault has fired (outside [`Scope::PerConnection`]), the proxy stays broken until
 //! the next [`Proxy::set`] or [`Proxy::clear`]: every live connection is closed as soon as
