@@ -144,6 +144,16 @@ where
 const ZIP_MAGIC: &[u8] = b"PK";
 const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
+fn xls_unreadable(file: &str) -> Error {
+    Error::excel(
+        "excel.not_spreadsheet",
+        format!(
+            "无法读取文件{file}:文件可能设置了打开密码或已损坏,\
+             请取消密码后用Excel或WPS另存为.xlsx格式再上传"
+        ),
+    )
+}
+
 fn read_any<RS, F>(head: &[u8], name: &str, open: &F) -> Result<Vec<ImportRow>>
 where
     RS: Read + Seek,
@@ -170,16 +180,16 @@ where
         ));
     }
     if head.starts_with(CFB_MAGIC) {
+        // The container is checked by the `cfb` crate first: calamine follows a damaged
+        // file's cyclic sector chain without end until memory runs out (found by fuzzing:
+        // tests/fuzz_regressions.rs), which aborts rather than panics.
+        if cfb::CompoundFile::open(open()?).is_err() {
+            return Err(xls_unreadable(&file));
+        }
         // .xls (BIFF8, also what WPS writes as .xls); an encrypted .xlsx also starts so.
         return match Xls::new(open()?) {
             Ok(wb) => read_range_workbook(wb, name),
-            Err(_) => Err(Error::excel(
-                "excel.not_spreadsheet",
-                format!(
-                    "无法读取文件{file}:文件可能设置了打开密码或已损坏,\
-                     请取消密码后用Excel或WPS另存为.xlsx格式再上传"
-                ),
-            )),
+            Err(_) => Err(xls_unreadable(&file)),
         };
     }
     let message = if head.is_empty() {
