@@ -1,6 +1,11 @@
 //! Arbitrary bytes as an organization's Automerge document: load, `doc::read`, and the
 //! other readers of stored or received documents. Must never panic.
 //!
+//! automerge 0.12 panics on some malformed input in `load` and `load_incremental` (an
+//! upstream bug, README.md); the project catches that where it loads untrusted bytes (the
+//! merge), so those panics are tolerated here (`FUZZ_STRICT_PANICS=1`: not) and any other
+//! panic is a crash.
+//!
 //! Also checked: `doc::saved_heads` (the hand-written header reader the server uses to skip
 //! loading a document) agrees with Automerge on every document Automerge loads.
 #![no_main]
@@ -9,11 +14,16 @@ use automerge::{AutoCommit, ChangeHash};
 use client_core::doc;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+#[path = "panics.rs"]
+mod panics;
+
+fuzz_target!(|data: &[u8]| panics::run(|| one(data)));
+
+fn one(data: &[u8]) {
     let heads_in_header = doc::saved_heads(data);
     let _ = doc::decode_heads(data);
 
-    if let Ok(mut d) = AutoCommit::load(data) {
+    if let Some(Ok(mut d)) = panics::tolerated(|| AutoCommit::load(data)) {
         let record = doc::read(&d);
         let heads = d.get_heads();
         if let Some(h) = &heads_in_header {
@@ -41,8 +51,8 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as changes received for a new document (the server's path for a push
     // of a document it does not hold yet).
     let mut fresh = AutoCommit::new();
-    if fresh.load_incremental(data).is_ok() {
+    if let Some(Ok(_)) = panics::tolerated(|| fresh.load_incremental(data)) {
         let _ = fresh.get_missing_deps(&[]);
         let _ = doc::read(&fresh);
     }
-});
+}
