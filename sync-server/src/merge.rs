@@ -80,7 +80,13 @@ fn judge(
         None => AutoCommit::new(),
     };
     let heads_before = d.get_heads();
-    if d.load_incremental(&pushed.changes).is_err() {
+    // automerge 0.12 panics on some malformed change sets instead of returning an error
+    // (found by fuzzing: tests/fuzz_regressions.rs): that is this document malformed, not
+    // the whole push failed.
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        d.load_incremental(&pushed.changes)
+    }));
+    if !matches!(loaded, Ok(Ok(_))) {
         return Ok(one(
             "doc.malformed",
             None,
