@@ -19,6 +19,7 @@
 //! [`ImportRow::cell_errors`] with code `excel.cell_error` or `excel.cell_too_long`.
 
 mod export;
+mod guard;
 mod import;
 mod template;
 

@@ -19,20 +19,25 @@
 //!   failure of the whole file;
 //! - .xlsx is streamed cell by cell, so a file of a million rows is refused
 //!   (`excel.too_many_rows`) after row [`MAX_IMPORT_ROWS`]+1 without being read whole.
-//!   (.xls holds at most 65,536 rows and is read at once; .ods and .xlsb, which calamine
-//!   also reads, likewise.)
+//!   .xlsb (Excel's binary workbook) likewise; .xls holds at most 65,536 rows and is read
+//!   at once;
+//! - sizes a file declares are checked before calamine trusts them ([`guard`](super::guard)):
+//!   a damaged file is refused as unreadable instead of taking the application down;
+//! - .ods is refused with a request to save as .xlsx: calamine expands an .ods sheet's
+//!   repeated cells in memory, which a small file can make unbounded.
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use calamine::{
-    CellErrorType, Data, DataRef, ExcelDateTime, Ods, Reader, Sheet, SheetType, SheetVisible, Xls,
-    Xlsb, Xlsx,
+    CellErrorType, Data, DataRef, ExcelDateTime, Reader, Sheet, SheetType, SheetVisible, Xls, Xlsb,
+    Xlsx,
 };
 use schemas::{Field, Violation};
 use serde::{Deserialize, Serialize};
 
+use super::guard;
 use super::{
     COLUMNS, HEADER_SEARCH_ROWS, IMPORT_SHEET, MAX_CELL_CHARS, MAX_IMPORT_ROWS, cell_violation,
     column_for_header, template_header,
@@ -161,15 +166,24 @@ where
 {
     let file = quoted(name);
     if head.starts_with(ZIP_MAGIC) {
-        // .xlsx (Excel, WPS), or .ods / .xlsb, which calamine reads too.
+        // .xlsx (Excel, WPS), or .xlsb, which calamine reads too.
+        if guard::xlsx_shared_strings_too_many(open()?) {
+            return Err(unreadable(name));
+        }
         if let Ok(wb) = Xlsx::new(open()?) {
             return read_xlsx(wb, name);
         }
-        if let Ok(wb) = Ods::new(open()?) {
-            return read_range_workbook(wb, name);
+        if guard::is_open_document(open()?) {
+            return Err(Error::excel(
+                "excel.not_spreadsheet",
+                format!(
+                    "文件{file}是OpenDocument表格(.ods),暂不支持导入,\
+                     请用Excel或WPS打开后另存为.xlsx格式再上传"
+                ),
+            ));
         }
         if let Ok(wb) = Xlsb::new(open()?) {
-            return read_range_workbook(wb, name);
+            return read_xlsb(wb, name);
         }
         return Err(Error::excel(
             "excel.not_spreadsheet",
@@ -182,8 +196,9 @@ where
     if head.starts_with(CFB_MAGIC) {
         // The container is checked by the `cfb` crate first: calamine follows a damaged
         // file's cyclic sector chain without end until memory runs out (found by fuzzing:
-        // tests/fuzz_regressions.rs), which aborts rather than panics.
-        if cfb::CompoundFile::open(open()?).is_err() {
+        // tests/fuzz_regressions.rs), which aborts rather than panics. Then the sheets'
+        // sizes, which calamine allocates for before reading a cell.
+        if cfb::CompoundFile::open(open()?).is_err() || guard::xls_grid_too_large(open()?) {
             return Err(xls_unreadable(&file));
         }
         // .xls (BIFF8, also what WPS writes as .xls); an encrypted .xlsx also starts so.
@@ -266,15 +281,31 @@ fn read_xlsx<RS: Read + Seek>(mut wb: Xlsx<RS>, name: &str) -> Result<Vec<Import
     let mut cells = wb
         .worksheet_cells_reader(&sheet)
         .map_err(|_| unreadable(name))?;
+    assemble_streamed(name, || cells.next_cell())
+}
+
+/// .xlsb: stream the cells, as .xlsx.
+fn read_xlsb<RS: Read + Seek>(mut wb: Xlsb<RS>, name: &str) -> Result<Vec<ImportRow>> {
+    let sheet = choose_sheet(wb.sheets_metadata()).ok_or_else(|| no_sheet(name))?;
+    let mut cells = wb
+        .worksheet_cells_reader(&sheet)
+        .map_err(|_| unreadable(name))?;
+    assemble_streamed(name, || cells.next_cell())
+}
+
+fn assemble_streamed<'a, E>(
+    name: &str,
+    mut next_cell: impl FnMut() -> std::result::Result<Option<calamine::Cell<DataRef<'a>>>, E>,
+) -> Result<Vec<ImportRow>> {
     let mut rows = Assembler::new(name);
-    while let Some(cell) = cells.next_cell().map_err(|_| unreadable(name))? {
+    while let Some(cell) = next_cell().map_err(|_| unreadable(name))? {
         let (r, c) = cell.get_position();
         rows.push(r, c, || render_ref(cell.get_value()))?;
     }
     rows.finish()
 }
 
-/// .xls, .ods, .xlsb: read the sheet at once (an .xls sheet has at most 65,536 rows).
+/// .xls: read the sheet at once (an .xls sheet has at most 65,536 rows).
 fn read_range_workbook<RS, R>(mut wb: R, name: &str) -> Result<Vec<ImportRow>>
 where
     RS: Read + Seek,
