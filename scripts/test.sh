@@ -26,3 +26,14 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --workspace
+
+# A short fuzzing run of every cargo-fuzz target (fuzz/README.md), from the committed
+# corpus, without a sanitizer: it builds faster, and every finding so far was an abort, a
+# panic or memory exhaustion, which need none. Longer runs, with AddressSanitizer, are
+# reported in docs/reliability.md.
+# ZHTJ_SKIP_FUZZ=1 skips it (local runs); FUZZ_SECONDS sets the time per target.
+if [ -z "${ZHTJ_SKIP_FUZZ:-}" ]; then
+  echo "==> fuzz smoke"
+  FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}" FUZZ_SECONDS="${FUZZ_SECONDS:-20}" \
+    bash scripts/fuzz-smoke.sh
+fi

@@ -30,7 +30,9 @@ fn init() {
 pub fn run(f: impl FnOnce()) {
     init();
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
-        let message = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+        let message = LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_default();
         eprintln!("panic escaped the code under test: {message}");
         std::process::abort();
     }

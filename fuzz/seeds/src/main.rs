@@ -36,7 +36,10 @@ fn child(id: &str, parent: &OrgRecord, category: Category, short: &str) -> OrgRe
     let mut r = OrgRecord::new(id, parent.id.clone(), Level::new(parent.level + 1).unwrap());
     r.category = category.label().into();
     r.short_name = short.into();
-    r.full_name = format!("中国共产主义青年团成都市{}委员会", short.trim_end_matches("团委"));
+    r.full_name = format!(
+        "中国共产主义青年团成都市{}委员会",
+        short.trim_end_matches("团委")
+    );
     r.phone = "028-86661234".into();
     r.email = "youth@example.cn".into();
     r.youth_count = "120".into();
@@ -62,7 +65,9 @@ fn spreadsheets() {
 
     let tmp = std::env::temp_dir().join(format!("zhtj-fuzz-template-{}.xlsx", std::process::id()));
     write_template(&tmp).unwrap();
-    write("excel_import", "template.xlsx", &fs::read(&tmp).unwrap());
+    let template = fs::read(&tmp).unwrap();
+    write("excel_import", "template.xlsx", &template);
+    write("xlsx_parts", "template.parts", &parts(&template));
     fs::remove_file(&tmp).unwrap();
 
     // A filled import sheet: a title line, the headers, rows good and bad, a number cell.
@@ -74,9 +79,36 @@ fn spreadsheets() {
         sheet.write_string(1, c as u16, *h).unwrap();
     }
     let rows: [[&str; 8]; 3] = [
-        ["锦江区实验学校团委", "团委", "中国共产主义青年团成都市锦江区实验学校委员会", "教育", "028-86661234", "youth@example.cn", "120", "3"],
-        ["包装车间团支部", "团支部", "", "", "13800138000", "", "", ""],
-        [" 大雅宝社区团支部 ", "团总支", "x", "?", "86661234", "a@b", "-1", "1000000"],
+        [
+            "锦江区实验学校团委",
+            "团委",
+            "中国共产主义青年团成都市锦江区实验学校委员会",
+            "教育",
+            "028-86661234",
+            "youth@example.cn",
+            "120",
+            "3",
+        ],
+        [
+            "包装车间团支部",
+            "团支部",
+            "",
+            "",
+            "13800138000",
+            "",
+            "",
+            "",
+        ],
+        [
+            " 大雅宝社区团支部 ",
+            "团总支",
+            "x",
+            "?",
+            "86661234",
+            "a@b",
+            "-1",
+            "1000000",
+        ],
     ];
     for (r, row) in rows.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
@@ -85,7 +117,26 @@ fn spreadsheets() {
     }
     sheet.write_number(5, 0, 2017.0).unwrap();
     sheet.write_number(5, 6, 12.0).unwrap();
-    write("excel_import", "filled.xlsx", &wb.save_to_buffer().unwrap());
+    let filled = wb.save_to_buffer().unwrap();
+    write("excel_import", "filled.xlsx", &filled);
+    write("xlsx_parts", "filled.parts", &parts(&filled));
+}
+
+/// An `xlsx_parts` input: the workbook's shared strings, 0xFF, its first sheet.
+fn parts(xlsx: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut out = Vec::new();
+    for (i, name) in ["xl/sharedStrings.xml", "xl/worksheets/sheet1.xml"]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(0xFF);
+        }
+        zip.by_name(name).unwrap().read_to_end(&mut out).unwrap();
+    }
+    out
 }
 
 fn documents() {
@@ -94,18 +145,31 @@ fn documents() {
     let district = &tree[3];
     for r in [&tree[0], city, district] {
         let mut d = doc::deterministic_genesis(r).unwrap();
-        write("doc_read", &format!("{}.automerge", r.id), &d.save_nocompress());
+        write(
+            "doc_read",
+            &format!("{}.automerge", r.id),
+            &d.save_nocompress(),
+        );
     }
     // A document with history: edits, a code, a deletion; saved compressed and not, and
     // its changes alone.
-    let mut r = child("org-seed-1", district, Category::Committee, "锦江区实验学校团委");
+    let mut r = child(
+        "org-seed-1",
+        district,
+        Category::Committee,
+        "锦江区实验学校团委",
+    );
     let mut d = genesis(&r, "seed-a");
     let genesis_heads = d.get_heads();
     let before = r.clone();
     r.phone = "02886661235".into();
     r.codes.insert(
         "Ab3dE7fG".into(),
-        CodeRecord { issued_at: NOW, expires_at: NOW + 20 * 86_400, issued_by: district.id.clone() },
+        CodeRecord {
+            issued_at: NOW,
+            expires_at: NOW + 20 * 86_400,
+            issued_by: district.id.clone(),
+        },
     );
     doc::write(&mut d, &before, &r, NOW + 1).unwrap();
     let mut other = d.fork().with_actor(ActorId::from(b"seed-b".as_slice()));
@@ -114,7 +178,11 @@ fn documents() {
     d.merge(&mut other).unwrap();
     write("doc_read", "history.automerge", &d.save_nocompress());
     write("doc_read", "history-compressed.automerge", &d.save());
-    write("doc_read", "changes.automerge", &d.save_after(&genesis_heads));
+    write(
+        "doc_read",
+        "changes.automerge",
+        &d.save_after(&genesis_heads),
+    );
 }
 
 fn pushes() {
@@ -122,16 +190,37 @@ fn pushes() {
     let city = &tree[2];
     let district = &tree[3];
     // A new committee directly under 团成都市委 (the decoded bodies are pushed by its admin).
-    let r = child("org-seed-1", city, Category::Committee, "成都市第七中学团委");
+    let r = child(
+        "org-seed-1",
+        city,
+        Category::Committee,
+        "成都市第七中学团委",
+    );
     let mut d = genesis(&r, "seed-a");
-    write("push_decode_merge", "create.body", &body(vec![PushDoc { id: r.id.clone(), changes: d.save() }]));
+    write(
+        "push_decode_merge",
+        "create.body",
+        &body(vec![PushDoc {
+            id: r.id.clone(),
+            changes: d.save(),
+        }]),
+    );
 
     // A parent and its child in one push, the child with a registration code.
-    let parent = child("org-seed-2", city, Category::Committee, "成都市第一人民医院团委");
+    let parent = child(
+        "org-seed-2",
+        city,
+        Category::Committee,
+        "成都市第一人民医院团委",
+    );
     let mut kid = child("org-seed-3", &parent, Category::Branch, "急诊科团支部");
     kid.codes.insert(
         "Ab3dE7fG".into(),
-        CodeRecord { issued_at: NOW, expires_at: NOW + 20 * 86_400, issued_by: city.id.clone() },
+        CodeRecord {
+            issued_at: NOW,
+            expires_at: NOW + 20 * 86_400,
+            issued_by: city.id.clone(),
+        },
     );
     let mut pd = genesis(&parent, "seed-b");
     let mut kd = genesis(&kid, "seed-c");
@@ -139,8 +228,14 @@ fn pushes() {
         "push_decode_merge",
         "parent-child.body",
         &body(vec![
-            PushDoc { id: parent.id.clone(), changes: pd.save() },
-            PushDoc { id: kid.id.clone(), changes: kd.save() },
+            PushDoc {
+                id: parent.id.clone(),
+                changes: pd.save(),
+            },
+            PushDoc {
+                id: kid.id.clone(),
+                changes: kd.save(),
+            },
         ]),
     );
 
@@ -153,7 +248,14 @@ fn pushes() {
     after.email = "youth@example.cn".into();
     after.full_name = "中国共产主义青年团成都市委员会".into();
     doc::write(&mut cd, city, &after, NOW).unwrap();
-    write("push_decode_merge", "edit.body", &body(vec![PushDoc { id: city.id.clone(), changes: cd.save_after(&heads) }]));
+    write(
+        "push_decode_merge",
+        "edit.body",
+        &body(vec![PushDoc {
+            id: city.id.clone(),
+            changes: cd.save_after(&heads),
+        }]),
+    );
 
     // An edit of a district (a descendant): a rename and a deletion, refused.
     let mut dd = doc::deterministic_genesis(district).unwrap();
@@ -162,13 +264,25 @@ fn pushes() {
     after.short_name = "团锦江区委员会".into();
     after.deleted = true;
     doc::write(&mut dd, district, &after, NOW).unwrap();
-    write("push_decode_merge", "edit-district.body", &body(vec![PushDoc { id: district.id.clone(), changes: dd.save_after(&heads) }]));
+    write(
+        "push_decode_merge",
+        "edit-district.body",
+        &body(vec![PushDoc {
+            id: district.id.clone(),
+            changes: dd.save_after(&heads),
+        }]),
+    );
 
     write("push_decode_merge", "empty.body", &body(vec![]));
     write(
         "push_decode_merge",
         "pull.body",
-        &protocol::encode(&PullRequest { version: 1, cursor: 0, limit: 500 }).unwrap(),
+        &protocol::encode(&PullRequest {
+            version: 1,
+            cursor: 0,
+            limit: 500,
+        })
+        .unwrap(),
     );
 }
 
