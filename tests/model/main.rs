@@ -484,6 +484,21 @@ fn pick<T: Clone>(v: &[T], i: u16) -> Option<T> {
     (!v.is_empty()).then(|| v[usize::from(i) % v.len()].clone())
 }
 
+/// One live organization below actor `a`'s own, chosen by `sel`; if there is none, the step
+/// is noted as skipped (`why`).
+fn pick_below(w: &mut World, a: usize, sel: u16, ctx: &str, why: &str) -> Option<OrgRecord> {
+    let actor = &w.actors[a];
+    let below: Vec<OrgRecord> = live(&actor.replica)
+        .into_iter()
+        .filter(|r| r.id != actor.org)
+        .collect();
+    let t = pick(&below, sel);
+    if t.is_none() {
+        w.skip(ctx, why);
+    }
+    t
+}
+
 fn codes(v: &[Violation]) -> Vec<&str> {
     v.iter().map(|v| v.code.as_str()).collect()
 }
@@ -1465,13 +1480,7 @@ fn edit_op(w: &mut World, a: usize, org_sel: u16, edit: &Edit, ctx: &str) {
 }
 
 fn delete(w: &mut World, a: usize, org_sel: u16, ctx: &str) {
-    let actor = &w.actors[a];
-    let targets: Vec<OrgRecord> = live(&actor.replica)
-        .into_iter()
-        .filter(|r| r.id != actor.org)
-        .collect();
-    let Some(t) = pick(&targets, org_sel) else {
-        w.skip(ctx, "nothing to delete");
+    let Some(t) = pick_below(w, a, org_sel, ctx, "nothing to delete") else {
         return;
     };
     delete_one(w, a, &t, ctx);
@@ -1604,15 +1613,10 @@ fn delete_one(w: &mut World, a: usize, t: &OrgRecord, ctx: &str) -> bool {
 }
 
 fn move_op(w: &mut World, a: usize, org_sel: u16, up: bool, ctx: &str) {
-    let actor = &w.actors[a];
-    let targets: Vec<OrgRecord> = live(&actor.replica)
-        .into_iter()
-        .filter(|r| r.id != actor.org)
-        .collect();
-    let Some(t) = pick(&targets, org_sel) else {
-        w.skip(ctx, "nothing to move");
+    let Some(t) = pick_below(w, a, org_sel, ctx, "nothing to move") else {
         return;
     };
+    let actor = &w.actors[a];
     let order: Vec<String> = actor
         .replica
         .children(&t.parent)
@@ -1652,15 +1656,10 @@ fn move_op(w: &mut World, a: usize, org_sel: u16, up: bool, ctx: &str) {
 }
 
 fn code(w: &mut World, a: usize, org_sel: u16, ctx: &str) {
-    let actor = &w.actors[a];
-    let targets: Vec<OrgRecord> = live(&actor.replica)
-        .into_iter()
-        .filter(|r| r.id != actor.org)
-        .collect();
-    let Some(t) = pick(&targets, org_sel) else {
-        w.skip(ctx, "no child to issue a code for");
+    let Some(t) = pick_below(w, a, org_sel, ctx, "no child to issue a code for") else {
         return;
     };
+    let actor = &w.actors[a];
     let org = actor.org.clone();
     let replica = &mut w.actors[a].replica;
     let c = replica
