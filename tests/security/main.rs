@@ -29,8 +29,10 @@ use client_core::protocol::{
 use client_core::supervise;
 use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
-use schemas::{Field, Mobile};
+use e2e::{
+    CITY, JINJIANG, TestServer, id_number, mobile, personal_runs, replica_dir, spawn_server,
+};
+use schemas::Field;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 
@@ -1021,31 +1023,6 @@ fn cells(path: &Path) -> Vec<(String, u32, u32, String)> {
             for (c, cell) in row.iter().enumerate() {
                 out.push((name.clone(), r0 + r as u32, c0 + c as u32, cell.to_string()));
             }
-        }
-    }
-    out
-}
-
-/// A run of digits that is a mobile number (11 digits), or 17+ digits (an ID number).
-fn personal_runs(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let run = &s[start..i];
-        if start > 0 && b[start - 1] == b'.' {
-            continue; // the decimals of a number (a share)
-        }
-        if (run.len() == 11 && Mobile::parse(run).is_ok()) || run.len() >= 17 {
-            out.push(run.to_owned());
         }
     }
     out

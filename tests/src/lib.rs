@@ -100,3 +100,30 @@ pub fn replica_dir() -> (TempDir, PathBuf) {
     let p = d.path().join("replica.sqlite3");
     (d, p)
 }
+
+/// Every run of digits in `s` shaped like personal data: 11 digits that parse as a mobile
+/// number, or 17 or more (an ID number's digits before its check character). The decimals
+/// of a number (after a '.') are not a run.
+pub fn personal_runs(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run = &s[start..i];
+        if start > 0 && b[start - 1] == b'.' {
+            continue;
+        }
+        if (run.len() == 11 && schemas::Mobile::parse(run).is_ok()) || run.len() >= 17 {
+            out.push(run.to_owned());
+        }
+    }
+    out
+}

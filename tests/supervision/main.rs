@@ -20,7 +20,9 @@ use client_core::protocol::{LoginRequest, ProgressResponse, RegisterRequest};
 use client_core::supervise::{self, ProgressQuery};
 use client_core::sync::Remote;
 use client_core::{Error, NewChild, Replica};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use e2e::{
+    CITY, JINJIANG, TestServer, id_number, mobile, personal_runs, replica_dir, spawn_server,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use schemas::progress::{self, LevelCounts, Overdue, ProgressRow, Schedule, Task, UnitFacts};
@@ -768,31 +770,6 @@ fn read_sheets(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
         .collect()
 }
 
-/// A run of 11 digits that is a mobile number, or 17 digits and a check character.
-fn looks_personal(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let run = &s[start..i];
-        if start > 0 && b[start - 1] == b'.' {
-            continue; // the decimals of a number (a percentage)
-        }
-        // 11 digits of a mobile; 17 digits (and a check digit or X) of an ID number.
-        if (run.len() == 11 && Mobile::parse(run).is_ok()) || run.len() >= 17 {
-            return true;
-        }
-    }
-    false
-}
-
 #[test]
 fn the_report_has_the_sheets_and_counts_and_no_personal_data() {
     let server = spawn_server();
@@ -898,7 +875,10 @@ fn the_report_has_the_sheets_and_counts_and_no_personal_data() {
     assert!(all.iter().any(|c| c.as_str() == "李*"));
     assert!(all.iter().any(|c| c.contains("****")));
     for cell in &all {
-        assert!(!looks_personal(cell), "personal data in a cell: {cell}");
+        assert!(
+            personal_runs(cell).is_empty(),
+            "personal data in a cell: {cell}"
+        );
         for s in &secrets {
             assert!(!cell.contains(s.as_str()), "{s} in {cell}");
         }
