@@ -47,6 +47,9 @@ use schemas::Field;
 use schemas::org::OrgRecord;
 use tempfile::TempDir;
 
+mod common;
+use common::{id_number, mobile};
+
 const CITY: &str = "org-5101";
 const DEFAULT_CYCLES: usize = 10;
 const DEFAULT_SEED: u64 = 0x5101_0417_0009;
@@ -56,25 +59,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_PARENT_LEVEL: u8 = 6;
 
 // ------------------------------------------------------------------------ helpers
-
-/// A valid 18-digit ID number (Chengdu, born 1990-01-01 + n days), distinct per `n`.
-fn id_number(n: u32) -> String {
-    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
-    let first17 = format!(
-        "510104{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    let check = schemas::IdNumber::check_char(&first17).expect("17 digits");
-    format!("{first17}{check}")
-}
-
-/// A valid mobile number, distinct per `n`.
-fn mobile(n: u32) -> String {
-    format!("138{n:08}")
-}
 
 fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads.sort_unstable();

@@ -26,30 +26,14 @@ use client_core::{NewChild, Replica, supervise};
 use schemas::{Field, Mobile};
 use time::OffsetDateTime;
 
+mod common;
+use common::{id_number, mobile};
+
 const CITY: &str = "org-5101";
 const JINJIANG: &str = "org-510104";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const CITY_PASSWORD: &str = "Chengdu2017pass";
 const DISTRICT_PASSWORD: &str = "Jinjiang9secret";
-
-/// A valid 18-digit ID number (Chengdu, born 1990-01-01 + n days), distinct per `n`.
-fn id_number(n: u32) -> String {
-    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
-    let first17 = format!(
-        "510104{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    let check = schemas::IdNumber::check_char(&first17).expect("17 digits");
-    format!("{first17}{check}")
-}
-
-/// A valid mobile number, distinct per `n`.
-fn mobile(n: u32) -> String {
-    format!("139{n:08}")
-}
 
 /// The server process, its stderr captured whole; killed and reaped when dropped.
 struct Server {
