@@ -37,11 +37,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use automerge::ChangeHash;
-use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::{PULL_LIMIT, Remote, SyncReport};
 use client_core::{Error, NewChild, Replica, doc, store};
 use e2e::proxy::{Dir, Proxy, Rule};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use e2e::{CITY, JINJIANG, TestServer, login_request, registration, replica_dir, spawn_server};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use schemas::Field;
@@ -50,7 +49,6 @@ use tempfile::TempDir;
 use time::OffsetDateTime;
 
 const QINGYANG: &str = "org-510105";
-const PASSWORD: &str = "secret123";
 const CHILD_REPLICA: &str = "ZHTJ_FAULTS_CHILD_REPLICA";
 const CHILD_URL: &str = "ZHTJ_FAULTS_CHILD_URL";
 const CHILD_LINE: &str = "ZHTJ-CHILD";
@@ -80,24 +78,9 @@ impl Bench {
         let proxy = Proxy::in_front_of(&server.url);
         let remote = Remote::new(&server.url).unwrap();
         remote
-            .register(&RegisterRequest {
-                code: server.first_code.clone(),
-                org_id: CITY.into(),
-                role: "书记".into(),
-                name: "张三".into(),
-                id_number: id_number(1),
-                mobile: mobile(1),
-                join_year_month: "2005-05".into(),
-                password: PASSWORD.into(),
-            })
+            .register(&registration(&server.first_code, CITY, 1, "张三"))
             .unwrap();
-        let login = remote
-            .login(&LoginRequest {
-                mobile: mobile(1),
-                password: PASSWORD.into(),
-                org_id: None,
-            })
-            .unwrap();
+        let login = remote.login(&login_request(1)).unwrap();
         Bench {
             server,
             proxy,
@@ -495,14 +478,7 @@ fn a_push_whose_answer_is_lost_is_retried_idempotently() {
     let conn = store::open(replica.path()).unwrap();
     let row = store::load_doc(&conn, &new[0]).unwrap().unwrap();
     let token = {
-        let login = bench
-            .direct()
-            .login(&LoginRequest {
-                mobile: mobile(1),
-                password: PASSWORD.into(),
-                org_id: None,
-            })
-            .unwrap();
+        let login = bench.direct().login(&login_request(1)).unwrap();
         login.token
     };
     let resp = bench

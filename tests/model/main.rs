@@ -60,11 +60,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use automerge::{AutoCommit, ChangeHash};
-use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::{Remote, SyncReport};
 use client_core::{Direction, Error, NewChild, Replica, doc, store};
 use e2e::proxy::{Dir, Proxy, Rule};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use e2e::{
+    CITY, JINJIANG, TestServer, id_number, login_request, mobile, registration, replica_dir,
+    spawn_server,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestRunner};
 use schemas::name::{ChainLink, name_key};
@@ -76,7 +78,6 @@ use time::OffsetDateTime;
 mod regressions;
 
 const QINGYANG: &str = "org-510105";
-const PASSWORD: &str = "secret123";
 /// Parents deeper than this get no children (keeps generated full names short).
 const MAX_PARENT_LEVEL: u8 = 7;
 
@@ -373,28 +374,13 @@ struct World {
 
 fn register(remote: &Remote, code: &str, org: &str, n: u32) -> client_core::Result<()> {
     remote
-        .register(&RegisterRequest {
-            code: code.into(),
-            org_id: org.into(),
-            role: "书记".into(),
-            name: "张三".into(),
-            id_number: id_number(n),
-            mobile: mobile(n),
-            join_year_month: "2005-05".into(),
-            password: PASSWORD.into(),
-        })
+        .register(&registration(code, org, n, "张三"))
         .map(drop)
 }
 
 fn login(server: &TestServer, name: &'static str, n: u32) -> Actor {
     let remote = Remote::new(&server.url).unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(n),
-            password: PASSWORD.into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(n)).unwrap();
     let (dir, path) = replica_dir();
     let mut replica = Replica::create_for_login(&path, &server.url, &login).unwrap();
     let report = replica.sync(&remote, &mut |_, _, _| {}).unwrap();

@@ -3,34 +3,18 @@
 //! created and deleted before any server saw it is not sent, and deletions go first,
 //! deepest first.
 
-use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::{Remote, SyncReport};
 use client_core::{Direction, NewChild, Replica};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use e2e::{CITY, JINJIANG, TestServer, login_request, registration, replica_dir, spawn_server};
 use tempfile::TempDir;
 
 /// The city admin, registered, logged in, with a synced replica.
 fn city(server: &TestServer) -> (TempDir, Remote, Replica) {
     let remote = Remote::new(&server.url).unwrap();
     remote
-        .register(&RegisterRequest {
-            code: server.first_code.clone(),
-            org_id: CITY.into(),
-            role: "书记".into(),
-            name: "张三".into(),
-            id_number: id_number(1),
-            mobile: mobile(1),
-            join_year_month: "2005-05".into(),
-            password: "secret123".into(),
-        })
+        .register(&registration(&server.first_code, CITY, 1, "张三"))
         .unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(1),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(1)).unwrap();
     let (dir, path) = replica_dir();
     let mut replica = Replica::create_for_login(&path, &server.url, &login).unwrap();
     sync(&mut replica, &remote);

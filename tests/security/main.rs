@@ -24,20 +24,20 @@ use std::time::Duration;
 use calamine::{Reader, Xlsx};
 use client_core::protocol::{
     self, DocOutcome, LoginRequest, PROTOCOL_VERSION, PullRequest, PullResponse, PushDoc,
-    PushRequest, PushResponse, RegisterRequest, SYNC_CONTENT_TYPE,
+    PushRequest, PushResponse, SYNC_CONTENT_TYPE,
 };
 use client_core::supervise;
 use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
 use e2e::{
-    CITY, JINJIANG, TestServer, id_number, mobile, personal_runs, replica_dir, spawn_server,
+    CITY, JINJIANG, PASSWORD, TestServer, id_number, login_request, mobile, personal_runs,
+    registration, replica_dir, spawn_server,
 };
 use schemas::Field;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 
 const QINGYANG: &str = "org-510105";
-const PASSWORD: &str = "secret123";
 
 // ------------------------------------------------------------------ raw HTTP
 
@@ -219,26 +219,13 @@ fn register(
 ) -> client_core::Result<client_core::protocol::RegisterResponse> {
     Remote::new(&server.url)
         .unwrap()
-        .register(&RegisterRequest {
-            code: code.into(),
-            org_id: org.into(),
-            role: "书记".into(),
-            name: name.into(),
-            id_number: id_number(n),
-            mobile: mobile(n),
-            join_year_month: "2005-05".into(),
-            password: PASSWORD.into(),
-        })
+        .register(&registration(code, org, n, name))
 }
 
 fn login(server: &TestServer, n: u32) -> String {
     Remote::new(&server.url)
         .unwrap()
-        .login(&LoginRequest {
-            mobile: mobile(n),
-            password: PASSWORD.into(),
-            org_id: None,
-        })
+        .login(&login_request(n))
         .unwrap()
         .token
 }
@@ -260,13 +247,7 @@ fn unit(server: &TestServer, org: &str, n: u32, name: &str, code: Option<&str>) 
     };
     register(server, &code, org, n, name).unwrap();
     let remote = Remote::new(&server.url).unwrap();
-    let resp = remote
-        .login(&LoginRequest {
-            mobile: mobile(n),
-            password: PASSWORD.into(),
-            org_id: None,
-        })
-        .unwrap();
+    let resp = remote.login(&login_request(n)).unwrap();
     let (dir, path) = replica_dir();
     let mut replica = Replica::create_for_login(&path, &server.url, &resp).unwrap();
     replica.sync(&remote, &mut |_, _, _| {}).unwrap();
@@ -982,16 +963,7 @@ fn concurrent_guesses_are_limited_too() {
             std::thread::spawn(move || {
                 Remote::new(&url)
                     .unwrap()
-                    .register(&RegisterRequest {
-                        code: wrong_code(),
-                        org_id: JINJIANG.into(),
-                        role: "书记".into(),
-                        name: "张三".into(),
-                        id_number: id_number(10 + i),
-                        mobile: mobile(10 + i),
-                        join_year_month: "2005-05".into(),
-                        password: PASSWORD.into(),
-                    })
+                    .register(&registration(&wrong_code(), JINJIANG, 10 + i, "张三"))
                     .unwrap_err()
                     .code()
                     .to_owned()
@@ -1129,13 +1101,7 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
     let first = server.first_code.clone();
     register(&server, &first, CITY, 1, "张三").unwrap();
     let remote = Remote::new(&server.url).unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(1),
-            password: PASSWORD.into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(1)).unwrap();
     let before = server
         .state
         .store

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use client_core::protocol::{LoginRequest, RegisterRequest};
 use sync_server::app::{AppState, Config};
 use sync_server::identity::IdentityConfig;
 use tempfile::TempDir;
@@ -126,4 +127,31 @@ pub fn personal_runs(s: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The password of every test admin.
+pub const PASSWORD: &str = "secret123";
+
+/// The registration of test admin `n` (its ID number and mobile derived from `n`, the test
+/// password) as 书记 `name` of `org`, with `code`.
+pub fn registration(code: &str, org: &str, n: u32, name: &str) -> RegisterRequest {
+    RegisterRequest {
+        code: code.into(),
+        org_id: org.into(),
+        role: "书记".into(),
+        name: name.into(),
+        id_number: id_number(n),
+        mobile: mobile(n),
+        join_year_month: "2005-05".into(),
+        password: PASSWORD.into(),
+    }
+}
+
+/// The login of test admin `n`, to its only organization.
+pub fn login_request(n: u32) -> LoginRequest {
+    LoginRequest {
+        mobile: mobile(n),
+        password: PASSWORD.into(),
+        org_id: None,
+    }
 }

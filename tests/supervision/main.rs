@@ -16,12 +16,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use calamine::{Reader, Xlsx};
-use client_core::protocol::{LoginRequest, ProgressResponse, RegisterRequest};
+use client_core::protocol::ProgressResponse;
 use client_core::supervise::{self, ProgressQuery};
 use client_core::sync::Remote;
 use client_core::{Error, NewChild, Replica};
 use e2e::{
-    CITY, JINJIANG, TestServer, id_number, mobile, personal_runs, replica_dir, spawn_server,
+    CITY, JINJIANG, TestServer, id_number, login_request, mobile, personal_runs, registration,
+    replica_dir, spawn_server,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -29,31 +30,12 @@ use schemas::progress::{self, LevelCounts, Overdue, ProgressRow, Schedule, Task,
 use schemas::{Category, Field, Level, Mobile};
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-const PASSWORD: &str = "secret123";
-
 fn register(remote: &Remote, code: &str, org: &str, n: u32, name: &str) {
-    remote
-        .register(&RegisterRequest {
-            code: code.into(),
-            org_id: org.into(),
-            role: "书记".into(),
-            name: name.into(),
-            id_number: id_number(n),
-            mobile: mobile(n),
-            join_year_month: "2005-05".into(),
-            password: PASSWORD.into(),
-        })
-        .unwrap();
+    remote.register(&registration(code, org, n, name)).unwrap();
 }
 
 fn login(remote: &Remote, n: u32) -> client_core::protocol::LoginResponse {
-    remote
-        .login(&LoginRequest {
-            mobile: mobile(n),
-            password: PASSWORD.into(),
-            org_id: None,
-        })
-        .unwrap()
+    remote.login(&login_request(n)).unwrap()
 }
 
 /// 团成都市委's admin (account n = 1), registered with the first code and logged in.

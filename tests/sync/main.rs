@@ -11,7 +11,10 @@ use client_core::protocol::{
 };
 use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
-use e2e::{CITY, JINJIANG, TestServer, id_number, mobile, replica_dir, spawn_server};
+use e2e::{
+    CITY, JINJIANG, TestServer, id_number, login_request, mobile, registration, replica_dir,
+    spawn_server,
+};
 use schemas::Field;
 use time::OffsetDateTime;
 
@@ -21,27 +24,12 @@ fn register(
     org: &str,
     n: u32,
 ) -> client_core::Result<client_core::protocol::RegisterResponse> {
-    remote.register(&RegisterRequest {
-        code: code.into(),
-        org_id: org.into(),
-        role: "书记".into(),
-        name: "张三".into(),
-        id_number: id_number(n),
-        mobile: mobile(n),
-        join_year_month: "2005-05".into(),
-        password: "secret123".into(),
-    })
+    remote.register(&registration(code, org, n, "张三"))
 }
 
 fn login_replica(server: &TestServer, n: u32, path: &Path) -> (Remote, Replica) {
     let remote = Remote::new(&server.url).unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(n),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(n)).unwrap();
     let mut r = Replica::create_for_login(path, &server.url, &login).unwrap();
     r.sync(&remote, &mut |_, _, _| {}).unwrap();
     (remote, r)
@@ -325,13 +313,7 @@ fn concurrent_immutable_change_resolves_to_the_first_accepted() {
 fn city_token(server: &TestServer) -> (Remote, String) {
     let remote = Remote::new(&server.url).unwrap();
     register(&remote, &server.first_code, CITY, 1).unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(1),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(1)).unwrap();
     (remote, login.token)
 }
 
@@ -396,13 +378,7 @@ fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
     let (_cd, _cr, _city, district_code) = city_with_district_code(&server);
     let remote = Remote::new(&server.url).unwrap();
     register(&remote, &district_code, JINJIANG, 2).unwrap();
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(2),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(2)).unwrap();
     let before = feed_len(&server);
 
     // The district admin edits a sibling district's document (团青羊区委).
@@ -598,13 +574,7 @@ fn expired_unknown_and_revoked_tokens_are_refused() {
         "sync.login_required"
     );
     // A revoked one.
-    let login = remote
-        .login(&LoginRequest {
-            mobile: mobile(1),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap();
+    let login = remote.login(&login_request(1)).unwrap();
     remote.logout(&login.token).unwrap();
     assert_eq!(
         remote.pull(&login.token, &pull).unwrap_err().code(),
@@ -630,13 +600,7 @@ fn password_guessing_hits_the_rate_limit() {
     assert_eq!(codes[0], "login.failed");
     assert_eq!(codes.last().unwrap(), "rate_limited");
     // Even the right password is refused while the limit holds.
-    let e = remote
-        .login(&LoginRequest {
-            mobile: mobile(1),
-            password: "secret123".into(),
-            org_id: None,
-        })
-        .unwrap_err();
+    let e = remote.login(&login_request(1)).unwrap_err();
     assert_eq!(e.code(), "rate_limited");
 }
 

@@ -5,10 +5,9 @@
 
 use std::path::Path;
 
-use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::Remote;
 use client_core::{Error, Replica};
-use e2e::{CITY, TestServer, id_number, mobile, replica_dir, spawn_tls_server};
+use e2e::{CITY, TestServer, login_request, registration, replica_dir, spawn_tls_server};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use sync_server::TlsFiles;
 use tempfile::TempDir;
@@ -55,25 +54,8 @@ impl Pki {
     }
 }
 
-fn registration(code: &str, n: u32) -> RegisterRequest {
-    RegisterRequest {
-        code: code.into(),
-        org_id: CITY.into(),
-        role: "书记".into(),
-        name: "张三".into(),
-        id_number: id_number(n),
-        mobile: mobile(n),
-        join_year_month: "2005-05".into(),
-        password: "secret123".into(),
-    }
-}
-
 fn login(remote: &Remote, n: u32) -> client_core::Result<client_core::protocol::LoginResponse> {
-    remote.login(&LoginRequest {
-        mobile: mobile(n),
-        password: "secret123".into(),
-        org_id: None,
-    })
+    remote.login(&login_request(n))
 }
 
 fn start() -> (Pki, TestServer) {
@@ -93,7 +75,7 @@ fn trusted_ca_registers_logs_in_and_syncs_over_https() {
     let (pki, server) = start();
     let remote = Remote::with_ca(&server.url, pki.ca_pem.as_bytes()).unwrap();
     let reg = remote
-        .register(&registration(&server.first_code, 1))
+        .register(&registration(&server.first_code, CITY, 1, "张三"))
         .unwrap();
     assert_eq!(reg.org_id, CITY);
     let resp = login(&remote, 1).unwrap();
@@ -130,7 +112,7 @@ fn untrusted_certificate_fails_before_anything_is_sent() {
     let (pki, server) = start();
     let stranger = Remote::new(&server.url).unwrap();
     let err = stranger
-        .register(&registration(&server.first_code, 2))
+        .register(&registration(&server.first_code, CITY, 2, "张三"))
         .unwrap_err();
     assert!(matches!(err, Error::Network(_)), "{err:?}");
     assert_eq!(err.code(), "sync.network");
@@ -143,7 +125,7 @@ fn untrusted_certificate_fails_before_anything_is_sent() {
     let wrong = Remote::with_ca(&server.url, other.ca_pem.as_bytes()).unwrap();
     assert_eq!(
         wrong
-            .register(&registration(&server.first_code, 2))
+            .register(&registration(&server.first_code, CITY, 2, "张三"))
             .unwrap_err()
             .code(),
         "sync.network"
@@ -153,7 +135,7 @@ fn untrusted_certificate_fails_before_anything_is_sent() {
     // client registers with it.
     let trusting = Remote::with_ca(&server.url, pki.ca_pem.as_bytes()).unwrap();
     trusting
-        .register(&registration(&server.first_code, 2))
+        .register(&registration(&server.first_code, CITY, 2, "张三"))
         .unwrap();
 }
 
@@ -168,7 +150,7 @@ fn plain_http_to_the_tls_port_fails_cleanly() {
     // The server is unharmed and keeps serving HTTPS.
     let trusting = Remote::with_ca(&server.url, pki.ca_pem.as_bytes()).unwrap();
     trusting
-        .register(&registration(&server.first_code, 3))
+        .register(&registration(&server.first_code, CITY, 3, "张三"))
         .unwrap();
     login(&trusting, 3).unwrap();
 }
