@@ -1033,6 +1033,28 @@ pub fn random_mobile(rng: &mut SplitMix) -> String {
     format!("{}{}", rng.pick(MOBILE_PREFIXES), rng.digits(8))
 }
 
+/// The ID number of numbered person `n`, for tests that must know a person's number in
+/// advance: Chengdu (510104), born 1990-01-01 plus `n % 5000` days, sequence `n % 1000`.
+/// Valid, and distinct for `n` below 5,000.
+pub fn numbered_id_number(n: u32) -> String {
+    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
+    let first17 = format!(
+        "510104{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        n % 1000
+    );
+    let check = IdNumber::check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// The mobile number of numbered person `n` (see [`numbered_id_number`]): valid, and
+/// distinct for `n` below 100,000,000.
+pub fn numbered_mobile(n: u32) -> String {
+    format!("138{n:08}")
+}
+
 /// The address codes ID numbers are drawn from: Chengdu's counties mostly, other Sichuan
 /// counties too.
 struct AddressCodes {

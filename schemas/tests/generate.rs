@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use schemas::divisions::{self, Division};
 use schemas::generate::{
-    CampaignRates, GenOptions, SplitMix, chengdu_tree, child_regions, fill_campaign, random_person,
-    synthetic_tree,
+    CampaignRates, GenOptions, SplitMix, chengdu_tree, child_regions, fill_campaign,
+    numbered_id_number, numbered_mobile, random_person, synthetic_tree,
 };
 use schemas::name::{FullName, name_key};
 use schemas::org::{Context, OrgRecord};
@@ -399,4 +399,18 @@ fn people_are_valid() {
         regions[&initial::org_id("510104")].map(|d| d.code),
         Some("510104")
     );
+}
+
+#[test]
+fn numbered_people_are_valid_and_distinct() {
+    let ids: HashSet<String> = (0..5000).map(numbered_id_number).collect();
+    assert_eq!(ids.len(), 5000);
+    for id in &ids {
+        assert!(IdNumber::parse(id).is_ok(), "{id}");
+    }
+    let mobiles: HashSet<String> = (0..5000).map(numbered_mobile).collect();
+    assert_eq!(mobiles.len(), 5000);
+    for m in &mobiles {
+        assert!(Mobile::parse(m).is_ok(), "{m}");
+    }
 }

@@ -29,8 +29,8 @@
 //! is this process's: clients included). Traffic goes to 127.0.0.1 only.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -42,6 +42,10 @@ use rand::{RngExt, SeedableRng};
 use schemas::Field;
 use sync_server::store::Store;
 use time::OffsetDateTime;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{id_number, mobile, server_command};
 
 const DEFAULT_UNITS: usize = 200;
 const DEFAULT_ROUNDS: usize = 10;
@@ -61,25 +65,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn id_number(n: u32) -> String {
-    let birth = time::macros::date!(1985 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
-    let first17 = format!(
-        "510104{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    format!(
-        "{first17}{}",
-        schemas::IdNumber::check_char(&first17).unwrap()
-    )
-}
-
-fn mobile(n: u32) -> String {
-    format!("137{n:08}")
 }
 
 /// (VmRSS, VmHWM) in MiB of a process.
@@ -152,20 +137,10 @@ impl Server {
     }
 
     fn spawn(data: &Path) -> Result<(Server, String, String), String> {
-        let exe = PathBuf::from(env!("CARGO_BIN_EXE_zhtj-server"));
-        let mut child = Command::new(&exe)
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("ZHTJ_SERVER_DATA")
-            .env_remove("ZHTJ_LISTEN")
-            .env_remove("ZHTJ_JOIN_CUTOFF")
-            .env("ZHTJ_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        let mut child = server_command(data, "warn")
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("{}: {e}", exe.display()))?;
+            .map_err(|e| format!("zhtj-server: {e}"))?;
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

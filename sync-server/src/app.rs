@@ -158,6 +158,24 @@ fn now() -> i64 {
     store::now()
 }
 
+/// A registration or login attempt: counted against the rate limit of each key (refused
+/// once one is over it), then a permit for the Argon2 work, which the caller holds until
+/// the password is hashed or checked.
+async fn begin_guess<'a>(
+    state: &'a AppState,
+    keys: &[String],
+) -> Result<tokio::sync::SemaphorePermit<'a>> {
+    state
+        .limiter
+        .begin(keys, now())
+        .map_err(Error::RateLimited)?;
+    state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
 async fn register(
     State(state): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -167,15 +185,7 @@ async fn register(
         format!("reg-ip:{}", addr.ip()),
         format!("reg-org:{}", req.org_id),
     ];
-    state
-        .limiter
-        .begin(&keys, now())
-        .map_err(Error::RateLimited)?;
-    let _permit = state
-        .password_work
-        .acquire()
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let _permit = begin_guess(&state, &keys).await?;
     let st = state.clone();
     let result = blocking(move || {
         let category = identity::org_category(&st.store, &req.org_id)?;
@@ -200,15 +210,7 @@ async fn login(
         format!("login-ip:{}", addr.ip()),
         format!("login-mobile:{}", req.mobile.trim()),
     ];
-    state
-        .limiter
-        .begin(&keys, now())
-        .map_err(Error::RateLimited)?;
-    let _permit = state
-        .password_work
-        .acquire()
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let _permit = begin_guess(&state, &keys).await?;
     let st = state.clone();
     let result = blocking(move || identity::login(&st.store, &req, now())).await;
     if !matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {

@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
@@ -48,7 +48,7 @@ use schemas::org::OrgRecord;
 use tempfile::TempDir;
 
 mod common;
-use common::{id_number, mobile};
+use common::{id_number, mobile, server_command};
 
 const CITY: &str = "org-5101";
 const DEFAULT_CYCLES: usize = 10;
@@ -103,16 +103,7 @@ impl Server {
     /// Start `zhtj-server serve` on 127.0.0.1:0 over `data`; wait for its start-up lines.
     /// Returns the server and the first admin's registration code (first start only).
     fn start(data: &Path) -> (Server, Option<String>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zhtj-server"))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("ZHTJ_SERVER_DATA")
-            .env_remove("ZHTJ_LISTEN")
-            .env_remove("ZHTJ_JOIN_CUTOFF")
-            .env("ZHTJ_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        let mut child = server_command(data, "warn")
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn zhtj-server");

@@ -13,7 +13,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -27,7 +27,7 @@ use schemas::{Field, Mobile};
 use time::OffsetDateTime;
 
 mod common;
-use common::{id_number, mobile};
+use common::{id_number, mobile, server_command};
 
 const CITY: &str = "org-5101";
 const JINJIANG: &str = "org-510104";
@@ -45,17 +45,7 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zhtj-server"))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("ZHTJ_SERVER_DATA")
-            .env_remove("ZHTJ_LISTEN")
-            .env_remove("ZHTJ_JOIN_CUTOFF")
-            .env_remove("RUST_LOG")
-            .env("ZHTJ_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        let mut child = server_command(data, "debug")
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn zhtj-server");

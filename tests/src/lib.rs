@@ -76,24 +76,8 @@ fn spawn(tls: Option<sync_server::TlsFiles>) -> TestServer {
 pub const CITY: &str = "org-5101";
 pub const JINJIANG: &str = "org-510104";
 
-/// A valid 18-digit ID number (Chengdu, born 1990-01-01 + n days), distinct per `n`.
-pub fn id_number(n: u32) -> String {
-    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
-    let first17 = format!(
-        "510104{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    let check = schemas::IdNumber::check_char(&first17).expect("17 digits");
-    format!("{first17}{check}")
-}
-
-/// A valid mobile number, distinct per `n`.
-pub fn mobile(n: u32) -> String {
-    format!("138{:08}", n)
-}
+/// Test person `n`'s ID number and mobile (valid, distinct per `n`).
+pub use schemas::generate::{numbered_id_number as id_number, numbered_mobile as mobile};
 
 /// A fresh directory for a replica.
 pub fn replica_dir() -> (TempDir, PathBuf) {

@@ -25,13 +25,17 @@ const XLSX_MAX_SHARED_STRINGS: u64 = 2_000_000;
 /// part starts with.
 const XLSX_SST_SEARCH_BYTES: u64 = 1 << 20;
 
-/// Whether the .xls in `file` (a compound file) declares or spans a sheet larger than BIFF8
-/// allows: a DIMENSIONS record for which calamine reserves `rows × columns` cells
-/// (`xls.rs`, `parse_workbook`), or cells so far apart that `Range::from_sparse` allocates
-/// the dense grid between them. Both abort on a few hundred bytes of damage.
-pub(super) fn xls_grid_too_large<RS: Read + Seek>(file: RS) -> bool {
+/// Whether the .xls in `file` must be refused before calamine reads it:
+/// - its compound-file container is damaged: calamine follows a cyclic sector chain without
+///   end (the `cfb` crate detects it);
+/// - it declares or spans a sheet larger than BIFF8 allows: a DIMENSIONS record for which
+///   calamine reserves `rows × columns` cells (`xls.rs`, `parse_workbook`), or cells so far
+///   apart that `Range::from_sparse` allocates the dense grid between them.
+///
+/// Each aborts the process on a few hundred bytes of damage.
+pub(super) fn xls_refused<RS: Read + Seek>(file: RS) -> bool {
     let Ok(mut file) = cfb::CompoundFile::open(file) else {
-        return false; // calamine refuses it too; the caller has checked it already
+        return true;
     };
     // calamine reads the first stream named Workbook, else Book; both are checked.
     let streams: Vec<_> = file

@@ -194,11 +194,10 @@ where
         ));
     }
     if head.starts_with(CFB_MAGIC) {
-        // The container is checked by the `cfb` crate first: calamine follows a damaged
-        // file's cyclic sector chain without end until memory runs out (found by fuzzing:
-        // tests/fuzz_regressions.rs), which aborts rather than panics. Then the sheets'
-        // sizes, which calamine allocates for before reading a cell.
-        if cfb::CompoundFile::open(open()?).is_err() || guard::xls_grid_too_large(open()?) {
+        // The container and the sheets' sizes are checked first: calamine would exhaust
+        // memory on a damaged one, which aborts rather than panics (found by fuzzing:
+        // tests/fuzz_regressions.rs).
+        if guard::xls_refused(open()?) {
             return Err(xls_unreadable(&file));
         }
         // .xls (BIFF8, also what WPS writes as .xls); an encrypted .xlsx also starts so.

@@ -1,20 +1,28 @@
-//! Helpers shared by the tests of this crate that drive the real `zhtj-server` binary.
+//! Helpers shared by the tests and benches of this crate that drive the real `zhtj-server`
+//! binary (`tests/kill.rs`, `tests/logs.rs`, `benches/load.rs` by `#[path]`).
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
 
-/// A valid 18-digit ID number (Chengdu, born 1990-01-01 + n days), distinct per `n`.
-pub fn id_number(n: u32) -> String {
-    let birth = time::macros::date!(1990 - 01 - 01) + time::Duration::days(i64::from(n % 5000));
-    let first17 = format!(
-        "510104{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    let check = schemas::IdNumber::check_char(&first17).expect("17 digits");
-    format!("{first17}{check}")
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-/// A valid mobile number, distinct per `n`.
-pub fn mobile(n: u32) -> String {
-    format!("138{n:08}")
+pub use schemas::generate::{numbered_id_number as id_number, numbered_mobile as mobile};
+
+/// `zhtj-server --data <data> serve --listen 127.0.0.1:0` at log level `log`, without the
+/// environment variables that would change its settings, stdin closed and stdout piped (the
+/// start-up lines give the address and the first code). The caller chooses stderr.
+pub fn server_command(data: &Path, log: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zhtj-server"));
+    command
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("ZHTJ_SERVER_DATA")
+        .env_remove("ZHTJ_LISTEN")
+        .env_remove("ZHTJ_JOIN_CUTOFF")
+        .env_remove("RUST_LOG")
+        .env("ZHTJ_LOG", log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    command
 }
