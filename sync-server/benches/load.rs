@@ -122,6 +122,8 @@ impl Server {
                 identity: Default::default(),
                 schedule: Default::default(),
                 tls: None,
+                net: Default::default(),
+                trusted_proxies: Default::default(),
             }))
             .unwrap();
         let url = format!("http://{}", running.addr);

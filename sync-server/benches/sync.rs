@@ -130,6 +130,8 @@ fn main() {
             identity: IdentityConfig::default(),
             schedule: Default::default(),
             tls: None,
+            net: Default::default(),
+            trusted_proxies: Default::default(),
         }))
         .unwrap();
     let (url, wire) = counting_relay(running.addr);

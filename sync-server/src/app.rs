@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,19 +16,25 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::doc;
 use client_core::protocol::{
-    self, LoginRequest, PROTOCOL_VERSION, PullRequest, PushRequest, PushResponse, RegisterRequest,
+    self, LoginRequest, PROTOCOL_VERSION, PullRequest, PushResponse, RegisterRequest,
 };
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::feed;
 use crate::identity::{self, IdentityConfig};
-use crate::limits::{Limiter, MAX_FAILURES};
+use crate::intake;
+use crate::limits::{Guess, Key, Limiter};
 use crate::merge::{self, Actor};
+use crate::net::{NetLimits, TrustedProxies};
 use crate::store::{self, Accepted, Store};
 
-/// The largest request body (a compressed push of tens of thousands of documents fits).
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The largest JSON request body: a registration form is under 1 KB.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+/// The largest pull request body (a version, a cursor and a limit).
+pub const MAX_PULL_BODY: usize = 1024;
+/// Pulls answered at once (each may hold a page of up to `feed::MAX_PAGE_BYTES`).
+pub const PULLS_AT_ONCE: usize = 4;
 
 /// Server settings (flags and environment, see `main.rs`).
 #[derive(Debug, Clone)]
@@ -41,6 +48,10 @@ pub struct Config {
     /// Serve HTTPS with this certificate and key (`--tls-cert`/`--tls-key`); `None`: plain
     /// HTTP, for loopback or behind a TLS-terminating proxy.
     pub tls: Option<TlsFiles>,
+    /// Connection limits and timeouts.
+    pub net: NetLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A PEM certificate chain (the server's certificate first, then any intermediates) and
@@ -64,6 +75,14 @@ pub struct AppState {
     /// Argon2 work (each hash holds 19 MiB) runs at most one per core at a time, so a burst
     /// of registrations or logins cannot multiply the server's memory.
     pub password_work: tokio::sync::Semaphore,
+    /// Pushes read, decoded and merged at once (`intake::DECODES_AT_ONCE`): a push's body
+    /// is read only once it holds a permit, so waiting pushes hold no memory.
+    pub push_work: tokio::sync::Semaphore,
+    /// Pulls answered at once.
+    pub pull_work: tokio::sync::Semaphore,
+    /// Sessions revoked while the database could not be written (a full disk): refused by
+    /// this process all the same.
+    pub revoked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
     pub config: Config,
 }
 
@@ -132,7 +151,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(crate::progress::get_history),
         )
         .route("/api/v1/report", get(crate::progress::get_report))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .fallback(|| async { Error::NotFound("该接口".into()) })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         // Request logs: method, path, status and latency only (no headers, no bodies: no
         // tokens or personal data reach the log).
         .layer(
@@ -158,17 +179,110 @@ fn now() -> i64 {
     store::now()
 }
 
+/// A JSON request body; every rejection (malformed JSON, missing fields, wrong content
+/// type, too large, too slow) answered with the project's JSON error body and a message
+/// that names no library internals.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(t)) => Ok(JsonBody(t)),
+            Err(e) => Err(json_rejection(&e)),
+        }
+    }
+}
+
+fn json_rejection(e: &JsonRejection) -> Error {
+    if body_timed_out(e) {
+        return Error::Timeout;
+    }
+    match e {
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::BadRequest("Content-Type 应为 application/json".into())
+        }
+        JsonRejection::JsonSyntaxError(_) => Error::BadRequest("JSON格式错误,无法解析".into()),
+        JsonRejection::JsonDataError(_) => {
+            Error::BadRequest("请求缺少必填项或某项的类型不对".into())
+        }
+        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge {
+            code: "request.too_large",
+            message: format!("请求内容超过{}KB上限", MAX_JSON_BODY / 1024),
+        },
+        _ => Error::BadRequest("无法读取请求内容".into()),
+    }
+}
+
+/// Whether reading a body failed because the client paused longer than the body timeout.
+fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Read a body of at most `limit` bytes.
+async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if body_timed_out(&e) {
+            Error::Timeout
+        } else if is_length_limit(&e) {
+            Error::TooLarge {
+                code: "request.too_large",
+                message: format!("{what}超过{}MB上限,请分批发送", limit / 1024 / 1024),
+            }
+        } else {
+            Error::BadRequest("无法读取请求内容".into())
+        }
+    })
+}
+
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A registration or login attempt: counted against the rate limit of each key (refused
-/// once one is over it), then a permit for the Argon2 work, which the caller holds until
-/// the password is hashed or checked.
+/// if the client's address is over it, slowed if the target is), then a permit for the
+/// Argon2 work, which the caller holds until the password is hashed or checked. A key that
+/// reaches the limit is logged and audited once.
 async fn begin_guess<'a>(
-    state: &'a AppState,
-    keys: &[String],
+    state: &'a Arc<AppState>,
+    keys: &[Key],
 ) -> Result<tokio::sync::SemaphorePermit<'a>> {
-    state
-        .limiter
-        .begin(keys, now())
-        .map_err(Error::RateLimited)?;
+    let begun = match state.limiter.begin(keys, crate::limits::now_ms()) {
+        Ok(b) => b,
+        Err(minutes) => return Err(Error::RateLimited(minutes)),
+    };
+    if !begun.tripped.is_empty() {
+        let shown: Vec<String> = begun.tripped.iter().map(|k| k.shown().to_owned()).collect();
+        tracing::warn!(keys = ?shown, "rate limit reached");
+        let st = state.clone();
+        best_effort(blocking(move || {
+            st.store.transaction(|tx| {
+                for k in &shown {
+                    store::audit(tx, None, "ratelimit.trip", None, k)?;
+                }
+                Ok(())
+            })
+        }))
+        .await;
+    }
+    if !begun.delay.is_zero() {
+        tokio::time::sleep(begun.delay).await;
+    }
     state
         .password_work
         .acquire()
@@ -176,15 +290,36 @@ async fn begin_guess<'a>(
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// A write that must not fail the request it belongs to (an audit record of a refusal, a
+/// snapshot): logged if it fails.
+async fn best_effort(work: impl std::future::Future<Output = Result<()>>) {
+    if let Err(e) = work.await {
+        tracing::warn!(error = %e, code = e.code(), "best-effort write failed");
+    }
+}
+
+/// The organization a registration names, if it is a plausible id of one that exists: only
+/// then is it a rate-limit key (raw input never is).
+async fn existing_org(state: &Arc<AppState>, org_id: &str) -> Result<Option<String>> {
+    if org_id.is_empty() || org_id.len() > intake::MAX_ID_BYTES {
+        return Ok(None);
+    }
+    let st = state.clone();
+    let id = org_id.to_owned();
+    blocking(move || st.store.read(|c| Ok(store::get_org(c, &id)?.map(|o| o.id)))).await
+}
+
 async fn register(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Json(req): Json<RegisterRequest>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<protocol::RegisterResponse>> {
-    let keys = vec![
-        format!("reg-ip:{}", addr.ip()),
-        format!("reg-org:{}", req.org_id),
-    ];
+    let ip = state.config.trusted_proxies.client_ip(peer, &headers);
+    let mut keys = vec![Key::address(Guess::Code, ip)];
+    if let Some(org) = existing_org(&state, &req.org_id).await? {
+        keys.push(Key::org(&org));
+    }
     let _permit = begin_guess(&state, &keys).await?;
     let st = state.clone();
     let result = blocking(move || {
@@ -203,17 +338,36 @@ async fn register(
 
 async fn login(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<protocol::LoginResponse>> {
-    let keys = vec![
-        format!("login-ip:{}", addr.ip()),
-        format!("login-mobile:{}", req.mobile.trim()),
-    ];
+    let ip = state.config.trusted_proxies.client_ip(peer, &headers);
+    let mut keys = vec![Key::address(Guess::Password, ip)];
+    let mobile = schemas::Mobile::parse(&req.mobile).ok();
+    if let Some(m) = &mobile {
+        keys.push(Key::mobile(m));
+    }
     let _permit = begin_guess(&state, &keys).await?;
     let st = state.clone();
     let result = blocking(move || identity::login(&st.store, &req, now())).await;
-    if !matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {
+    if matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {
+        let shown = mobile.map_or_else(|| "(无效手机号)".to_owned(), |m| m.masked());
+        tracing::warn!(mobile = %shown, %ip, "login failed");
+        let st = state.clone();
+        best_effort(blocking(move || {
+            st.store.transaction(|tx| {
+                store::audit(
+                    tx,
+                    None,
+                    "login.failed",
+                    None,
+                    &format!("mobile {shown} from {ip}"),
+                )
+            })
+        }))
+        .await;
+    } else {
         state.limiter.forgive(&keys);
     }
     result.map(Json)
@@ -243,6 +397,14 @@ impl FromRequestParts<Arc<AppState>> for Actor {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
         let Token(token) = Token::from_request_parts(parts, state).await?;
+        if state
+            .revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&identity::hash_token(&token))
+        {
+            return Err(Error::Unauthorized);
+        }
         let st = state.clone();
         blocking(move || identity::authenticate(&st.store, &token, now())).await
     }
@@ -253,7 +415,18 @@ async fn logout(
     _actor: Actor,
     Token(token): Token,
 ) -> Result<StatusCode> {
-    blocking(move || identity::logout(&state.store, &token)).await?;
+    let st = state.clone();
+    let hash = identity::hash_token(&token);
+    if let Err(e) = blocking(move || identity::logout(&st.store, &token)).await {
+        // The database cannot take the revocation (a full disk): this process refuses the
+        // token from now on all the same, and the logout is answered as done.
+        tracing::warn!(error = %e, "logout not written; revoked in memory");
+        state
+            .revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,8 +454,8 @@ fn decode_sync<T: serde::de::DeserializeOwned>(
     what: &str,
     version: impl Fn(&T) -> u32,
 ) -> Result<T> {
-    let req: T =
-        protocol::decode(body).map_err(|e| Error::BadRequest(format!("无法解码{what}:{e}")))?;
+    let req: T = protocol::decode(body)
+        .map_err(|_| Error::BadRequest(format!("无法解码{what}(数据不完整或已损坏)")))?;
     let v = version(&req);
     if v != PROTOCOL_VERSION {
         return Err(Error::invalid(
@@ -293,24 +466,45 @@ fn decode_sync<T: serde::de::DeserializeOwned>(
     Ok(req)
 }
 
+fn check_version(v: u32) -> Result<()> {
+    if v != PROTOCOL_VERSION {
+        return Err(Error::invalid(
+            "protocol.version",
+            format!("协议版本{v}不受支持,请升级客户端"),
+        ));
+    }
+    Ok(())
+}
+
 async fn push(
     State(state): State<Arc<AppState>>,
     actor: Actor,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response> {
     check_content_type(&headers)?;
+    let _permit = state
+        .push_work
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let body = read_body(body, intake::MAX_PUSH_BODY, "推送数据").await?;
+    let st = state.clone();
     let out = blocking(move || {
-        let req: PushRequest = decode_sync(&body, "推送数据", |r: &PushRequest| r.version)?;
-        let n = req.docs.len();
-        let results = state
-            .store
-            .transaction(|tx| merge::push(tx, &actor, &req.docs, now()))?;
+        let push = intake::decode_push(&body)?;
+        drop(body);
+        check_version(push.version)?;
+        let results = merge::push_in_parts(&st.store, &actor, &push.docs, now())?;
         let accepted = results
             .iter()
             .filter(|r| matches!(r.outcome, protocol::DocOutcome::Accepted { .. }))
             .count();
-        tracing::info!(account_id = actor.account_id, docs = n, accepted, "push");
+        tracing::info!(
+            account_id = actor.account_id,
+            docs = push.docs.len(),
+            accepted,
+            "push"
+        );
         protocol::encode(&PushResponse {
             version: PROTOCOL_VERSION,
             results,
@@ -325,12 +519,19 @@ async fn pull(
     State(state): State<Arc<AppState>>,
     actor: Actor,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response> {
     check_content_type(&headers)?;
+    let body = read_body(body, MAX_PULL_BODY, "拉取请求").await?;
+    let _permit = state
+        .pull_work
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let st = state.clone();
     let out = blocking(move || {
         let req: PullRequest = decode_sync(&body, "拉取请求", |r: &PullRequest| r.version)?;
-        let resp = state
+        let resp = st
             .store
             .read(|c| feed::pull(c, &actor, req.cursor, req.limit))?;
         protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
@@ -362,10 +563,13 @@ pub async fn start(config: Config) -> Result<Running> {
     let (store, first_code) = blocking(move || open_store(&cfg)).await?;
     let state = Arc::new(AppState {
         store,
-        limiter: Limiter::new(MAX_FAILURES),
+        limiter: Limiter::default(),
         password_work: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        push_work: tokio::sync::Semaphore::new(intake::DECODES_AT_ONCE),
+        pull_work: tokio::sync::Semaphore::new(PULLS_AT_ONCE),
+        revoked: Default::default(),
         config: config.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -374,13 +578,14 @@ pub async fn start(config: Config) -> Result<Running> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
+    let net = config.net.clone();
     let task = match tls {
-        None => tokio::spawn(async move { axum::serve(listener, app).await }),
+        None => tokio::spawn(crate::net::serve(listener, app, net)),
         Some(tls) => {
             let listener = crate::tls::listener(listener, tls)
                 .map_err(|e| Error::Internal(format!("无法监听{}:{e}", config.listen)))?;
-            tokio::spawn(async move { axum::serve(listener, app).await })
+            tokio::spawn(crate::net::serve(listener, app, net))
         }
     };
     Ok(Running {

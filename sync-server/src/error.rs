@@ -31,6 +31,15 @@ pub enum Error {
     /// A request body the server cannot decode.
     #[error("请求格式错误:{0}")]
     BadRequest(String),
+    /// A request larger than the server takes (`code`: which limit).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// A route that does not take this HTTP method.
+    #[error("该接口不支持此请求方法")]
+    MethodNotAllowed,
+    /// The client was too slow sending its request.
+    #[error("请求发送超时,请检查网络后重试")]
+    Timeout,
     #[error("数据库错误")]
     Store(#[from] rusqlite::Error),
     #[error("文档错误")]
@@ -69,6 +78,11 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::RateLimited(_) => "rate_limited",
             Error::BadRequest(_) => "bad_request",
+            Error::TooLarge { code, .. } => code,
+            Error::Timeout => "request.timeout",
+            Error::MethodNotAllowed => "request.method",
+            Error::Store(e) if is_busy(e) => "store.busy",
+            Error::Store(e) if is_full(e) => "store.full",
             Error::Store(_) => "internal.store",
             Error::Document(_) => "internal.document",
             Error::Internal(_) => "internal",
@@ -83,6 +97,11 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            // Retryable: another writer holds the database, or it has no room left.
+            Error::Store(e) if is_busy(e) || is_full(e) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +129,11 @@ impl IntoResponse for Error {
                 violations,
                 ..
             } => (message.clone(), violations.clone()),
+            Error::Store(e) if is_busy(e) => ("服务器繁忙,请稍后重试".to_owned(), Vec::new()),
+            Error::Store(e) if is_full(e) => (
+                "服务器存储空间不足,暂时无法保存,请稍后重试".to_owned(),
+                Vec::new(),
+            ),
             Error::Store(_) | Error::Document(_) | Error::Internal(_) => {
                 ("服务器内部错误,请稍后重试".to_owned(), Vec::new())
             }
@@ -124,7 +148,7 @@ impl IntoResponse for Error {
                 .unwrap_or_else(|| "invalid".into()),
             other => other.code().to_owned(),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
@@ -132,8 +156,27 @@ impl IntoResponse for Error {
                 violations,
             }),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 2.into());
+        }
+        response
     }
+}
+
+/// Another connection holds the database's write lock (past the busy timeout).
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// The disk is full.
+pub fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

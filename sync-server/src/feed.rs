@@ -12,6 +12,9 @@ use crate::store;
 
 /// The most documents one page holds.
 pub const MAX_PAGE: u32 = 5_000;
+/// The most document bytes one page holds (before compression): a page of large documents
+/// ends early, so one pull never makes the server hold more than this of them.
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The half-open range of paths of the subtree rooted at `path` (which ends with '/').
 pub fn subtree_range(path: &str) -> (String, String) {
@@ -42,8 +45,9 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
     let mut docs = Vec::new();
     let mut more = false;
     let mut last = cursor;
+    let mut bytes = 0usize;
     while let Some(r) = rows.next()? {
-        if docs.len() == limit as usize {
+        if docs.len() == limit as usize || bytes >= MAX_PAGE_BYTES {
             more = true;
             break;
         }
@@ -64,9 +68,11 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
             .chunks_exact(32)
             .map(|h| <[u8; 32]>::try_from(h).unwrap_or([0; 32]))
             .collect();
+        let doc: Vec<u8> = r.get(1)?;
+        bytes += doc.len();
         docs.push(PullDoc {
             id,
-            bytes: r.get(1)?,
+            bytes: doc,
             facts,
             heads,
             record: r.get(6)?,

@@ -33,7 +33,8 @@ pub struct IdentityConfig {
     pub join_rule: JoinRule,
 }
 
-fn hash_token(token: &str) -> Vec<u8> {
+/// The stored form of a session token.
+pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -162,8 +163,10 @@ pub fn register(store: &Store, r: CheckedRegistration, now: i64) -> Result<Regis
         let Some((org_id, expires_at, used_by)) = row else {
             return Err(code_error("code.unknown", "注册码不存在,请核对(注意区分大小写)"));
         };
+        // A code of another organization is answered as an unknown one: the answer must
+        // not tell a guesser that a code exists.
         if org_id != r.org_id {
-            return Err(code_error("code.wrong_org", "该注册码不是为所选组织生成的,请核对所选组织"));
+            return Err(code_error("code.unknown", "注册码不存在,请核对(注意区分大小写)"));
         }
         if used_by.is_some() {
             return Err(code_error("code.used", "该注册码已被使用,一个注册码仅限一位管理员注册"));
@@ -238,8 +241,11 @@ pub fn login(store: &Store, req: &LoginRequest, now: i64) -> Result<LoginRespons
         .into_iter()
         .filter(|(_, org, _)| req.org_id.as_ref().is_none_or(|o| o == org))
         .collect();
-    // Verify against every candidate (hashing takes the same time whether or not the
-    // mobile exists would need a dummy hash; the rate limit bounds guessing either way).
+    // Verify against every candidate; with none, against a dummy hash, so that an unknown
+    // mobile takes as long to refuse as a wrong password (its timing tells nothing).
+    if candidates.is_empty() {
+        verify_password(&req.password, dummy_hash());
+    }
     let matched: Vec<_> = candidates
         .into_iter()
         .filter(|(_, _, h)| verify_password(&req.password, h))
@@ -279,6 +285,17 @@ pub fn login(store: &Store, req: &LoginRequest, now: i64) -> Result<LoginRespons
         org_id,
         org_short_name: org.short_name,
         ancestors,
+    })
+}
+
+/// A hash no password matches in practice, made once, with the same parameters as real
+/// ones.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random: [u8; 16] = rand::rng().random();
+        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        hash_password(&random).unwrap_or_default()
     })
 }
 

@@ -52,6 +52,26 @@ enum Command {
         /// TLS私钥文件(PEM,未加密)
         #[arg(long, env = "ZHTJ_TLS_KEY", value_name = "FILE")]
         tls_key: Option<PathBuf>,
+        /// 可信的反向代理(IP或网段,逗号分隔,如 127.0.0.1,10.0.0.0/8):来自这些地址的请求按 X-Forwarded-For 识别客户端地址
+        #[arg(
+            long,
+            env = "ZHTJ_TRUSTED_PROXIES",
+            value_name = "LIST",
+            default_value = ""
+        )]
+        trusted_proxy: String,
+        /// 同时保持的连接数上限(另受打开文件数上限约束)
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// 等待请求头的最长时间(秒;新连接与空闲的长连接都适用)
+        #[arg(long, default_value_t = 15)]
+        header_timeout: u64,
+        /// 请求正文两段数据之间的最长间隔(秒)
+        #[arg(long, default_value_t = 30)]
+        body_timeout: u64,
+        /// 客户端不读取响应的最长时间(秒)
+        #[arg(long, default_value_t = 60)]
+        write_timeout: u64,
     },
     /// 为某个组织生成管理员注册码(有效期20天)
     IssueCode {
@@ -127,6 +147,8 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
         identity: IdentityConfig::default(),
         schedule: Default::default(),
         tls: None,
+        net: Default::default(),
+        trusted_proxies: Default::default(),
     };
     Ok(app::open_store(&config)?.0)
 }
@@ -138,7 +160,26 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             join_cutoff,
             tls_cert,
             tls_key,
+            trusted_proxy,
+            max_connections,
+            header_timeout,
+            body_timeout,
+            write_timeout,
         } => {
+            let trusted_proxies =
+                sync_server::net::TrustedProxies::parse(&trusted_proxy).map_err(|bad| {
+                    sync_server::Error::invalid(
+                        "config.trusted_proxy",
+                        format!("可信代理“{bad}”不是IP地址或网段(如 10.0.0.0/8)"),
+                    )
+                })?;
+            let secs = std::time::Duration::from_secs;
+            let net = sync_server::net::NetLimits {
+                max_connections: max_connections.max(1),
+                header_timeout: secs(header_timeout.max(1)),
+                body_timeout: secs(body_timeout.max(1)),
+                write_timeout: secs(write_timeout.max(1)),
+            };
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(sync_server::TlsFiles { cert, key }),
                 (None, None) => None,
@@ -167,6 +208,8 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 },
                 schedule: Default::default(),
                 tls,
+                net,
+                trusted_proxies,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 // Blocking work (SQLite, Automerge, Argon2) is serialized on the store and

@@ -18,7 +18,8 @@ use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
 use schemas::{Category, Field, Level, Violation};
 
 use crate::error::Result;
-use crate::store::{self, Accepted, OrgRow};
+use crate::intake::Incoming;
+use crate::store::{self, Accepted, OrgRow, Store};
 
 /// The largest pushed change set, and the largest stored document (bytes) [inferred: a
 /// real organization's document is under 10 KB even after years of edits].
@@ -48,6 +49,57 @@ pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Resul
         .collect()
 }
 
+/// The longest one transaction of a push holds the database's write lock: a push of
+/// thousands of documents commits in parts, so other writers (logins, other units' pushes)
+/// wait at most about this long. Each document is still accepted or refused as a whole,
+/// and the answer is sent only once every part is committed.
+pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Judge and apply a decoded push (`intake`), committing every [`COMMIT_EVERY`].
+pub fn push_in_parts(
+    store: &Store,
+    actor: &Actor,
+    docs: &[Incoming],
+    now: i64,
+) -> Result<Vec<DocResult>> {
+    let mut results = Vec::with_capacity(docs.len());
+    let mut rest = docs;
+    while !rest.is_empty() {
+        let started = std::time::Instant::now();
+        let part = store.transaction(|tx| {
+            // Regions are cached for one transaction: between parts, another writer may
+            // have renamed an ancestor.
+            let mut chains = ChainCache::default();
+            let mut part = Vec::new();
+            for d in rest {
+                let outcome = match d {
+                    Incoming::Doc(d) => judge(tx, actor, d, now, &mut chains)?,
+                    Incoming::TooLarge { .. } => too_large(),
+                };
+                part.push(DocResult {
+                    id: d.id().to_owned(),
+                    outcome,
+                });
+                if started.elapsed() >= COMMIT_EVERY {
+                    break;
+                }
+            }
+            Ok(part)
+        })?;
+        rest = &rest[part.len()..];
+        results.extend(part);
+    }
+    Ok(results)
+}
+
+fn too_large() -> DocOutcome {
+    one(
+        "size.doc_too_large",
+        None,
+        format!("单个组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
+    )
+}
+
 fn reject(v: Vec<Violation>) -> DocOutcome {
     DocOutcome::Rejected { violations: v }
 }
@@ -68,13 +120,20 @@ fn judge(
     chains: &mut ChainCache,
 ) -> Result<DocOutcome> {
     if pushed.changes.len() > MAX_DOC_BYTES {
-        return Ok(one(
-            "size.doc_too_large",
-            None,
-            format!("单个组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
-        ));
+        return Ok(too_large());
     }
-    let stored = store::get_org_doc(tx, &pushed.id)?;
+    // Authorization before any stored document is loaded: an organization outside the
+    // subtree is judged exactly as an unknown one (a new document whose parent must be
+    // inside), so the answers and their cost tell nothing of what exists outside.
+    let row = store::get_org(tx, &pushed.id)?;
+    let exists_outside = row
+        .as_ref()
+        .is_some_and(|r| !r.path.starts_with(&actor.org_path));
+    let stored = if exists_outside {
+        None
+    } else {
+        store::get_org_doc(tx, &pushed.id)?
+    };
     let mut d = match &stored {
         Some((bytes, _)) => AutoCommit::load(bytes)?,
         None => AutoCommit::new(),
@@ -98,13 +157,14 @@ fn judge(
     if !d.get_missing_deps(&[]).is_empty() {
         return Ok(DocOutcome::NeedFull);
     }
+    if stored.is_none() && d.get_heads().is_empty() {
+        // Nothing to create: for an id outside the subtree (or unknown) that is a replay or
+        // a probe, answered as any other push outside.
+        return Ok(outside());
+    }
     if stored.is_some() && d.get_heads() == heads_before {
-        // Nothing new: a retry of an accepted push is answered the same way — within the
-        // admin's subtree only (outside it, the answer would confirm the id and its heads).
-        if !store::get_org(tx, &pushed.id)?.is_some_and(|row| row.path.starts_with(&actor.org_path))
-        {
-            return Ok(outside());
-        }
+        // Nothing new: a retry of an accepted push is answered the same way (the document
+        // is inside the admin's subtree: outside ones are never loaded).
         return Ok(DocOutcome::Accepted {
             heads: heads_of(&mut d),
         });
@@ -171,16 +231,12 @@ fn judge(
             (relation, row.path.clone(), Some(row))
         }
         None => {
-            let Some(parent) = store::get_org(tx, &after.parent)? else {
-                return Ok(one(
-                    "tree.parent_missing",
-                    Some(Field::Parent),
-                    "上级组织不存在",
-                ));
-            };
-            if !parent.path.starts_with(&actor.org_path) {
+            // The id taken outside the subtree, or a parent unknown or outside: one answer.
+            let parent = store::get_org(tx, &after.parent)?
+                .filter(|p| p.path.starts_with(&actor.org_path) && !exists_outside);
+            let Some(parent) = parent else {
                 return Ok(outside());
-            }
+            };
             judge_new(&parent, &after, &mut v);
             judge_codes(
                 &OrgRecord::default(),
@@ -316,7 +372,7 @@ fn outside() -> DocOutcome {
     one(
         "auth.outside_subtree",
         None,
-        "该组织不在您管理的组织范围内,不能修改",
+        "该组织(或其上级组织)不在您管理的组织范围内,不能修改",
     )
 }
 

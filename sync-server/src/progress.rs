@@ -731,7 +731,13 @@ pub fn progress(
         Ok((resp, sub.levels, need_snapshot))
     })?;
     if need_snapshot {
-        store.transaction(|tx| write_snapshot(tx, &resp.org_id, clock.day, &levels, false))?;
+        // Best effort: a reader must get progress even when the day's snapshot cannot be
+        // written (a full disk, another process holding the write lock).
+        if let Err(e) =
+            store.transaction(|tx| write_snapshot(tx, &resp.org_id, clock.day, &levels, false))
+        {
+            tracing::warn!(error = %e, code = e.code(), "progress snapshot not written");
+        }
     }
     Ok(resp)
 }
@@ -974,8 +980,13 @@ impl IntoResponse for ApiError {
 }
 
 fn query<T>(q: std::result::Result<Query<T>, QueryRejection>) -> Result<T> {
-    q.map(|Query(t)| t)
-        .map_err(|e| Error::BadRequest(format!("查询参数有误:{}", e.body_text())))
+    // The library's text would name its internals; say what the parameters should be.
+    q.map(|Query(t)| t).map_err(|_| {
+        Error::BadRequest(
+            "查询参数有误:org 为组织编号,level 为层级数字,offset、limit 为非负整数,as_of 为 YYYY-MM-DD"
+                .into(),
+        )
+    })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

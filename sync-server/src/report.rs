@@ -197,7 +197,12 @@ pub fn build(
         Ok((data, levels, need))
     })?;
     if need_snapshot {
-        store.transaction(|tx| p::write_snapshot(tx, &data.org_id, clock.day, &levels, false))?;
+        // Best effort, as for progress: the report is read even when this cannot be written.
+        if let Err(e) =
+            store.transaction(|tx| p::write_snapshot(tx, &data.org_id, clock.day, &levels, false))
+        {
+            tracing::warn!(error = %e, code = e.code(), "progress snapshot not written");
+        }
     }
     let bytes = render(&data)?;
     Ok((file_name(&data), bytes))

@@ -6,9 +6,9 @@
 //! below: that is the narrow interface a second backend (PostgreSQL) would implement.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use schemas::org::OrgRecord;
 
 use crate::error::{Error, Result};
@@ -111,9 +111,21 @@ CREATE TABLE IF NOT EXISTS progress_snapshots (
 );
 "#;
 
-/// The server's database.
+/// How long a write waits for another process's write lock (an operator command, a
+/// backup) before the request is answered "busy, retry" (503 `store.busy`): short, so one
+/// stuck writer cannot hold every request for long.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Read connections: reads run on these, beside the one writer, and WAL lets them see the
+/// last committed state while a write is in progress.
+pub const READERS: usize = 4;
+
+/// The server's database: one write connection (SQLite has one writer) and a few
+/// read-only connections.
 pub struct Store {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_free: Condvar,
 }
 
 /// One organization as the projection holds it.
@@ -141,18 +153,31 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                r.busy_timeout(BUSY_TIMEOUT)?;
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(readers),
+            reader_free: Condvar::new(),
         })
     }
 
-    /// Exclusive access to the connection (writes are serialized; SQLite has one writer).
+    /// Exclusive access to the write connection (writes are serialized; SQLite has one
+    /// writer).
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable (SQLite rolls back an
         // unfinished transaction), so a poisoned lock is taken over.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise.
@@ -164,10 +189,43 @@ impl Store {
         Ok(out)
     }
 
-    /// Run `f` on the connection outside an explicit transaction (reads).
+    /// Run `f` on a read-only connection (it never waits for a write in progress).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.lock();
-        f(&conn)
+        let conn = {
+            let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if let Some(c) = idle.pop() {
+                    break c;
+                }
+                idle = self
+                    .reader_free
+                    .wait(idle)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        // Returned even if `f` panics, so the pool never shrinks.
+        struct Back<'a>(&'a Store, Option<Connection>);
+        impl Drop for Back<'_> {
+            fn drop(&mut self) {
+                if let Some(c) = self.1.take() {
+                    self.0
+                        .readers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(c);
+                    self.0.reader_free.notify_one();
+                }
+            }
+        }
+        let back = Back(self, Some(conn));
+        let c = back.1.as_ref().expect("connection held");
+        // One snapshot for everything `f` reads (a pull reads the feed's maximum, then the
+        // page: both of the same state).
+        c.execute_batch("BEGIN")?;
+        let out = f(c);
+        // Ending a read transaction cannot lose anything; its error is not the answer.
+        let _ = c.execute_batch("COMMIT");
+        out
     }
 
     /// Whether the pre-initialized tree is in place.
@@ -178,6 +236,8 @@ impl Store {
     /// Write a consistent, compacted copy of the database to `out` (`VACUUM INTO`), while
     /// the server keeps serving.
     pub fn backup(&self, out: &Path) -> Result<()> {
+        // On the write connection: VACUUM cannot run inside the read transaction of
+        // `read`. Writes wait for the copy; reads go on.
         let conn = self.lock();
         conn.execute("VACUUM INTO ?1", [out.to_string_lossy()])?;
         Ok(())

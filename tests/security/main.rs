@@ -16,10 +16,7 @@
 //! docs/reliability.md) and documents the failing case.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
 
 use calamine::{Reader, Xlsx};
 use client_core::protocol::{
@@ -41,26 +38,9 @@ const QINGYANG: &str = "org-510105";
 
 // ------------------------------------------------------------------ raw HTTP
 
-/// An answer: status, content type, body (de-chunked).
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    /// The `code` of a JSON error body ("" if the body is not one).
-    fn code(&self) -> String {
-        serde_json::from_slice::<serde_json::Value>(&self.body)
-            .ok()
-            .and_then(|v| v["code"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+#[path = "../../sync-server/tests/common/raw.rs"]
+mod raw;
+use raw::Answer;
 
 /// One HTTP/1.1 request on a fresh connection; `auth` is the whole `Authorization` value.
 fn http(
@@ -71,73 +51,14 @@ fn http(
     content_type: &str,
     body: &[u8],
 ) -> Answer {
-    let addr = url.strip_prefix("http://").expect("plain http");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut headers = Vec::new();
     if !content_type.is_empty() {
-        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+        headers.push(("Content-Type", content_type));
     }
     if let Some(a) = auth {
-        head.push_str(&format!("Authorization: {a}\r\n"));
+        headers.push(("Authorization", a));
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header block");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let mut content_type = String::new();
-    let mut chunked = false;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else {
-            continue;
-        };
-        match k.trim().to_ascii_lowercase().as_str() {
-            "content-type" => content_type = v.trim().to_owned(),
-            "transfer-encoding" => chunked = v.to_ascii_lowercase().contains("chunked"),
-            _ => {}
-        }
-    }
-    let rest = &raw[split + 4..];
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    Answer {
-        status,
-        content_type,
-        body,
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let end = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
-        let size = std::str::from_utf8(&b[..end]).unwrap();
-        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
-        b = &b[end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
-    }
+    raw::request(url, method, path, &headers, body)
 }
 
 fn bearer(token: &str) -> String {
@@ -545,7 +466,7 @@ fn every_endpoint_refuses_a_missing_malformed_unknown_expired_or_revoked_token()
         );
         assert_eq!(a.status, 200, "{method} {path}: {}", a.text());
         if *path == "/api/v1/report" {
-            assert_eq!(a.content_type, protocol::REPORT_CONTENT_TYPE);
+            assert_eq!(a.content_type(), protocol::REPORT_CONTENT_TYPE);
         }
         if *path == "/api/v1/push" {
             let resp: PushResponse = protocol::decode(&a.body).unwrap();

@@ -31,16 +31,21 @@ impl Drop for TestServer {
 
 /// Start a server on 127.0.0.1:0 with a fresh data directory.
 pub fn spawn_server() -> TestServer {
-    spawn(None)
+    spawn(None, |_| {})
+}
+
+/// [`spawn_server`] with settings changed by `configure` (trusted proxies, limits…).
+pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+    spawn(None, configure)
 }
 
 /// Start an HTTPS server on 127.0.0.1:0 with a fresh data directory; `url` is
 /// `https://127.0.0.1:PORT` (the certificate must name 127.0.0.1).
 pub fn spawn_tls_server(tls: sync_server::TlsFiles) -> TestServer {
-    spawn(Some(tls))
+    spawn(Some(tls), |_| {})
 }
 
-fn spawn(tls: Option<sync_server::TlsFiles>) -> TestServer {
+fn spawn(tls: Option<sync_server::TlsFiles>, configure: impl FnOnce(&mut Config)) -> TestServer {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let dir = TempDir::new().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -48,13 +53,16 @@ fn spawn(tls: Option<sync_server::TlsFiles>) -> TestServer {
         .enable_all()
         .build()
         .expect("runtime");
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().join("server"),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
         schedule: Default::default(),
         tls,
+        net: Default::default(),
+        trusted_proxies: Default::default(),
     };
+    configure(&mut config);
     let running = rt
         .block_on(sync_server::start(config))
         .expect("server starts");

@@ -177,6 +177,8 @@ fn start_with(files: TlsFiles) -> sync_server::Error {
         identity: Default::default(),
         schedule: Default::default(),
         tls: Some(files),
+        net: Default::default(),
+        trusted_proxies: Default::default(),
     };
     let err = match rt.block_on(sync_server::start(config)) {
         Ok(_) => panic!("the server must not start"),
