@@ -11,7 +11,6 @@
 //! - The client's address for rate limits: the peer, or, when the peer is a configured
 //!   trusted proxy, the nearest untrusted address of `X-Forwarded-For`.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,7 +156,7 @@ where
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(addr));
                 let router = router.clone();
-                async move { Ok::<_, Infallible>(router.oneshot(req.map(Body::new)).await?) }
+                router.oneshot(req.map(Body::new))
             });
             let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

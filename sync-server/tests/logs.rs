@@ -11,12 +11,10 @@
 //! (The first administrator's code is printed on stdout at first start, for the operator:
 //! that is the console, not the log, and is not checked here.)
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use client_core::protocol::{
     LoginRequest, PROTOCOL_VERSION, PullRequest, PushDoc, PushRequest, RegisterRequest,
@@ -31,7 +29,6 @@ use common::{id_number, mobile, server_command};
 
 const CITY: &str = "org-5101";
 const JINJIANG: &str = "org-510104";
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 const CITY_PASSWORD: &str = "Chengdu2017pass";
 const DISTRICT_PASSWORD: &str = "Jinjiang9secret";
 
@@ -55,33 +52,8 @@ impl Server {
             let _ = err.read_to_end(&mut buf);
             String::from_utf8_lossy(&buf).into_owned()
         });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let (mut url, mut code) = (String::new(), String::new());
-        let mut seen = Vec::new();
-        loop {
-            let line = rx
-                .recv_timeout(STARTUP_TIMEOUT)
-                .unwrap_or_else(|e| panic!("zhtj-server did not start ({e}): {seen:?}"));
-            if let Some(i) = line.find("http://") {
-                url = line[i..].trim().to_owned();
-            } else if let Some(i) = line.find("注册码") {
-                code = line[i + "注册码".len()..]
-                    .trim_start_matches([':', ':'])
-                    .trim()
-                    .to_owned();
-            } else if line.contains("Ctrl+C") {
-                break;
-            }
-            seen.push(line);
-        }
-        assert!(!url.is_empty() && !code.is_empty(), "{seen:?}");
+        let (url, code) = common::wait_for_start(&mut child);
+        assert!(!code.is_empty(), "a first start prints the first code");
         Server {
             child,
             url,

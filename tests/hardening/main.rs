@@ -367,12 +367,15 @@ fn new_doc(id: &str, parent: &str) -> Vec<u8> {
         .save_nocompress()
 }
 
+/// The changes pushed for an id.
+type Changes = fn(&str) -> Vec<u8>;
+
 #[test]
 fn a_push_outside_the_subtree_answers_alike_for_existing_and_unknown_ids() {
     let server = spawn_server();
     let token = register_and_login(&server, JINJIANG, 1);
     let feed_before = sync_server::store::max_seq(&server.state.store.lock()).unwrap();
-    let cases: [(&str, fn(&str) -> Vec<u8>); 3] = [
+    let cases: [(&str, Changes); 3] = [
         ("no changes", |_| Vec::new()),
         ("a new document under another district", |id| {
             new_doc(id, QINGYANG)

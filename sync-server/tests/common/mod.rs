@@ -26,3 +26,55 @@ pub fn server_command(data: &Path, log: &str) -> Command {
         .stdout(Stdio::piped());
     command
 }
+
+pub mod raw;
+
+/// Read a started `zhtj-server`'s stdout (piped) up to its "Ctrl+C" line: its URL and, on
+/// first start, the first administrator's code ("" otherwise). The rest of stdout is
+/// drained in the background.
+pub fn wait_for_start(child: &mut std::process::Child) -> (String, String) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let (mut url, mut code) = (String::new(), String::new());
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("zhtj-server did not start ({e}): {seen:?}"));
+        if let Some(i) = line.find("http://") {
+            url = line[i..].trim().to_owned();
+        } else if let Some(i) = line.find("注册码") {
+            code = line[i + "注册码".len()..]
+                .trim_start_matches([':', ':'])
+                .trim()
+                .to_owned();
+        } else if line.contains("Ctrl+C") {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(!url.is_empty(), "{seen:?}");
+    (url, code)
+}
+
+/// A process's resident memory now and at its peak (VmRSS, VmHWM), MiB.
+pub fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .expect("a memory field")
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
