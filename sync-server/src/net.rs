@@ -206,6 +206,45 @@ mod tests {
         assert!(TrustedProxies::parse("10.0.0.0/8,not-an-ip").is_err());
     }
 
+    /// A client that asks for a large answer and stops reading is cut off after the write
+    /// timeout (64 MB is far more than both sockets' buffers hold).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        const SIZE: usize = 64 * 1024 * 1024;
+        let router = Router::new().route("/big", axum::routing::get(|| async { vec![7u8; SIZE] }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = NetLimits {
+            write_timeout: Duration::from_secs(1),
+            ..NetLimits::default()
+        };
+        let server = tokio::spawn(serve(listener, router, limits));
+        let got = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            // The slow reader: reads nothing for three write timeouts.
+            std::thread::sleep(Duration::from_secs(3));
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 1 << 20];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            got
+        })
+        .await
+        .unwrap();
+        server.abort();
+        assert!(
+            got < SIZE,
+            "the whole answer ({got} bytes) reached a client that did not read"
+        );
+    }
+
     #[test]
     fn the_connection_cap_stays_below_the_open_file_limit() {
         let limits = NetLimits::default();
