@@ -28,11 +28,10 @@
 //! counts; `ZHTJ_LOAD_INPROCESS=1` runs the server in this process instead (then the memory
 //! is this process's: clients included). Traffic goes to 127.0.0.1 only.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use client_core::protocol::{LoginRequest, RegisterRequest};
@@ -143,32 +142,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("zhtj-server: {e}"))?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let (mut url, mut code) = (String::new(), String::new());
-        loop {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("no start-up lines".into());
-            };
-            if let Some(i) = line.find("http://") {
-                url = line[i..].trim().to_owned();
-            } else if let Some(i) = line.find("注册码") {
-                code = line[i + "注册码".len()..]
-                    .trim_start_matches([':', ':'])
-                    .trim()
-                    .to_owned();
-            } else if line.contains("Ctrl+C") {
-                break;
-            }
-        }
+        let (url, code) = common::wait_for_start(&mut child);
         let store = Store::open(&data.join("zhtj-server.sqlite3")).map_err(|e| e.to_string())?;
         Ok((Server::Process { child, store }, url, code))
     }

@@ -72,6 +72,18 @@ fn wrong_code() -> String {
         .to_owned()
 }
 
+/// Register the city's first admin (test person 1).
+fn register_city(server: &TestServer) {
+    let first = server.first_code.clone();
+    let a = json(
+        server,
+        "/api/v1/register",
+        None,
+        &registration(&first, CITY, 1, "张三"),
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+}
+
 // ------------------------------------------------------------------ lock-out and bypass
 
 #[test]
@@ -123,17 +135,7 @@ fn another_address_cannot_lock_a_registrant_out() {
 #[test]
 fn another_address_cannot_lock_an_admin_out() {
     let server = behind_proxy();
-    let first = server.first_code.clone();
-    assert_eq!(
-        json(
-            &server,
-            "/api/v1/register",
-            None,
-            &registration(&first, CITY, 1, "张三")
-        )
-        .status,
-        200
-    );
+    register_city(&server);
     for i in 0..11 {
         let mut req = login_request(1);
         req.password = format!("guess{i:04}");
@@ -173,17 +175,7 @@ fn another_address_cannot_lock_an_admin_out() {
 #[test]
 fn full_width_spellings_of_a_mobile_share_its_limit() {
     let server = behind_proxy();
-    let first = server.first_code.clone();
-    assert_eq!(
-        json(
-            &server,
-            "/api/v1/register",
-            None,
-            &registration(&first, CITY, 1, "张三")
-        )
-        .status,
-        200
-    );
+    register_city(&server);
     let plain = mobile(1);
     for i in 0..(MAX_FAILURES as usize + 1) {
         // Digit i (mod 11) full-width, from an address of its own.
@@ -265,17 +257,7 @@ fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
 #[test]
 fn an_unknown_mobile_is_refused_as_slowly_as_a_wrong_password() {
     let server = behind_proxy();
-    let first = server.first_code.clone();
-    assert_eq!(
-        json(
-            &server,
-            "/api/v1/register",
-            None,
-            &registration(&first, CITY, 1, "张三")
-        )
-        .status,
-        200
-    );
+    register_city(&server);
     // Interleaved, each from an address of its own, so that load from elsewhere weighs on
     // both alike and no address reaches its limit.
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
