@@ -227,16 +227,24 @@ fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+fn push_body_too_large() -> Error {
+    too_large("推送数据", intake::MAX_PUSH_BODY)
+}
+
+fn too_large(what: &str, limit: usize) -> Error {
+    Error::TooLarge {
+        code: "request.too_large",
+        message: format!("{what}超过{}MB上限,请分批发送", limit / 1024 / 1024),
+    }
+}
+
 /// Read a body of at most `limit` bytes.
 async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         if body_timed_out(&e) {
             Error::Timeout
         } else if is_length_limit(&e) {
-            Error::TooLarge {
-                code: "request.too_large",
-                message: format!("{what}超过{}MB上限,请分批发送", limit / 1024 / 1024),
-            }
+            too_large(what, limit)
         } else {
             Error::BadRequest("无法读取请求内容".into())
         }
@@ -483,6 +491,15 @@ async fn push(
     body: Body,
 ) -> Result<Response> {
     check_content_type(&headers)?;
+    // An announced size past the limit is refused before the body is read (with `Expect:
+    // 100-continue`, before it is even sent).
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > intake::MAX_PUSH_BODY as u64) {
+        return Err(push_body_too_large());
+    }
     let _permit = state
         .push_work
         .acquire()

@@ -11,9 +11,6 @@
 //! malformed `Authorization`) and every body is exactly what the test says. The list of
 //! endpoints is checked against the router's source (`sync-server/src/app.rs`): a route
 //! added without a case here fails `every_route_of_the_router_is_covered`.
-//!
-//! `concurrent_guesses_are_limited_too` is ignored: it fails today (a known bug, see
-//! docs/reliability.md) and documents the failing case.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -68,7 +65,11 @@ fn bearer(token: &str) -> String {
 // ------------------------------------------------------------------ the endpoints
 
 /// Routes that need no login (they are how one gets one, or a liveness probe).
-const PUBLIC: &[&str] = &["/api/v1/health", "/api/v1/register", "/api/v1/login"];
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/register"),
+    ("POST", "/api/v1/login"),
+];
 
 /// Routes that need a login: (method, path).
 const PROTECTED: &[(&str, &str)] = &[
@@ -80,8 +81,8 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/report"),
 ];
 
-/// The paths of the router, read from its source.
-fn routes_in_source() -> Vec<String> {
+/// The routes of the router, read from its source: (method, path).
+fn routes_in_source() -> Vec<(String, String)> {
     let src = include_str!("../../sync-server/src/app.rs");
     let router = &src[src.find("pub fn router").expect("fn router")..];
     let router = &router[..router.find("\n}\n").expect("end of fn router")];
@@ -96,8 +97,21 @@ fn routes_in_source() -> Vec<String> {
         let q = rest.find('"').expect("a path literal");
         let lit = &rest[q + 1..];
         let end = lit.find('"').expect("end of the path literal");
-        out.push(lit[..end].to_owned());
+        let path = lit[..end].to_owned();
         rest = &lit[end..];
+        // The method router follows the path: `get(handler)` or `post(handler)`.
+        let call = rest.trim_start_matches(['"', ',', ' ', '\n']);
+        let method = call
+            .split('(')
+            .next()
+            .expect("a method router")
+            .trim()
+            .to_ascii_uppercase();
+        assert!(
+            ["GET", "POST"].contains(&method.as_str()),
+            "route {path}: method router {method:?} not understood: enumerate it here"
+        );
+        out.push((method, path));
     }
     out
 }
@@ -106,19 +120,31 @@ fn routes_in_source() -> Vec<String> {
 fn every_route_of_the_router_is_covered() {
     let routes = routes_in_source();
     assert!(routes.len() >= 6, "{routes:?}");
-    let known: HashSet<&str> = PUBLIC
-        .iter()
-        .copied()
-        .chain(PROTECTED.iter().map(|(_, p)| *p))
-        .collect();
-    for r in &routes {
+    let known: HashSet<(&str, &str)> = PUBLIC.iter().chain(PROTECTED).copied().collect();
+    for (m, p) in &routes {
         assert!(
-            known.contains(r.as_str()),
-            "route {r} of sync-server/src/app.rs has no case in tests/security: add it to PUBLIC or PROTECTED"
+            known.contains(&(m.as_str(), p.as_str())),
+            "route {m} {p} of sync-server/src/app.rs has no case in tests/security: add it to PUBLIC or PROTECTED"
         );
     }
-    for k in &known {
-        assert!(routes.iter().any(|r| r == k), "{k} is no longer routed");
+    for (m, p) in &known {
+        assert!(
+            routes.iter().any(|(rm, rp)| rm == m && rp == p),
+            "{m} {p} is no longer routed"
+        );
+    }
+    // Every route refuses the other method with the JSON error body, before any handler
+    // (so before any login is looked at).
+    let server = spawn_server();
+    for (m, p) in &known {
+        let other = if *m == "GET" { "POST" } else { "GET" };
+        let a = http(&server.url, other, p, None, "", b"");
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (405, "request.method"),
+            "{other} {p}: {}",
+            a.text()
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 //! with a code issued offline; concurrent edits converge; a refused push is kept, corrected
 //! and accepted; and every attack is refused with nothing stored.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use client_core::protocol::{
@@ -333,10 +334,11 @@ fn malformed_and_truncated_bytes_are_refused() {
     let (_d, path) = replica_dir();
     let r = Replica::create_from_initial(&path, "团锦江区委").unwrap();
     let bytes = r.doc_bytes(JINJIANG).unwrap();
-    for changes in [
-        b"garbage".to_vec(),
-        bytes[..bytes.len() / 2].to_vec(),
-        Vec::new(),
+    for (changes, code) in [
+        (b"garbage".to_vec(), "doc.malformed"),
+        (bytes[..bytes.len() / 2].to_vec(), "doc.malformed"),
+        // Nothing to create under an unknown id: answered as any push outside the subtree.
+        (Vec::new(), "auth.outside_subtree"),
     ] {
         let resp = remote
             .push(
@@ -352,10 +354,10 @@ fn malformed_and_truncated_bytes_are_refused() {
             .unwrap();
         assert!(
             matches!(
-                resp.results[0].outcome,
-                DocOutcome::Rejected { .. } | DocOutcome::NeedFull
+                &resp.results[0].outcome,
+                DocOutcome::Rejected { violations } if violations.iter().any(|v| v.code == code)
             ),
-            "{:?}",
+            "expected {code}: {:?}",
             resp.results[0]
         );
     }
@@ -610,7 +612,7 @@ fn password_guessing_hits_the_rate_limit() {
 fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
     let server = spawn_server();
     let (remote, token) = city_token(&server);
-    // 70 MB of incompressible bytes: over the 64 MiB body limit.
+    // 70 MB of incompressible bytes: over the 32 MiB limit of a push body.
     let mut big = vec![0u8; 70 * 1024 * 1024];
     rand::fill(&mut big[..]);
     let req = PushRequest {
@@ -620,15 +622,38 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
             changes: big,
         }],
     };
+    let before = feed_len(&server);
+    // Through the client: the server answers 413 as soon as it has read past the limit, and
+    // closes; the client, still writing, may see the answer or the closed connection.
     let err = remote.push(&token, &req).unwrap_err();
     assert!(
-        matches!(
-            err.code(),
-            "payload_too_large" | "sync.network" | "bad_request"
-        ),
+        matches!(err.code(), "request.too_large" | "sync.network"),
         "{}",
         err.code()
     );
+    assert_eq!(feed_len(&server), before, "nothing stored");
+    // Announced with `Expect: 100-continue`, the size alone is refused, before any byte of
+    // the body is sent: the answer is certain.
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/push HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        client_core::protocol::SYNC_CONTENT_TYPE,
+        70 * 1024 * 1024
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let mut buf = [0u8; 4096];
+    while !answer.contains("}") {
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(n > 0, "closed without an answer: {answer}");
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"code\":\"request.too_large\""), "{answer}");
+    assert_eq!(feed_len(&server), before, "nothing stored");
     let pull = client_core::protocol::PullRequest {
         version: PROTOCOL_VERSION,
         cursor: 0,
