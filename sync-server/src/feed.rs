@@ -109,9 +109,70 @@ pub fn facts(c: &Connection, org_id: &str, logged_in: bool) -> Result<OrgFacts> 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::store::{Accepted, Store};
+
+    /// A page of large documents ends at `MAX_PAGE_BYTES`, whatever the limit asked.
+    #[test]
+    fn a_page_of_large_documents_ends_at_the_byte_cap() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        crate::app::initialize_tree(&store).unwrap();
+        let city = store
+            .read(|c| store::get_org(c, "org-5101"))
+            .unwrap()
+            .unwrap();
+        let big = vec![7u8; 1024 * 1024];
+        store
+            .transaction(|tx| {
+                for i in 0..20 {
+                    let mut r = schemas::org::OrgRecord::new(
+                        format!("org-big-{i}"),
+                        "org-5101",
+                        schemas::Level::new(4).unwrap(),
+                    );
+                    r.category = "团委".into();
+                    r.short_name = format!("大文档第{i}公司团委");
+                    let path = format!("{}{}/", city.path, r.id);
+                    let a = Accepted {
+                        record: &r,
+                        path: &path,
+                        complete: false,
+                        bytes: &big,
+                        heads: &[],
+                    };
+                    store::put_org(tx, &a, None, None)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let actor = Actor {
+            account_id: 1,
+            org_id: city.id.clone(),
+            org_path: city.path.clone(),
+        };
+        let (mut cursor, mut pages, mut docs) = (0, 0, 0);
+        loop {
+            let page = store.read(|c| pull(c, &actor, cursor, MAX_PAGE)).unwrap();
+            let bytes: usize = page.docs.iter().map(|d| d.bytes.len()).sum();
+            assert!(
+                bytes <= MAX_PAGE_BYTES + big.len(),
+                "a page of {bytes} bytes"
+            );
+            docs += page.docs.len();
+            pages += 1;
+            cursor = page.cursor;
+            if !page.more {
+                break;
+            }
+        }
+        assert!(pages >= 3, "{pages} pages");
+        assert!(docs >= 20, "every document once at least: {docs}");
+    }
+
     #[test]
     fn subtree_range_covers_exactly_the_subtree() {
-        let (lo, hi) = super::subtree_range("/a/b/");
+        let (lo, hi) = subtree_range("/a/b/");
         for inside in ["/a/b/", "/a/b/c/", "/a/b/zz/y/"] {
             assert!(inside >= lo.as_str() && inside < hi.as_str(), "{inside}");
         }

@@ -248,6 +248,13 @@ mod tests {
         assert!(body.len() < 1024 * 1024, "{}", body.len());
         let e = decode_push(&body).unwrap_err();
         assert_eq!(e.code(), "push.too_large");
+        // An id longer than any organization's.
+        let long = PushRequest {
+            version: PROTOCOL_VERSION,
+            docs: vec![doc(&"o".repeat(MAX_ID_BYTES + 1), 1)],
+        };
+        let e = decode_push(&encode(&long).unwrap()).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
         // A cut body.
         let e = decode_push(&encode(&twice).unwrap()[..8]).unwrap_err();
         assert_eq!(e.code(), "bad_request");

@@ -303,6 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn a_flooded_target_never_makes_an_attempt_wait_past_the_cap() {
+        let l = Limiter::new(1);
+        let target = Key::org("org-510104");
+        let mut longest = Duration::ZERO;
+        for i in 0..200u32 {
+            let k = vec![
+                Key::address(Guess::Code, IpAddr::from(i.to_be_bytes())),
+                target.clone(),
+            ];
+            longest = longest.max(l.begin(&k, 0).unwrap().delay);
+        }
+        assert_eq!(longest, MAX_DELAY + PENALTY);
+    }
+
+    #[test]
     fn keys_return_to_nothing_and_the_map_is_bounded() {
         let l = Limiter::with_cap(10, 100);
         let k = vec![Key::address(Guess::Password, ip("10.0.0.1"))];

@@ -6,7 +6,9 @@
 //! below: that is the narrow interface a second backend (PostgreSQL) would implement.
 
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
+
+use parking_lot::MutexGuard;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use schemas::org::OrgRecord;
@@ -123,7 +125,7 @@ pub const READERS: usize = 4;
 /// The server's database: one write connection (SQLite has one writer) and a few
 /// read-only connections.
 pub struct Store {
-    writer: Mutex<Connection>,
+    writer: parking_lot::Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_free: Condvar,
 }
@@ -166,7 +168,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Store {
-            writer: Mutex::new(conn),
+            writer: parking_lot::Mutex::new(conn),
             readers: Mutex::new(readers),
             reader_free: Condvar::new(),
         })
@@ -175,18 +177,24 @@ impl Store {
     /// Exclusive access to the write connection (writes are serialized; SQLite has one
     /// writer).
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
-        // unfinished transaction), so a poisoned lock is taken over.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+        // parking_lot's lock is not poisoned by a panic: SQLite rolls back an unfinished
+        // transaction, so the connection stays usable.
+        self.writer.lock()
     }
 
-    /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise.
+    /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise. The
+    /// lock is then handed to the longest waiting writer, if any, so that a writer in a
+    /// loop (a long push's parts) cannot keep it from the others.
     pub fn transaction<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let out = (|| {
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        MutexGuard::unlock_fair(conn);
+        out
     }
 
     /// Run `f` on a read-only connection (it never waits for a write in progress).

@@ -1009,6 +1009,9 @@ fn a_killed_server_keeps_every_acknowledged_push_and_no_half_applied_document() 
     );
     assert!(f.committed_unacked_docs >= 1, "{f:#?}");
     if cycles >= 50 {
-        assert!(f.mid_push >= 1 && f.before_push + f.between_pushes >= 1, "{f:#?}");
+        assert!(
+            f.mid_push >= 1 && f.before_push + f.between_pushes >= 1,
+            "{f:#?}"
+        );
     }
 }

@@ -2003,7 +2003,10 @@ fn hostile(w: &mut World, a: usize, org_sel: u16, kind: u8, ctx: &str) {
         o => panic!("{ctx}: hostile {rule} on {id} was not refused: {o:?}"),
     }
     let after_feed = sync_server::store::max_seq(&w.server.state.store.lock()).unwrap();
-    assert_eq!(feed, after_feed, "{ctx}: a refused hostile push moved the feed");
+    assert_eq!(
+        feed, after_feed,
+        "{ctx}: a refused hostile push moved the feed"
+    );
     w.note(format!("{ctx}: hostile {rule} on {id} refused"));
 }
 
@@ -2201,10 +2204,22 @@ fn the_system_keeps_its_invariants_under_random_operations_and_interruptions() {
     // size, each of these (measured: see docs/reliability.md) is well above its floor.
     if seed == FIXED_SEED && cases >= 8 && steps >= 30 {
         assert!(totals.syncs_cut >= 3, "too few cut syncs: {totals:?}");
-        assert!(totals.server_refusals >= 3, "too few server refusals: {totals:?}");
-        assert!(totals.resolved_immutables >= 1, "no immutable conflict resolved: {totals:?}");
-        assert!(totals.hostile_refused >= 5, "too few hostile pushes: {totals:?}");
-        assert!(totals.hostile_rules.len() >= 4, "too few hostile rules: {totals:?}");
+        assert!(
+            totals.server_refusals >= 3,
+            "too few server refusals: {totals:?}"
+        );
+        assert!(
+            totals.resolved_immutables >= 1,
+            "no immutable conflict resolved: {totals:?}"
+        );
+        assert!(
+            totals.hostile_refused >= 5,
+            "too few hostile pushes: {totals:?}"
+        );
+        assert!(
+            totals.hostile_rules.len() >= 4,
+            "too few hostile rules: {totals:?}"
+        );
     }
 }
 

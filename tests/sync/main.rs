@@ -652,7 +652,10 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
         answer.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("\"code\":\"request.too_large\""), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"request.too_large\""),
+        "{answer}"
+    );
     assert_eq!(feed_len(&server), before, "nothing stored");
     let pull = client_core::protocol::PullRequest {
         version: PROTOCOL_VERSION,
