@@ -533,6 +533,18 @@ fn every_refusal_is_the_projects_json_error_body() {
             "bad_request",
         ),
         (
+            "a pull body over 1 KiB",
+            raw::request(
+                url,
+                "POST",
+                "/api/v1/pull",
+                &[ct_sync, ("Authorization", &auth)],
+                &[0u8; 2048],
+            ),
+            413,
+            "request.too_large",
+        ),
+        (
             "a bad progress query",
             raw::request(
                 url,
