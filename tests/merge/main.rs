@@ -152,16 +152,25 @@ impl Fix {
         );
     }
 
-    /// `doc` pushed by `token` is accepted.
+    /// `doc` pushed by `token` is accepted, answered with the heads the server now holds.
     #[track_caller]
     fn accepted(&self, token: &str, doc: PushDoc) {
         let id = doc.id.clone();
         let out = self.push(token, vec![doc]);
-        assert!(
-            matches!(out[0], DocOutcome::Accepted { .. }),
-            "{id}: expected acceptance, got {:?}",
-            out[0]
-        );
+        let DocOutcome::Accepted { heads } = &out[0] else {
+            panic!("{id}: expected acceptance, got {:?}", out[0]);
+        };
+        let (bytes, _) = self.stored(&id).expect("stored once accepted");
+        let mut held: Vec<[u8; 32]> = AutoCommit::load(&bytes)
+            .unwrap()
+            .get_heads()
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        let mut answered = heads.clone();
+        held.sort();
+        answered.sort();
+        assert_eq!(answered, held, "{id}: the answer's heads are the stored document's");
     }
 }
 
