@@ -170,7 +170,10 @@ impl Fix {
         let mut answered = heads.clone();
         held.sort();
         answered.sort();
-        assert_eq!(answered, held, "{id}: the answer's heads are the stored document's");
+        assert_eq!(
+            answered, held,
+            "{id}: the answer's heads are the stored document's"
+        );
     }
 }
 
@@ -584,6 +587,21 @@ fn registration_codes_in_documents_are_judged() {
         &f.jj,
         f.edit("org-t-c1", with(good.clone(), code_record(JINJIANG, 20))),
     );
+    // Recorded for registration, for the organization it was issued to.
+    let recorded: Option<String> = f
+        .server
+        .state
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT org_id FROM codes WHERE code = ?1",
+                [good.as_str()],
+                |r| r.get(0),
+            )
+            .ok())
+        })
+        .unwrap();
+    assert_eq!(recorded.as_deref(), Some("org-t-c1"));
     // Never removed, never changed.
     let g = good.clone();
     f.refused(
@@ -642,4 +660,34 @@ fn documents_that_are_not_what_they_claim_are_refused() {
         &f.jj,
         create(&org("org-t-c8", JINJIANG, 5, "团委", "锦江八号公司团委")),
     );
+    // A document grown past the cap by pushes each under it: 2,000 codes a push (valid,
+    // each its own) is about 150 KB of changes; the stored document may not pass 256 KiB.
+    let codes = |n: usize| {
+        move |r: &mut OrgRecord| {
+            for _ in 0..n {
+                r.codes.insert(new_code(), code_record(JINJIANG, 20));
+            }
+        }
+    };
+    let mut grown = 0;
+    loop {
+        let doc = f.edit("org-t-c8", codes(2_000));
+        assert!(
+            doc.changes.len() < 256 * 1024,
+            "{} bytes a push",
+            doc.changes.len()
+        );
+        let feed = f.feed();
+        match &f.push(&f.jj, vec![doc])[0] {
+            DocOutcome::Accepted { .. } => grown += 1,
+            DocOutcome::Rejected { violations } => {
+                assert_eq!(violations[0].code, "size.doc_too_large", "{violations:?}");
+                assert_eq!(f.feed(), feed, "nothing stored");
+                break;
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(grown < 20, "the document never reached the cap");
+    }
+    assert!(grown >= 1, "refused before it grew");
 }
