@@ -121,6 +121,17 @@ impl From<RegistrationCode> for String {
     }
 }
 
+/// How the holder of a code registers, for every place a code is printed or exported
+/// (the code sheet, `zhtj code`/`codes`, the server's first code, `issue-code`): the code
+/// alone identifies the organization, which is shown to confirm before anything personal
+/// is typed.
+pub fn how_to_register(code: Option<&str>) -> String {
+    format!(
+        "注册方法:zhtj register --code {}(桌面客户端:首次使用 → 注册),核对显示的组织无误后填写本人信息",
+        code.unwrap_or("<注册码>")
+    )
+}
+
 /// A code as issued: when, and until when it is valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IssuedCode {

@@ -11,6 +11,7 @@ use time::{Date, Month, PrimitiveDateTime};
 
 use crate::category::Category;
 use crate::level::Level;
+use crate::violation::Violation;
 
 /// What progress needs to know about one unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,11 +234,22 @@ pub enum Task {
 }
 
 impl Task {
+    pub const ALL: [Task; 3] = [Task::InfoComplete, Task::ChildrenCreated, Task::CodesIssued];
+
     pub fn label(self) -> &'static str {
         match self {
             Task::InfoComplete => "录入本级组织信息",
             Task::ChildrenCreated => "创建直属下级组织",
             Task::CodesIssued => "为直属下级组织分配管理员注册码",
+        }
+    }
+
+    /// The short key of a schedule item (`4.info`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Task::InfoComplete => "info",
+            Task::ChildrenCreated => "children",
+            Task::CodesIssued => "codes",
         }
     }
 }
@@ -252,10 +264,45 @@ pub struct Deadline {
     pub due: Date,
 }
 
-/// The campaign schedule: a setting, defaulting to the notice's dates (RULES §11).
+impl Deadline {
+    /// The item's key, as an operator types it: level, `+` for "and deeper", task
+    /// (`4.info`, `6+.codes`).
+    pub fn item(&self) -> String {
+        format!(
+            "{}{}.{}",
+            self.level,
+            if self.and_deeper { "+" } else { "" },
+            self.task.key()
+        )
+    }
+
+    /// The item in Chinese: 四级组织录入本级组织信息, 六级及以下组织为直属下级组织分配管理员注册码.
+    pub fn label(&self) -> String {
+        let level = Level::new(self.level)
+            .map(|l| l.ordinal())
+            .unwrap_or_else(|_| self.level.to_string());
+        format!(
+            "{level}级{}组织{}",
+            if self.and_deeper { "及以下" } else { "" },
+            self.task.label()
+        )
+    }
+}
+
+/// The campaign schedule (RULES §11): when the campaign starts and, per level, the day
+/// each task is due. Server data the city sets (`zhtj-server schedule`), defaulting to the
+/// notice's dates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
+    /// The campaign's first day: no deadline may fall before it.
+    #[serde(with = "iso_date", default = "notice_start")]
+    pub start: Date,
     pub deadlines: Vec<Deadline>,
+}
+
+/// The notice's first day of entry (第四级组织信息录入 from 2017-12-15).
+pub fn notice_start() -> Date {
+    d(2017, Month::December, 15)
 }
 
 // Dates as "2017-12-18" in JSON, not the `time` crate's default `[2017, 352]`.
@@ -278,6 +325,7 @@ impl Default for Schedule {
             due,
         };
         Schedule {
+            start: notice_start(),
             deadlines: vec![
                 dl(4, false, InfoComplete, d(2017, December, 18)),
                 dl(4, false, ChildrenCreated, d(2017, December, 18)),
@@ -303,7 +351,133 @@ pub struct Overdue {
     pub due: Date,
 }
 
+fn schedule_violation(code: &str, message: impl Into<String>) -> Violation {
+    Violation::error(code, None, message)
+}
+
+/// Parse "2017-12-18" (half-width or full-width digits, surrounding spaces ignored).
+pub fn parse_date(raw: &str) -> Option<Date> {
+    let s = crate::text::normalize(raw);
+    Date::parse(
+        &s,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// "2017-12-18".
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 impl Schedule {
+    /// Every item an operator may set, with its Chinese name, for help and messages
+    /// (`start` first).
+    pub fn items(&self) -> Vec<(String, String)> {
+        std::iter::once(("start".to_owned(), "活动开始日期".to_owned()))
+            .chain(self.deadlines.iter().map(|d| (d.item(), d.label())))
+            .collect()
+    }
+
+    /// The schedule with `changes` applied, each `ITEM=YYYY-MM-DD` (`start=…` for the
+    /// campaign's first day, `4.info=…` for a deadline: see [`Schedule::items`]; the
+    /// Chinese name of an item is accepted too), then checked ([`Schedule::check`]). Every
+    /// problem is reported at once.
+    pub fn with_changes<S: AsRef<str>>(&self, changes: &[S]) -> Result<Schedule, Vec<Violation>> {
+        let mut out = self.clone();
+        let mut v = Vec::new();
+        for change in changes {
+            let change = crate::text::normalize(change.as_ref());
+            let Some((item, value)) = change.split_once('=') else {
+                v.push(schedule_violation(
+                    "schedule.bad_item",
+                    format!(
+                        "“{}”应写成 事项=日期,如 4.info=2017-12-18",
+                        crate::text::truncate_for_message(&change)
+                    ),
+                ));
+                continue;
+            };
+            let (item, value) = (item.trim(), value.trim());
+            let Some(date) = parse_date(value) else {
+                v.push(schedule_violation(
+                    "schedule.bad_date",
+                    format!(
+                        "{}的日期“{}”格式不对,应为 YYYY-MM-DD,如 2017-12-18",
+                        crate::text::truncate_for_message(item),
+                        crate::text::truncate_for_message(value)
+                    ),
+                ));
+                continue;
+            };
+            if item == "start" || item == "活动开始日期" {
+                out.start = date;
+                continue;
+            }
+            match out
+                .deadlines
+                .iter_mut()
+                .find(|d| d.item() == item || d.label() == item)
+            {
+                Some(d) => d.due = date,
+                None => v.push(schedule_violation(
+                    "schedule.unknown_item",
+                    format!(
+                        "没有“{}”这一事项。可设置的事项:{}",
+                        crate::text::truncate_for_message(item),
+                        self.items()
+                            .iter()
+                            .map(|(k, l)| format!("{k}({l})"))
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                )),
+            }
+        }
+        if v.is_empty() {
+            v = out.check();
+        }
+        if v.is_empty() { Ok(out) } else { Err(v) }
+    }
+
+    /// What is wrong with the schedule: a deadline before the campaign's start.
+    pub fn check(&self) -> Vec<Violation> {
+        self.deadlines
+            .iter()
+            .filter(|d| d.due < self.start)
+            .map(|d| {
+                schedule_violation(
+                    "schedule.before_start",
+                    format!(
+                        "{}({})的截止日期{}早于活动开始日期{},请改为活动开始之后的日期",
+                        d.label(),
+                        d.item(),
+                        format_date(d.due),
+                        format_date(self.start)
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The notice's schedule moved to start on `start`: every deadline keeps its distance
+    /// from the start (level 4 information 3 days after it, the whole tree 36 days after).
+    pub fn notice_from(start: Date) -> Schedule {
+        let notice = Schedule::default();
+        let shift = start - notice.start;
+        Schedule {
+            start,
+            deadlines: notice
+                .deadlines
+                .into_iter()
+                .map(|d| Deadline {
+                    due: d.due.saturating_add(shift),
+                    ..d
+                })
+                .collect(),
+        }
+    }
+
     /// The deadlines that apply to a unit at `level`.
     pub fn for_level(&self, level: Level) -> impl Iterator<Item = &Deadline> {
         let l = level.get();
@@ -457,6 +631,104 @@ mod tests {
                 task: Task::InfoComplete,
                 due: date!(2018 - 01 - 20)
             }]
+        );
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn items_are_set_by_key_or_chinese_name() {
+        let s = Schedule::default()
+            .with_changes(&[
+                "start=2026-12-01",
+                "4.info=2026-12-05",
+                "六级及以下组织为直属下级组织分配管理员注册码=2027-01-10",
+                "4.children = 2026-12-05",
+                "4.codes=2026-12-08",
+                "5.info=2026-12-12",
+                "5.children=2026-12-12",
+                "5.codes=2026-12-15",
+                "6.info=2026-12-20",
+                "6.children=2026-12-20",
+                "7+.info=2027-01-10",
+                "7+.children=2027-01-10",
+            ])
+            .unwrap();
+        assert_eq!(s.start, date!(2026 - 12 - 01));
+        assert_eq!(s.deadlines[0].due, date!(2026 - 12 - 05));
+        let codes6 = s.deadlines.iter().find(|d| d.item() == "6+.codes").unwrap();
+        assert_eq!(codes6.due, date!(2027 - 01 - 10));
+        assert_eq!(
+            codes6.label(),
+            "六级及以下组织为直属下级组织分配管理员注册码"
+        );
+        assert!(s.check().is_empty());
+    }
+
+    #[test]
+    fn unknown_items_bad_dates_and_deadlines_before_the_start_are_refused() {
+        let e = Schedule::default()
+            .with_changes(&["9.info=2017-12-20", "4.info=2017-13-01", "4.info"])
+            .unwrap_err();
+        let codes: Vec<&str> = e.iter().map(|v| v.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            [
+                "schedule.unknown_item",
+                "schedule.bad_date",
+                "schedule.bad_item"
+            ]
+        );
+        assert!(
+            e[0].message.contains("4.info(四级组织录入本级组织信息)"),
+            "{}",
+            e[0].message
+        );
+        // Moving the start past the notice's deadlines leaves all of them before it.
+        let e = Schedule::default()
+            .with_changes(&["start=2026-12-01"])
+            .unwrap_err();
+        assert_eq!(e.len(), 11);
+        assert!(e.iter().all(|v| v.code == "schedule.before_start"));
+        assert!(
+            e[0].message
+                .contains("截止日期2017-12-18早于活动开始日期2026-12-01"),
+            "{}",
+            e[0].message
+        );
+        let e = Schedule::default()
+            .with_changes(&["4.codes=2017-12-14"])
+            .unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].message
+                .starts_with("四级组织为直属下级组织分配管理员注册码(4.codes)")
+        );
+    }
+
+    #[test]
+    fn the_notice_schedule_moves_with_its_start() {
+        let s = Schedule::notice_from(date!(2026 - 12 - 01));
+        assert_eq!(s.start, date!(2026 - 12 - 01));
+        // 2017-12-15 → 12-18 is 3 days; 2017-12-15 → 2018-01-20 is 36.
+        assert_eq!(s.deadlines[0].due, date!(2026 - 12 - 04));
+        assert_eq!(s.deadlines.last().unwrap().due, date!(2027 - 01 - 06));
+        assert!(s.check().is_empty());
+        assert_eq!(Schedule::notice_from(notice_start()), Schedule::default());
+    }
+
+    #[test]
+    fn a_schedule_without_a_start_reads_as_the_notice_start() {
+        let s: Schedule = serde_json::from_str(r#"{"deadlines":[]}"#).unwrap();
+        assert_eq!(s.start, notice_start());
+        let json = serde_json::to_string(&Schedule::default()).unwrap();
+        assert!(
+            json.starts_with(r#"{"start":"2017-12-15","deadlines":[{"level":4"#),
+            "{json}"
         );
     }
 }
