@@ -6,6 +6,7 @@
 pub mod doc;
 pub mod error;
 pub mod excel;
+pub mod history;
 pub mod protocol;
 pub mod replica;
 pub mod store;

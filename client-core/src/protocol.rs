@@ -6,8 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The protocol version; the server refuses bodies of another version with a clear error.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks (docs/protocol.md). Version 2 added the author
+/// records at the end of push and pull answers; the server still answers version 1 bodies
+/// (without them), and refuses others with a clear error.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The oldest version the server still answers.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
 
 /// The content type of postcard + zstd bodies.
 pub const SYNC_CONTENT_TYPE: &str = "application/x-zhtj-sync";
@@ -19,6 +24,9 @@ pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub code: String,
+    /// The organization registered for: its id or short name, checked against the code;
+    /// empty (or absent): the organization the code was issued for.
+    #[serde(default)]
     pub org_id: String,
     /// 团内职务, as labelled (书记, 组织委员…).
     pub role: String,
@@ -35,6 +43,29 @@ pub struct RegisterResponse {
     pub account_id: i64,
     pub org_id: String,
     pub org_short_name: String,
+}
+
+/// `POST /api/v1/register/lookup`: which organization a registration code was issued for,
+/// so that the person confirms "this is my unit" before typing anything personal. Counted
+/// and limited like a registration; an unknown, used or expired code is refused as
+/// registration refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLookupRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLookupResponse {
+    pub org_id: String,
+    pub short_name: String,
+    pub full_name: String,
+    /// 组织类别.
+    pub category: String,
+    pub level: u8,
+    pub parent_id: String,
+    pub parent_short_name: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// `POST /api/v1/login`: by mobile number and password; `org_id` picks the organization
@@ -116,6 +147,26 @@ pub struct DocResult {
 pub struct PushResponse {
     pub version: u32,
     pub results: Vec<DocResult>,
+    /// (Version 2) The server's author records of the changes this push made it accept.
+    /// Last, so that a version 1 reader, which stops after `results`, is not disturbed.
+    pub authors: Vec<ChangeAuthor>,
+}
+
+/// The server's record of one accepted change (version 2): the document, the change, who
+/// pushed it as supervisors see them (organization, 团内职务, masked name) and when it
+/// arrived. Sent with the document to every replica that pulls it: nothing personal
+/// beyond the masked name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeAuthor {
+    pub doc_id: String,
+    pub hash: [u8; 32],
+    pub org_id: String,
+    pub org_short_name: String,
+    pub role: String,
+    /// Masked (张*).
+    pub name: String,
+    /// Unix seconds (server clock).
+    pub received_at: i64,
 }
 
 /// `POST /api/v1/pull` (postcard + zstd): everything of the logged-in admin's subtree
@@ -163,6 +214,9 @@ pub struct PullResponse {
     pub cursor: u64,
     /// More pages follow: pull again at once.
     pub more: bool,
+    /// (Version 2) The author records of the documents of this page (all of each one's
+    /// changes the server recorded). Last, for version 1 readers (see [`PushResponse`]).
+    pub authors: Vec<ChangeAuthor>,
 }
 
 /// Encode a sync body: postcard, then zstd level 3.
@@ -230,6 +284,77 @@ mod tests {
         assert_eq!(decode::<PushRequest>(&body).unwrap(), req);
         assert!(decode::<PushRequest>(&body[..body.len() / 2]).is_err());
         assert!(decode::<PushRequest>(b"not zstd").is_err());
+    }
+
+    /// The answers as version 1 defined them (without the author records).
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct PullResponseV1 {
+        version: u32,
+        docs: Vec<PullDoc>,
+        cursor: u64,
+        more: bool,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct PushResponseV1 {
+        version: u32,
+        results: Vec<DocResult>,
+    }
+
+    #[test]
+    fn a_version_1_reader_reads_the_answers_without_the_author_records() {
+        let doc = PullDoc {
+            id: "org-1".into(),
+            bytes: vec![1, 2, 3],
+            facts: OrgFacts::default(),
+            heads: vec![[7; 32]],
+            record: "{}".into(),
+            complete: true,
+        };
+        let author = ChangeAuthor {
+            doc_id: "org-1".into(),
+            hash: [9; 32],
+            org_id: "org-5101".into(),
+            org_short_name: "团成都市委".into(),
+            role: "书记".into(),
+            name: "张*".into(),
+            received_at: 1,
+        };
+        // What the server sends a version 1 pull (no records), and a version 2 one.
+        for authors in [Vec::new(), vec![author.clone()]] {
+            let body = encode(&PullResponse {
+                version: 1,
+                docs: vec![doc.clone()],
+                cursor: 5,
+                more: false,
+                authors,
+            })
+            .unwrap();
+            let v1: PullResponseV1 = decode(&body).unwrap();
+            assert_eq!(
+                v1,
+                PullResponseV1 {
+                    version: 1,
+                    docs: vec![doc.clone()],
+                    cursor: 5,
+                    more: false
+                }
+            );
+        }
+        let results = vec![DocResult {
+            id: "org-1".into(),
+            outcome: DocOutcome::Accepted {
+                heads: vec![[7; 32]],
+            },
+        }];
+        let body = encode(&PushResponse {
+            version: 1,
+            results: results.clone(),
+            authors: vec![author],
+        })
+        .unwrap();
+        let v1: PushResponseV1 = decode(&body).unwrap();
+        assert_eq!(v1.results, results);
     }
 }
 
@@ -355,4 +480,16 @@ pub struct SnapshotDay {
 pub struct SnapshotLevel {
     pub level: u8,
     pub counts: schemas::progress::LevelCounts,
+}
+
+// ------------------------------------------------------------------ change history
+
+/// `GET /api/v1/history?org=ID&field=KEY` (JSON): the change history of one organization of
+/// the logged-in admin's subtree (`crate::history`), oldest first; `field` keeps the
+/// changes of one field (its key, e.g. `phone`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryResponse {
+    pub org_id: String,
+    pub short_name: String,
+    pub entries: Vec<crate::history::Entry>,
 }

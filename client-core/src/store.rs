@@ -51,6 +51,18 @@ CREATE TABLE IF NOT EXISTS rejections (
     at         INTEGER NOT NULL,
     violations TEXT NOT NULL
 );
+-- The server's record of who pushed each change and when it arrived (crate::history),
+-- as pulled with the documents (protocol version 2).
+CREATE TABLE IF NOT EXISTS change_authors (
+    doc_id         TEXT NOT NULL,
+    hash           BLOB NOT NULL,
+    org_id         TEXT NOT NULL,
+    org_short_name TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    name           TEXT NOT NULL,        -- masked by the server (张*)
+    received_at    INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, hash)
+) WITHOUT ROWID;
 -- Facts only the server knows (admins, logins, used codes), as last pulled.
 CREATE TABLE IF NOT EXISTS server_facts (
     org_id     TEXT PRIMARY KEY,
@@ -315,4 +327,61 @@ pub fn rejection(conn: &Connection, doc_id: &str) -> Result<Option<Vec<schemas::
         )
         .optional()?;
     row.map(|s| Ok(serde_json::from_str(&s)?)).transpose()
+}
+
+/// Keep the server's author records (a record already held is left as it is).
+pub fn put_change_authors(
+    conn: &Connection,
+    records: &[crate::protocol::ChangeAuthor],
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO change_authors(doc_id, hash, org_id, org_short_name, role, name,
+                                              received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for r in records {
+        stmt.execute(params![
+            r.doc_id,
+            &r.hash[..],
+            r.org_id,
+            r.org_short_name,
+            r.role,
+            r.name,
+            r.received_at
+        ])?;
+    }
+    Ok(())
+}
+
+/// The author records held for `doc_id`, by change hash.
+pub fn change_authors(
+    conn: &Connection,
+    doc_id: &str,
+) -> Result<std::collections::HashMap<automerge::ChangeHash, crate::history::AuthorRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hash, org_id, org_short_name, role, name, received_at FROM change_authors
+         WHERE doc_id = ?1",
+    )?;
+    let rows = stmt.query_map([doc_id], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            crate::history::AuthorRecord {
+                author: crate::history::Author {
+                    org_id: r.get(1)?,
+                    org_short_name: r.get(2)?,
+                    role: r.get(3)?,
+                    name: r.get(4)?,
+                },
+                received_at: r.get(5)?,
+            },
+        ))
+    })?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (hash, record) = row?;
+        if let Ok(h) = automerge::ChangeHash::try_from(hash.as_slice()) {
+            out.insert(h, record);
+        }
+    }
+    Ok(out)
 }

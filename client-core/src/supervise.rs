@@ -1,15 +1,18 @@
 //! Progress supervision from the server (录入进度督导, RULES §11): the whole subtree's
 //! progress as the server knows it (every unit's logins and admins, which a replica only
-//! knows for what it holds), the daily snapshots, and the Excel report: the endpoints
-//! `GET /api/v1/progress`, `/api/v1/progress/history` (JSON, types at the end of
-//! [`crate::protocol`]) and `/api/v1/report` (.xlsx), called through [`Remote::get`] (the
-//! same TLS and proxy settings as sync) with the session token the replica keeps.
+//! knows for what it holds), the daily snapshots, the Excel report and an organization's
+//! change history: the endpoints `GET /api/v1/progress`, `/api/v1/progress/history`,
+//! `/api/v1/history` (JSON, types at the end of [`crate::protocol`]) and `/api/v1/report`
+//! (.xlsx), called through [`Remote::get`] (the same TLS and proxy settings as sync) with
+//! the session token the replica keeps.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::protocol::{ErrorBody, ProgressHistory, ProgressResponse, REPORT_CONTENT_TYPE};
+use crate::protocol::{
+    ErrorBody, HistoryResponse, ProgressHistory, ProgressResponse, REPORT_CONTENT_TYPE,
+};
 use crate::replica::Replica;
 use crate::store;
 use crate::sync::Remote;
@@ -89,6 +92,25 @@ pub fn fetch_history(remote: &Remote, token: &str, org: Option<&str>) -> Result<
         .map(|o| format!("org={}", encode(o)))
         .unwrap_or_default();
     let resp = get(remote, token, "progress/history", &q)?;
+    serde_json::from_slice(&resp.body).map_err(|e| Error::Protocol(format!("history: {e}")))
+}
+
+/// `GET /api/v1/history`: the change history of `org` (default: the admin's own) as the
+/// server holds it, optionally of one field (its key or label).
+pub fn fetch_change_history(
+    remote: &Remote,
+    token: &str,
+    org: Option<&str>,
+    field: Option<&str>,
+) -> Result<HistoryResponse> {
+    let mut q = Vec::new();
+    if let Some(o) = org {
+        q.push(format!("org={}", encode(o)));
+    }
+    if let Some(f) = field {
+        q.push(format!("field={}", encode(f)));
+    }
+    let resp = get(remote, token, "history", &q.join("&"))?;
     serde_json::from_slice(&resp.body).map_err(|e| Error::Protocol(format!("history: {e}")))
 }
 

@@ -30,10 +30,11 @@ use time::OffsetDateTime;
 
 use crate::doc;
 use crate::error::{Error, Result};
+use crate::history::{self, Writer};
 use crate::protocol::{
-    self, DocOutcome, DocResult, ErrorBody, LoginRequest, LoginResponse, PROTOCOL_VERSION, PullDoc,
-    PullRequest, PullResponse, PushDoc, PushRequest, PushResponse, RegisterRequest,
-    RegisterResponse, SYNC_CONTENT_TYPE,
+    self, CodeLookupRequest, CodeLookupResponse, DocOutcome, DocResult, ErrorBody, LoginRequest,
+    LoginResponse, PROTOCOL_VERSION, PullDoc, PullRequest, PullResponse, PushDoc, PushRequest,
+    PushResponse, RegisterRequest, RegisterResponse, SYNC_CONTENT_TYPE,
 };
 use crate::replica::Replica;
 use crate::store::{self, Ancestor, ServerFacts};
@@ -321,6 +322,22 @@ impl Remote {
         protocol::decode(&bytes).map_err(|e| Error::Protocol(format!("{endpoint}: {e}")))
     }
 
+    /// `POST /api/v1/register/lookup`: the organization a registration code was issued
+    /// for (refused as registration refuses the code: unknown, used, expired; counted
+    /// against the same rate limit).
+    pub fn lookup_code(&self, code: &str) -> Result<CodeLookupResponse> {
+        let code = schemas::code::RegistrationCode::parse(code)
+            .map_err(|e| Error::Invalid(vec![e.on(Field::RegistrationCode)]))?;
+        self.json_call(
+            "register/lookup",
+            None,
+            &CodeLookupRequest {
+                code: code.as_str().to_owned(),
+            },
+            On401::Refusal,
+        )
+    }
+
     /// `POST /api/v1/register`: create an administrator account with a registration code.
     pub fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
         self.json_call("register", None, req, On401::Refusal)
@@ -388,19 +405,12 @@ fn check_version(v: u32) -> Result<()> {
 
 /// Check a registration form locally before sending it (the formats of RULES §7–§9, with
 /// the same `schemas` parsers the server uses), and return it normalized. The server
-/// judges the rest: the code, the role for the organization's category, the joining age
-/// with its configured cutoff, the password rule.
+/// judges the rest: the code (and which organization it names), the role for the
+/// organization's category, the joining age with its configured cutoff, the password rule.
 pub fn check_registration(req: &RegisterRequest) -> Result<RegisterRequest> {
     let mut v = Vec::new();
     let mut out = req.clone();
     out.org_id = req.org_id.trim().to_owned();
-    if out.org_id.is_empty() {
-        v.push(Violation::error(
-            "register.org_missing",
-            None,
-            "请填写要注册的组织编号",
-        ));
-    }
     match schemas::code::RegistrationCode::parse(&req.code) {
         Ok(c) => out.code = c.as_str().to_owned(),
         Err(e) => v.push(e.on(Field::RegistrationCode)),
@@ -495,6 +505,24 @@ pub enum SyncStage {
     Push,
 }
 
+/// A value this replica wrote that a concurrent write from elsewhere replaced (issue 13):
+/// both wrote one field before either saw the other, and the document shows the other
+/// (`crate::history`). Both stay in the history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Overwritten {
+    pub id: String,
+    pub short_name: String,
+    pub field: Field,
+    /// The value this replica wrote.
+    pub mine: String,
+    /// The value shown instead.
+    pub value: String,
+    /// Who wrote it.
+    pub by: Writer,
+    /// Unix seconds the winning change was made.
+    pub at: i64,
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
@@ -510,6 +538,9 @@ pub struct SyncReport {
     /// Immutable fields reset to the server's accepted value after a concurrent change
     /// (DESIGN "Immutable fields"), as (org id, field).
     pub resolved: Vec<(String, Field)>,
+    /// Values of this replica that lost to a concurrent write of the same field, field by
+    /// field.
+    pub overwritten: Vec<Overwritten>,
     /// HTTP requests made.
     pub round_trips: usize,
     pub duration: Duration,
@@ -822,6 +853,8 @@ impl Replica {
         }
         let tx = conn.unchecked_transaction()?;
         let now = now_secs();
+        // The authors first: a merge below may name the author of a winning change.
+        store::put_change_authors(&tx, &page.authors)?;
         for pd in &page.docs {
             if self.apply_pulled(&tx, pd, now, regions, orphans, report)? {
                 report.pulled += 1;
@@ -894,6 +927,8 @@ impl Replica {
                 let mut local = AutoCommit::load(&row.bytes)?;
                 local.set_actor(self.actor().clone());
                 let has_all = local.get_missing_deps(&server_heads).is_empty();
+                // What this copy showed before the merge, to tell which of its values lost.
+                let shown = (!has_all).then(|| doc::read(&local));
                 if !has_all {
                     let server = match server.as_mut() {
                         Some(d) => d,
@@ -909,6 +944,9 @@ impl Replica {
                     .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
                 let dirty = sorted(local.get_heads()) != server_heads;
                 let record = doc::read(&local);
+                if let Some(shown) = &shown {
+                    self.note_overwritten(conn, &mut local, shown, &record, report)?;
+                }
                 let complete = match server_complete {
                     Some(c) if !dirty => c,
                     _ => self.complete_cached(&record, regions, orphans),
@@ -935,6 +973,45 @@ impl Replica {
             store::put_server_facts(conn, &pd.id, &facts)?;
         }
         Ok(changed || facts_changed)
+    }
+
+    /// After a merge changed what `local` shows from `shown` to `now`: report the fields
+    /// where the value this replica wrote lost to a concurrent write.
+    fn note_overwritten(
+        &self,
+        conn: &Connection,
+        local: &mut AutoCommit,
+        shown: &OrgRecord,
+        now: &OrgRecord,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let changed: Vec<Field> = shown
+            .changed_fields(now)
+            .into_iter()
+            .filter(|f| schemas::org::INFO_FIELDS.contains(f))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let authors = store::change_authors(conn, &now.id)?;
+        let entries = history::history(local, &|h| authors.get(h).cloned(), Some(self.actor()));
+        for f in changed {
+            let lost = entries.iter().rev().find(|e| {
+                e.field == Some(f) && e.mine && e.new == shown.get(f) && e.overwritten.is_some()
+            });
+            if let Some(o) = lost.and_then(|e| e.overwritten.as_ref()) {
+                report.overwritten.push(Overwritten {
+                    id: now.id.clone(),
+                    short_name: now.short_name.clone(),
+                    field: f,
+                    mine: shown.get(f).to_owned(),
+                    value: o.value.clone(),
+                    by: o.by.clone(),
+                    at: o.at,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Completeness of `r`, with the region of its chain cached by parent. A parent not
@@ -1103,6 +1180,7 @@ impl Replica {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         let now = now_secs();
+        store::put_change_authors(&tx, &resp.authors)?;
         let mut need_full = Vec::new();
         for DocResult { id, outcome } in resp.results {
             let Some(s) = sent.get(&id) else {

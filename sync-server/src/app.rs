@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::doc;
 use client_core::protocol::{
-    self, LoginRequest, PROTOCOL_VERSION, PullRequest, PushResponse, RegisterRequest,
+    self, CodeLookupRequest, LoginRequest, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PullRequest,
+    PushResponse, RegisterRequest,
 };
 use time::OffsetDateTime;
 
@@ -42,9 +43,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub identity: IdentityConfig,
-    /// The campaign schedule progress supervision judges overdue items by (RULES §11;
-    /// default: the notice's dates).
-    pub schedule: schemas::progress::Schedule,
+    /// The campaign schedule of the `serve` configuration (RULES §11): when given, it
+    /// replaces the stored one at start. The stored schedule (`crate::schedule`; the
+    /// notice's dates until one is set) is what progress supervision judges by.
+    pub schedule: Option<schemas::progress::Schedule>,
     /// Serve HTTPS with this certificate and key (`--tls-cert`/`--tls-key`); `None`: plain
     /// HTTP, for loopback or behind a TLS-terminating proxy.
     pub tls: Option<TlsFiles>,
@@ -141,6 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/health", get(|| async { "ok" }))
         .route("/api/v1/register", post(register))
+        .route("/api/v1/register/lookup", post(lookup_code))
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/push", post(push))
@@ -151,6 +154,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(crate::progress::get_history),
         )
         .route("/api/v1/report", get(crate::progress::get_report))
+        .route("/api/v1/history", get(crate::history::get_history))
         .fallback(|| async { Error::NotFound("该接口".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
@@ -317,28 +321,63 @@ async fn existing_org(state: &Arc<AppState>, org_id: &str) -> Result<Option<Stri
     blocking(move || st.store.read(|c| Ok(store::get_org(c, &id)?.map(|o| o.id)))).await
 }
 
+/// The rate-limit keys of a code guess: the client's address, and the organization when
+/// the form names an existing one. A code look-up and a registration count against the
+/// same keys.
+async fn code_keys(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    org_id: &str,
+) -> Result<Vec<Key>> {
+    let ip = state.config.trusted_proxies.client_ip(peer, headers);
+    let mut keys = vec![Key::address(Guess::Code, ip)];
+    if let Some(org) = existing_org(state, org_id.trim()).await? {
+        keys.push(Key::org(&org));
+    }
+    Ok(keys)
+}
+
+/// Whether an answer refused a code (a guess that counts); anything else is forgiven.
+fn wrong_code<T>(result: &Result<T>) -> bool {
+    matches!(result, Err(Error::Invalid { code, .. }) if code.starts_with("code."))
+}
+
 async fn register(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<protocol::RegisterResponse>> {
-    let ip = state.config.trusted_proxies.client_ip(peer, &headers);
-    let mut keys = vec![Key::address(Guess::Code, ip)];
-    if let Some(org) = existing_org(&state, &req.org_id).await? {
-        keys.push(Key::org(&org));
-    }
+    let keys = code_keys(&state, peer, &headers, &req.org_id).await?;
     let _permit = begin_guess(&state, &keys).await?;
     let st = state.clone();
     let result = blocking(move || {
-        let category = identity::org_category(&st.store, &req.org_id)?;
+        let category = identity::registration_org(&st.store, &req, now())?;
         let today = OffsetDateTime::now_utc().date();
         let checked = identity::check_registration(&req, category, &st.config.identity, today)?;
         identity::register(&st.store, checked, now())
     })
     .await;
-    // Only a wrong code is a guess; anything else is forgiven.
-    if !matches!(&result, Err(Error::Invalid { code, .. }) if code.starts_with("code.")) {
+    if !wrong_code(&result) {
+        state.limiter.forgive(&keys);
+    }
+    result.map(Json)
+}
+
+/// `POST /api/v1/register/lookup`: the organization of a code, counted and limited as a
+/// registration is (the same keys, the same step).
+async fn lookup_code(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CodeLookupRequest>,
+) -> Result<Json<protocol::CodeLookupResponse>> {
+    let keys = code_keys(&state, peer, &headers, "").await?;
+    let _permit = begin_guess(&state, &keys).await?;
+    let st = state.clone();
+    let result = blocking(move || identity::lookup_code(&st.store, &req.code, now())).await;
+    if !wrong_code(&result) {
         state.limiter.forgive(&keys);
     }
     result.map(Json)
@@ -464,18 +503,13 @@ fn decode_sync<T: serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let req: T = protocol::decode(body)
         .map_err(|_| Error::BadRequest(format!("无法解码{what}(数据不完整或已损坏)")))?;
-    let v = version(&req);
-    if v != PROTOCOL_VERSION {
-        return Err(Error::invalid(
-            "protocol.version",
-            format!("协议版本{v}不受支持,请升级客户端"),
-        ));
-    }
+    check_version(version(&req))?;
     Ok(req)
 }
 
+/// The versions the server answers: its own and the older ones it still speaks.
 fn check_version(v: u32) -> Result<()> {
-    if v != PROTOCOL_VERSION {
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&v) {
         return Err(Error::invalid(
             "protocol.version",
             format!("协议版本{v}不受支持,请升级客户端"),
@@ -511,7 +545,8 @@ async fn push(
         let push = intake::decode_push(&body)?;
         drop(body);
         check_version(push.version)?;
-        let results = merge::push_in_parts(&st.store, &actor, &push.docs, now())?;
+        let received_at = now();
+        let (results, recorded) = merge::push_in_parts(&st.store, &actor, &push.docs, received_at)?;
         let accepted = results
             .iter()
             .filter(|r| matches!(r.outcome, protocol::DocOutcome::Accepted { .. }))
@@ -522,9 +557,17 @@ async fn push(
             accepted,
             "push"
         );
+        // Version 2: the pusher's own author records, so its history is whole at once.
+        let authors = if push.version >= 2 {
+            st.store
+                .read(|c| crate::history::pushed(c, actor.account_id, &recorded, received_at))?
+        } else {
+            Vec::new()
+        };
         protocol::encode(&PushResponse {
-            version: PROTOCOL_VERSION,
+            version: push.version,
             results,
+            authors,
         })
         .map_err(|e| Error::Internal(e.to_string()))
     })
@@ -548,9 +591,14 @@ async fn pull(
     let st = state.clone();
     let out = blocking(move || {
         let req: PullRequest = decode_sync(&body, "拉取请求", |r: &PullRequest| r.version)?;
-        let resp = st
-            .store
-            .read(|c| feed::pull(c, &actor, req.cursor, req.limit))?;
+        let resp = st.store.read(|c| {
+            let mut resp = feed::pull(c, &actor, req.cursor, req.limit)?;
+            resp.version = req.version;
+            if req.version >= 2 {
+                resp.authors = crate::history::of_docs(c, resp.docs.iter().map(|d| &*d.id))?;
+            }
+            Ok(resp)
+        })?;
         protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;
@@ -577,7 +625,14 @@ pub async fn start(config: Config) -> Result<Running> {
         None => None,
     };
     let cfg = config.clone();
-    let (store, first_code) = blocking(move || open_store(&cfg)).await?;
+    let (store, first_code) = blocking(move || {
+        let (store, first_code) = open_store(&cfg)?;
+        if let Some(schedule) = &cfg.schedule {
+            crate::schedule::store_schedule(&store, schedule, "serve")?;
+        }
+        Ok((store, first_code))
+    })
+    .await?;
     let state = Arc::new(AppState {
         store,
         limiter: Limiter::default(),

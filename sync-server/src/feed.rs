@@ -32,6 +32,7 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
         docs: Vec::new(),
         cursor,
         more: false,
+        authors: Vec::new(),
     };
     if cursor >= max {
         return Ok(empty(cursor.min(max)));
@@ -86,6 +87,7 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
         docs,
         cursor,
         more,
+        authors: Vec::new(),
     })
 }
 

@@ -1,12 +1,14 @@
-//! Identity and access (DESIGN "Identity and access", RULES §7, §8): administrator
-//! registration with a registration code (consumed in the same transaction that creates
-//! the account), login to an expiring, revocable session token (stored hashed), logout, and
+//! Identity and access (DESIGN "Identity and access", RULES §7, §8): the look-up of the
+//! organization a registration code was issued for, administrator registration with a
+//! registration code (the code alone names the organization; it is consumed in the same
+//! transaction that creates the account), login to an expiring, revocable session token (stored hashed), logout, and
 //! the authentication of every request from the server's own session record.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use client_core::protocol::{
-    AncestorSummary, LoginRequest, LoginResponse, RegisterRequest, RegisterResponse,
+    AncestorSummary, CodeLookupResponse, LoginRequest, LoginResponse, RegisterRequest,
+    RegisterResponse,
 };
 use rand::RngExt;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -17,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::merge::Actor;
-use crate::store::{self, Store};
+use crate::store::{self, OrgRow, Store};
 
 /// How long a login lasts [inferred: two weeks, so a unit that syncs weekly from a town
 /// office need not log in each time; revocable by logout].
@@ -140,13 +142,108 @@ pub fn check_registration(
     }
 }
 
-/// The category of a live organization, for the registration form's checks.
-pub fn org_category(store: &Store, org_id: &str) -> Result<Category> {
+/// A typed code, well-formed, or the registration form's refusal of it.
+fn parse_code(raw: &str) -> Result<RegistrationCode> {
+    RegistrationCode::parse(raw).map_err(|e| {
+        Error::violations(
+            "register.invalid",
+            "注册信息有误,请按提示修改",
+            vec![e.on(Field::RegistrationCode)],
+        )
+    })
+}
+
+/// The live organization a code may register an admin for: the code exists
+/// (case-sensitive), was issued for `org` when `org` names one (its id or short name;
+/// empty: any; another organization's code reads as unknown), is unused and unexpired. The one judgement of a code, for the look-up and
+/// for registration (inside its transaction). Returns the organization and when the code
+/// expires.
+fn code_org(c: &Connection, code: &RegistrationCode, org: &str, now: i64) -> Result<(OrgRow, i64)> {
+    let row: Option<(String, i64, Option<i64>)> = c
+        .prepare_cached("SELECT org_id, expires_at, used_by FROM codes WHERE code = ?1")?
+        .query_row([code.as_str()], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
+        .optional()?;
+    let Some((org_id, expires_at, used_by)) = row else {
+        return Err(code_error(
+            "code.unknown",
+            "注册码不存在,请核对(注意区分大小写)",
+        ));
+    };
+    let target = store::get_org(c, &org_id)?;
+    let org = org.trim();
+    let named = org.is_empty()
+        || org == org_id
+        || target
+            .as_ref()
+            .is_some_and(|t| schemas::name::names_equal(&t.short_name, org));
+    // A code of another organization than the one named is answered as an unknown one:
+    // the answer must not tell a guesser that a code exists.
+    if !named {
+        return Err(code_error(
+            "code.unknown",
+            "注册码不存在,请核对(注意区分大小写)",
+        ));
+    }
+    if used_by.is_some() {
+        return Err(code_error(
+            "code.used",
+            "该注册码已被使用,一个注册码仅限一位管理员注册",
+        ));
+    }
+    if now >= expires_at {
+        return Err(code_error(
+            "code.expired",
+            "注册码已过期(有效期20天),请联系上级组织管理员重新生成",
+        ));
+    }
+    let target = target
+        .filter(|o| !o.deleted)
+        .ok_or_else(|| Error::NotFound("该组织".into()))?;
+    Ok((target, expires_at))
+}
+
+/// The organization a registration is for, and its category (for the form's checks): by
+/// the code, checked against the organization the form names, if any. A code that is not
+/// even well-formed is refused with the form (the organization must then be named).
+pub fn registration_org(store: &Store, req: &RegisterRequest, now: i64) -> Result<Category> {
     store.read(|c| {
-        let org = store::get_org(c, org_id)?
-            .filter(|o| !o.deleted)
-            .ok_or_else(|| Error::NotFound("该组织".into()))?;
+        let org = match RegistrationCode::parse(&req.code) {
+            Ok(code) => code_org(c, &code, &req.org_id, now)?.0,
+            Err(e) if req.org_id.trim().is_empty() => {
+                return Err(Error::violations(
+                    "register.invalid",
+                    "注册信息有误,请按提示修改",
+                    vec![e.on(Field::RegistrationCode)],
+                ));
+            }
+            Err(_) => store::get_org(c, req.org_id.trim())?
+                .filter(|o| !o.deleted)
+                .ok_or_else(|| Error::NotFound("该组织".into()))?,
+        };
         Category::parse(&org.category).map_err(Error::from)
+    })
+}
+
+/// Which organization `code` registers an admin for, to confirm before the form is filled.
+pub fn lookup_code(store: &Store, code: &str, now: i64) -> Result<CodeLookupResponse> {
+    let code = parse_code(code)?;
+    store.read(|c| {
+        let (org, expires_at) = code_org(c, &code, "", now)?;
+        let (_, record) =
+            store::get_org_doc(c, &org.id)?.ok_or_else(|| Error::NotFound("该组织".into()))?;
+        let parent_short_name = store::get_org(c, &org.parent)?
+            .map(|p| p.short_name)
+            .unwrap_or_default();
+        Ok(CodeLookupResponse {
+            org_id: org.id,
+            short_name: org.short_name,
+            full_name: record.full_name,
+            category: org.category,
+            level: org.level,
+            parent_id: org.parent,
+            parent_short_name,
+            expires_at,
+        })
     })
 }
 
@@ -155,26 +252,8 @@ pub fn org_category(store: &Store, org_id: &str) -> Result<Category> {
 pub fn register(store: &Store, r: CheckedRegistration, now: i64) -> Result<RegisterResponse> {
     store.transaction(|tx| {
         let code = r.code.as_str();
-        let row: Option<(String, i64, Option<i64>)> = tx
-            .query_row("SELECT org_id, expires_at, used_by FROM codes WHERE code = ?1", [code], |x| {
-                Ok((x.get(0)?, x.get(1)?, x.get(2)?))
-            })
-            .optional()?;
-        let Some((org_id, expires_at, used_by)) = row else {
-            return Err(code_error("code.unknown", "注册码不存在,请核对(注意区分大小写)"));
-        };
-        // A code of another organization is answered as an unknown one: the answer must
-        // not tell a guesser that a code exists.
-        if org_id != r.org_id {
-            return Err(code_error("code.unknown", "注册码不存在,请核对(注意区分大小写)"));
-        }
-        if used_by.is_some() {
-            return Err(code_error("code.used", "该注册码已被使用,一个注册码仅限一位管理员注册"));
-        }
-        if now >= expires_at {
-            return Err(code_error("code.expired", "注册码已过期(有效期20天),请联系上级组织管理员重新生成"));
-        }
-        let org = store::get_org(tx, &org_id)?.filter(|o| !o.deleted).ok_or_else(|| Error::NotFound("该组织".into()))?;
+        let (org, _) = code_org(tx, &r.code, &r.org_id, now)?;
+        let org_id = org.id.clone();
         let inserted = tx.execute(
             "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym, password_hash, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mobile, org_id) DO NOTHING",

@@ -7,6 +7,7 @@ pub mod app;
 pub mod demo;
 pub mod error;
 pub mod feed;
+pub mod history;
 pub mod identity;
 pub mod intake;
 pub mod limits;
@@ -15,6 +16,7 @@ pub mod net;
 pub mod operator;
 pub mod progress;
 pub mod report;
+pub mod schedule;
 pub mod store;
 pub mod tls;
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sync_server::app::{self, Config};
 use sync_server::identity::IdentityConfig;
-use sync_server::{operator, store::Store};
+use sync_server::{operator, schedule, store::Store};
 use time::OffsetDateTime;
 
 /// 智慧团建·组织树同步服务器
@@ -72,6 +72,37 @@ enum Command {
         /// 客户端不读取响应的最长时间(秒)
         #[arg(long, default_value_t = 60)]
         write_timeout: u64,
+        /// 活动日程:以通知的日程为准、整体移到此日期开始(YYYY-MM-DD);给出此项或 --schedule 时,启动时替换已保存的日程
+        #[arg(long, env = "ZHTJ_SCHEDULE_START", value_name = "DATE")]
+        schedule_start: Option<String>,
+        /// 活动日程中某一事项的截止日期,如 4.info=2026-12-05(可写多个;事项见 zhtj-server schedule)
+        #[arg(
+            long,
+            env = "ZHTJ_SCHEDULE",
+            value_name = "ITEM=DATE",
+            value_delimiter = ','
+        )]
+        schedule: Vec<String>,
+    },
+    /// 查看或设置活动日程(活动开始日期及各级各事项的截止日期;录入进度的逾期事项据此判断)
+    #[command(after_help = "\
+事项写作 层级.事项(及以下各级加 +):info 录入本级组织信息、children 创建直属下级组织、
+codes 为直属下级组织分配管理员注册码;也可写中文名称,如 四级组织录入本级组织信息。
+
+例:zhtj-server schedule --start 2026-12-01           通知的日程整体移到2026-12-01开始
+    zhtj-server schedule 4.info=2026-12-05 5.codes=2026-12-16
+    zhtj-server schedule --reset                       恢复通知的日程(2017年)
+不带参数时显示当前日程。截止日期不能早于活动开始日期。")]
+    Schedule {
+        /// 以通知的日程为准、整体移到此日期开始(YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        start: Option<String>,
+        /// 恢复通知的日程
+        #[arg(long, conflicts_with = "start")]
+        reset: bool,
+        /// 事项=截止日期,如 4.info=2026-12-05;start=日期 修改活动开始日期
+        #[arg(value_name = "ITEM=DATE")]
+        items: Vec<String>,
     },
     /// 为某个组织生成管理员注册码(有效期20天)
     IssueCode {
@@ -145,12 +176,30 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
         data_dir: data.to_owned(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
-        schedule: Default::default(),
+        schedule: None,
         tls: None,
         net: Default::default(),
         trusted_proxies: Default::default(),
     };
     Ok(app::open_store(&config)?.0)
+}
+
+/// The schedule of `serve`'s configuration, if any is given: the notice's, moved to
+/// `start` if given, with `items` changed, checked.
+fn schedule_config(
+    start: Option<String>,
+    items: Vec<String>,
+) -> sync_server::Result<Option<schemas::progress::Schedule>> {
+    let items: Vec<String> = items.into_iter().filter(|i| !i.trim().is_empty()).collect();
+    let changes = schedule::Changes {
+        reset: true,
+        start,
+        items,
+    };
+    if changes.start.is_none() && changes.items.is_empty() {
+        return Ok(None);
+    }
+    changes.apply(&Default::default()).map(Some)
 }
 
 fn run(cli: Cli) -> sync_server::Result<()> {
@@ -165,6 +214,8 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             header_timeout,
             body_timeout,
             write_timeout,
+            schedule_start,
+            schedule,
         } => {
             let trusted_proxies =
                 sync_server::net::TrustedProxies::parse(&trusted_proxy).map_err(|bad| {
@@ -206,7 +257,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 identity: IdentityConfig {
                     join_rule: schemas::JoinRule { cutoff },
                 },
-                schedule: Default::default(),
+                schedule: schedule_config(schedule_start, schedule)?,
                 tls,
                 net,
                 trusted_proxies,
@@ -233,6 +284,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                     println!("团成都市委首位管理员注册码:{}", code.code);
                     println!("有效期至:{}(北京时间),仅限一人使用,区分大小写。", beijing(code.expires_at));
                     println!("组织编号:{}", schemas::initial::org_id(schemas::divisions::chengdu_code()));
+                    println!("{}", schemas::code::how_to_register(Some(code.code.as_str())));
                 }
                 println!("按 Ctrl+C 停止。");
                 tokio::select! {
@@ -252,6 +304,33 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             )?;
             println!("{}({})的管理员注册码:{}", o.short_name, o.id, code.code);
             println!("有效期至:{}(北京时间)", beijing(code.expires_at));
+            println!(
+                "{}",
+                schemas::code::how_to_register(Some(code.code.as_str()))
+            );
+            Ok(())
+        }
+        Command::Schedule {
+            start,
+            reset,
+            items,
+        } => {
+            let store = open(&cli.data)?;
+            let changes = schedule::Changes {
+                reset,
+                start,
+                items,
+            };
+            let s = if changes.is_empty() {
+                store.read(schedule::schedule)?
+            } else {
+                let s = schedule::change(&store, &changes)?;
+                println!("已保存活动日程(正在运行的服务器随即按此判断逾期事项):");
+                s
+            };
+            for line in schedule::describe(&s) {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Orgs { parent } => {

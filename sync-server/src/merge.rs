@@ -38,9 +38,10 @@ pub struct Actor {
 /// created in the same push comes before its children). Returns one result per document.
 pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Result<Vec<DocResult>> {
     let mut chains = ChainCache::default();
+    let mut recorded = Recorded::new();
     docs.iter()
         .map(|d| {
-            let outcome = judge(tx, actor, d, now, &mut chains)?;
+            let outcome = judge(tx, actor, d, now, &mut chains, &mut recorded)?;
             Ok(DocResult {
                 id: d.id.clone(),
                 outcome,
@@ -49,31 +50,39 @@ pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Resul
         .collect()
 }
 
+/// The changes a push made the server accept, per document: their author records were
+/// written with them (`crate::history`).
+pub type Recorded = Vec<(String, Vec<automerge::ChangeHash>)>;
+
 /// The longest one transaction of a push holds the database's write lock: a push of
 /// thousands of documents commits in parts, so other writers (logins, other units' pushes)
 /// wait at most about this long. Each document is still accepted or refused as a whole,
 /// and the answer is sent only once every part is committed.
 pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Judge and apply a decoded push (`intake`), committing every [`COMMIT_EVERY`].
+/// Judge and apply a decoded push (`intake`), committing every [`COMMIT_EVERY`]. Returns
+/// one result per document, and the changes accepted (their author records committed
+/// with them).
 pub fn push_in_parts(
     store: &Store,
     actor: &Actor,
     docs: &[Incoming],
     now: i64,
-) -> Result<Vec<DocResult>> {
+) -> Result<(Vec<DocResult>, Recorded)> {
     let mut results = Vec::with_capacity(docs.len());
+    let mut recorded = Recorded::new();
     let mut rest = docs;
     while !rest.is_empty() {
         let started = std::time::Instant::now();
-        let part = store.transaction(|tx| {
+        let (part, part_recorded) = store.transaction(|tx| {
             // Regions are cached for one transaction: between parts, another writer may
             // have renamed an ancestor.
             let mut chains = ChainCache::default();
             let mut part = Vec::new();
+            let mut part_recorded = Recorded::new();
             for d in rest {
                 let outcome = match d {
-                    Incoming::Doc(d) => judge(tx, actor, d, now, &mut chains)?,
+                    Incoming::Doc(d) => judge(tx, actor, d, now, &mut chains, &mut part_recorded)?,
                     Incoming::TooLarge { .. } => too_large(),
                 };
                 part.push(DocResult {
@@ -84,12 +93,13 @@ pub fn push_in_parts(
                     break;
                 }
             }
-            Ok(part)
+            Ok((part, part_recorded))
         })?;
         rest = &rest[part.len()..];
         results.extend(part);
+        recorded.extend(part_recorded);
     }
-    Ok(results)
+    Ok((results, recorded))
 }
 
 fn too_large() -> DocOutcome {
@@ -118,6 +128,7 @@ fn judge(
     pushed: &PushDoc,
     now: i64,
     chains: &mut ChainCache,
+    recorded: &mut Recorded,
 ) -> Result<DocOutcome> {
     if pushed.changes.len() > MAX_DOC_BYTES {
         return Ok(too_large());
@@ -172,11 +183,8 @@ fn judge(
     // One organization, one history: a document has exactly one root change (its genesis),
     // and pushed changes must descend from it. Another document's history grafted under this
     // id would otherwise be judged as an edit of this one.
-    let roots = d
-        .get_changes(&heads_before)
-        .iter()
-        .filter(|c| c.deps().is_empty())
-        .count();
+    let new_changes = d.get_changes(&heads_before);
+    let roots = new_changes.iter().filter(|c| c.deps().is_empty()).count();
     if roots != usize::from(stored.is_none()) {
         return Ok(one(
             "doc.foreign_history",
@@ -302,6 +310,10 @@ fn judge(
         was.as_ref(),
         Some(actor.account_id),
     )?;
+    // Who pushed the new changes, in the transaction that accepts them.
+    let hashes: Vec<automerge::ChangeHash> = new_changes.iter().map(|c| c.hash()).collect();
+    crate::history::record(tx, &after.id, &hashes, actor.account_id, now)?;
+    recorded.push((after.id.clone(), hashes));
     let before_codes = stored.as_ref().map(|(_, b)| &b.codes);
     for (code, c) in &after.codes {
         if before_codes.is_none_or(|b| !b.contains_key(code)) {

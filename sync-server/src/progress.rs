@@ -1003,13 +1003,8 @@ pub async fn get_progress(
 ) -> std::result::Result<Json<ProgressResponse>, ApiError> {
     let q = query(q)?;
     let resp = blocking(move || {
-        progress(
-            &state.store,
-            &actor,
-            &q,
-            &state.config.schedule,
-            Clock::system(),
-        )
+        let schedule = state.store.read(crate::schedule::schedule)?;
+        progress(&state.store, &actor, &q, &schedule, Clock::system())
     })
     .await?;
     Ok(Json(resp))
@@ -1045,13 +1040,8 @@ pub async fn get_report(
         if let Some(s) = q.as_of.as_deref().filter(|s| !s.trim().is_empty()) {
             clock = clock.as_of(parse_day(s)?);
         }
-        report::build(
-            &state.store,
-            &actor,
-            q.org.as_deref(),
-            &state.config.schedule,
-            clock,
-        )
+        let schedule = state.store.read(crate::schedule::schedule)?;
+        report::build(&state.store, &actor, q.org.as_deref(), &schedule, clock)
     })
     .await?;
     let disposition = format!(

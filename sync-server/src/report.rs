@@ -438,6 +438,12 @@ fn summary_sheet(ws: &mut Worksheet, d: &ReportData, f: &Formats) -> X {
     r += 2;
     ws.write_string_with_format(r, 0, "五、工作进度安排", &f.bold)?;
     r += 1;
+    ws.write_string(
+        r,
+        0,
+        format!("活动开始日期:{}", p::fmt_day(d.schedule.start)),
+    )?;
+    r += 1;
     headers(ws, r, &["层级", "事项", "截止日期"], f)?;
     r += 1;
     for dl in &d.schedule.deadlines {

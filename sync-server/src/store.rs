@@ -111,6 +111,16 @@ CREATE TABLE IF NOT EXISTS progress_snapshots (
     branches         INTEGER NOT NULL,
     PRIMARY KEY (org_id, day, level)
 );
+-- Who pushed each accepted change, and when it arrived (history.rs, the change history):
+-- written in the push transaction that accepted the change; a document's records are one
+-- range of the key.
+CREATE TABLE IF NOT EXISTS change_authors (
+    doc_id      TEXT NOT NULL,
+    hash        BLOB NOT NULL,        -- the Automerge change hash (32 bytes)
+    account_id  INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,     -- unix seconds
+    PRIMARY KEY (doc_id, hash)
+) WITHOUT ROWID;
 "#;
 
 /// How long a write waits for another process's write lock (an operator command, a

@@ -269,8 +269,8 @@ pub struct CodeRow {
 /// Write the batch of registration codes of `issuer_short_name`'s direct children: sheet
 /// 管理员注册码, a title line ("{issuer}直属下级组织管理员注册码"), the time it was
 /// generated (China Standard Time), the rules of codes (case-sensitive, valid 20 days,
-/// single use), then 组织简称 | 组织类别 | 管理员注册码 | 有效期至 (header frozen).
-/// Codes are written as text in a monospaced font, so "12345678" stays a string and
+/// single use) and how to register with one, then 组织简称 | 组织类别 | 管理员注册码 |
+/// 有效期至 (header frozen). Codes are written as text in a monospaced font, so "12345678" stays a string and
 /// look-alike letters can be told apart.
 pub fn write_codes(path: &Path, issuer_short_name: &str, rows: &[CodeRow]) -> Result<()> {
     let mut workbook = Workbook::new();
@@ -297,8 +297,11 @@ pub fn write_codes(path: &Path, issuer_short_name: &str, rows: &[CodeRow]) -> Re
     sheet.write_string_with_format(
         2,
         0,
-        "说明:注册码由8位数字和字母组成,区分大小写;有效期为20天,过期后请联系上级团组织管理员重新生成;\
-         一个注册码仅限一名管理员注册使用。",
+        format!(
+            "说明:注册码由8位数字和字母组成,区分大小写;有效期为20天,过期后请联系上级团组织管理员重新生成;\
+             一个注册码仅限一名管理员注册使用。{}。",
+            schemas::code::how_to_register(None)
+        ),
         &formats.note,
     )?;
     let headers = ["组织简称", "组织类别", "管理员注册码", "有效期至"];

@@ -17,14 +17,15 @@ ORG(组织)可写组织编号或组织简称;省略时为本组织。
   5  无法连接服务器或服务器出错(修改已保存在本地,联网后再同步)
   6  尚未登录或登录已过期,需要 zhtj login 重新登录
 
-联网:zhtj register 注册管理员账号;zhtj login 登录(首次登录时下载本组织数据);
+联网:zhtj register --code 注册码 注册管理员账号(注册码即指明组织,确认后填写本人信息);
+zhtj login 登录(首次登录时下载本组织数据);
 zhtj sync 上传本地修改并接收上级、下级的更新;zhtj logout 退出登录。
 服务器地址可用 --server 或环境变量 ZHTJ_SERVER 指定,密码可用 --password 或环境变量
 ZHTJ_PASSWORD 提供,在终端中运行时也可以直接按提示输入(不显示)。
 服务器使用本市自建的证书(https)时,用 --ca 或环境变量 ZHTJ_CA 指定其根证书文件。
 
 出错时标准错误输出第一行为“错误[机器代码]:说明”,其后每条违反的规则一行。
-加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress、sync、login、register 以 JSON 输出到标准输出。";
+加 --json 时 show、tree、list、status、create、preview-name、code、codes、progress、history、sync、login、register 以 JSON 输出到标准输出。";
 
 const EXIT_CODES_SHORT: &str = "退出码:0 成功;1 不符合规则被拒绝;2 用法错误;3 找不到;4 本地存储或文件错误;\
      5 无法连接服务器;6 需要重新登录。";
@@ -214,6 +215,16 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_SHORT)]
     Status,
 
+    /// 查看组织的修改记录:每项信息的原值和新值、修改时间、修改的组织和管理员(姓名隐去)、是否离线修改后同步,以及同时修改时被覆盖的值
+    #[command(after_help = "\
+修改记录来自本地数据(含上次同步时从服务器收到的修改人记录),离线也可查看;
+加 --online 时改为向服务器查询(需已登录)。
+
+例:zhtj history 春熙路街道团工委 --field 团组织联系电话
+
+退出码:0 成功;2 用法错误;3 找不到组织;4 本地存储错误;5 无法连接服务器(--online);6 需要重新登录(--online)。")]
+    History(HistoryArgs),
+
     /// 用上级组织发放的管理员注册码,在服务器上注册本组织的管理员账号(需联网)
     #[command(after_help = EXIT_CODES_ONLINE)]
     Register(RegisterArgs),
@@ -288,12 +299,15 @@ pub struct RegisterArgs {
     /// 服务器地址,如 https://zhtj.example.cn;省略时用上次登录的服务器
     #[arg(long, env = "ZHTJ_SERVER", value_name = "URL")]
     pub server: Option<String>,
-    /// 上级组织发放的管理员注册码(8位,区分大小写)
+    /// 上级组织发放的管理员注册码(8位,区分大小写);注册码即指明所属组织
     #[arg(long, value_name = "CODE")]
     pub code: String,
-    /// 要注册的组织的组织编号(见上级组织的注册码清单)
-    #[arg(long, value_name = "ORG_ID")]
-    pub org: String,
+    /// 要注册的组织(组织编号或组织简称,可省略);给出时须与注册码所属的组织一致
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// 不再询问,确认注册码所属的组织就是要注册的组织
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// 团内职务,如 书记、副书记、组织委员
     #[arg(long, value_name = "ROLE")]
     pub role: String,
@@ -317,6 +331,23 @@ pub struct RegisterArgs {
         value_name = "PASSWORD"
     )]
     pub password: Option<String>,
+}
+
+/// 查看修改记录的参数。
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// 组织编号或组织简称,省略时为本组织
+    #[arg(value_name = "ORG")]
+    pub org: Option<String>,
+    /// 只看这一项信息(中文名称如 团组织联系电话,或英文键如 phone)
+    #[arg(long, value_name = "FIELD")]
+    pub field: Option<String>,
+    /// 显示完整的身份证号码和手机号码(默认隐藏中间几位)
+    #[arg(long)]
+    pub full: bool,
+    /// 向服务器查询(需已登录),而不是读本地数据
+    #[arg(long)]
+    pub online: bool,
 }
 
 /// 登录的参数。

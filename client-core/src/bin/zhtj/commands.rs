@@ -56,6 +56,7 @@ pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
         Command::Export { out: path } => export(&ctx, out, path),
         Command::Progress => progress(&ctx, out),
         Command::Status => status(&ctx, out),
+        Command::History(args) => crate::history::history(&ctx, out, args),
         Command::Register(args) => crate::online::register(&ctx, out, args),
         Command::Login(args) => crate::online::login(&ctx, out, args),
         Command::Sync => crate::online::sync(&ctx, out),
@@ -116,7 +117,7 @@ impl Ctx {
 }
 
 /// The organization named by `org` (id or short name), or the own unit.
-fn target(replica: &Replica, org: Option<&str>) -> CliResult<String> {
+pub(crate) fn target(replica: &Replica, org: Option<&str>) -> CliResult<String> {
     match org {
         None => Ok(replica.own_id().to_owned()),
         Some(s) => Ok(replica.resolve(s.trim())?),
@@ -339,7 +340,7 @@ fn describe_completeness(out: &mut Out, view: &OrgView) {
 /// The field named by a user: the Chinese label (`书记姓名`), the stable key
 /// (`secretary_name`) or the import sheet's column header (`联系电话`); a trailing `*`
 /// (the required mark) is ignored.
-fn parse_field(name: &str) -> Option<Field> {
+pub(crate) fn parse_field(name: &str) -> Option<Field> {
     let name = name.trim().trim_end_matches(['*', '*']).trim();
     Field::ALL
         .iter()
@@ -804,6 +805,7 @@ fn code(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
         format_beijing(c.expires_at)
     ));
     out.line("注册码区分大小写,一个注册码仅限一名管理员注册使用;过期后请重新生成。");
+    out.line(schemas::code::how_to_register(Some(&c.code)));
     Ok(())
 }
 
@@ -881,6 +883,7 @@ fn codes(ctx: &Ctx, out: &mut Out, parent: Option<&str>, export: Option<&Path>) 
             &rows,
         );
         out.line("注册码区分大小写,有效期20天,一个注册码仅限一名管理员注册使用。");
+        out.line(schemas::code::how_to_register(None));
     }
     if let Some((path, n)) = exported {
         out.line(format!("已导出{n}个注册码到:{}", path.display()));

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod history;
 mod online;
 mod output;
 mod supervise;

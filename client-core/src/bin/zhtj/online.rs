@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use client_core::protocol::{LoginRequest, RegisterRequest};
+use client_core::protocol::{CodeLookupResponse, LoginRequest, RegisterRequest};
 use client_core::{Error, Remote, Replica, SyncReport, SyncStage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::cli::{LoginArgs, RegisterArgs};
 use crate::commands::Ctx;
 use crate::output::{
-    CliResult, Failure, Out, account_label, format_beijing, violation_json, violation_line,
+    CliResult, Failure, Out, account_label, format_beijing, shown, violation_json, violation_line,
 };
 
 /// The server to use: given on the command line (or ZHTJ_SERVER), else the replica's.
@@ -85,11 +85,61 @@ fn read_hidden(prompt: &str) -> std::io::Result<String> {
 
 // ------------------------------------------------------------------------ register
 
+/// The organization of a code, as the person confirms it.
+fn describe_unit(u: &CodeLookupResponse) -> Vec<String> {
+    vec![
+        format!("注册码所属的组织:{}(组织编号 {})", u.short_name, u.org_id),
+        format!("  组织全称:{}", u.full_name),
+        format!(
+            "  组织类别:{}  上级组织:{}",
+            u.category, u.parent_short_name
+        ),
+    ]
+}
+
+/// Ask on the terminal whether the unit is the person's own; without a terminal, `--yes`
+/// is required.
+fn confirm_unit(u: &CodeLookupResponse, yes: bool) -> CliResult {
+    use std::io::Write;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "cli.confirm_missing",
+            format!(
+                "注册码所属的组织是{}({}的下级组织);核对无误后加 --yes 重新运行",
+                u.short_name, u.parent_short_name
+            ),
+        ));
+    }
+    for line in describe_unit(u) {
+        eprintln!("{line}");
+    }
+    eprint!("这是您要注册的组织吗?输入 y 确认,其他键取消:");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Failure::Io {
+            message: "无法读取输入".to_owned(),
+            source,
+        })?;
+    if matches!(answer.trim(), "y" | "Y" | "是") {
+        Ok(())
+    } else {
+        Err(Failure::usage(
+            "cli.cancelled",
+            "已取消注册:如注册码所属的组织不对,请联系发放注册码的上级组织",
+        ))
+    }
+}
+
 pub fn register(ctx: &Ctx, out: &mut Out, a: &RegisterArgs) -> CliResult {
     let server = server_of(ctx, a.server.as_deref())?;
     let mut req = RegisterRequest {
         code: a.code.clone(),
-        org_id: a.org.clone(),
+        org_id: a.org.clone().unwrap_or_default(),
         role: a.role.clone(),
         name: a.name.clone(),
         id_number: a.id_number.clone(),
@@ -97,21 +147,33 @@ pub fn register(ctx: &Ctx, out: &mut Out, a: &RegisterArgs) -> CliResult {
         join_year_month: a.join.clone(),
         password: String::new(),
     };
-    // Check the form before asking for the password (and before any network).
+    // Check the form before anything goes over the network or the password is asked.
     req.password = "-".to_owned();
     client_core::sync::check_registration(&req)?;
+    // The code names the organization: show it and have it confirmed first.
+    let remote = ctx.remote(&server)?;
+    let unit = remote.lookup_code(&req.code)?;
+    confirm_unit(&unit, a.yes)?;
+    if req.org_id.trim().is_empty() {
+        req.org_id = unit.org_id.clone();
+    }
     req.password = password_of(a.password.as_deref(), true)?;
     let req = client_core::sync::check_registration(&req)?;
-    let remote = ctx.remote(&server)?;
     let resp = remote.register(&req)?;
     if ctx.json {
         out.json(&json!({
             "account_id": resp.account_id,
             "org_id": resp.org_id,
             "org_short_name": resp.org_short_name,
+            "org_full_name": unit.full_name,
+            "category": unit.category,
+            "parent_short_name": unit.parent_short_name,
             "server": server,
         }));
         return Ok(());
+    }
+    for line in describe_unit(&unit) {
+        out.line(line);
     }
     out.line(format!(
         "注册成功:{}已成为{}的{}(账号编号 {})。",
@@ -287,6 +349,17 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
             "field": f.key(),
             "field_label": f.label(),
         })).collect::<Vec<_>>(),
+        "overwritten": r.overwritten.iter().map(|o| json!({
+            "id": o.id,
+            "short_name": o.short_name,
+            "field": o.field.key(),
+            "field_label": o.field.label(),
+            "mine": shown(o.field, &o.mine),
+            "value": shown(o.field, &o.value),
+            "by": o.by,
+            "by_text": o.by.describe(),
+            "at": OffsetDateTime::from_unix_timestamp(o.at).map(crate::output::rfc3339).ok(),
+        })).collect::<Vec<_>>(),
         "round_trips": r.round_trips,
         "duration_ms": r.duration.as_millis() as u64,
     })
@@ -294,7 +367,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
 
 fn print_report(out: &mut Out, replica: &Replica, r: &SyncReport) -> CliResult {
     let secs = r.duration.as_secs_f64();
-    if r.pulled == 0 && r.pushed == 0 && r.rejected.is_empty() {
+    if r.pulled == 0 && r.pushed == 0 && r.rejected.is_empty() && r.overwritten.is_empty() {
         out.line(format!(
             "同步完成(用时{secs:.2}秒):已是最新,没有需要接收或上传的修改。"
         ));
@@ -318,6 +391,25 @@ fn print_report(out: &mut Out, replica: &Replica, r: &SyncReport) -> CliResult {
                 .map(|v| v.record.get(*field).to_owned())
                 .unwrap_or_default();
             out.line(format!("    {name} {}:{value}", field.label()));
+        }
+    }
+    if !r.overwritten.is_empty() {
+        out.line(format!(
+            "  被覆盖:{}项您填写的信息与其他组织同时修改,显示的是对方的值(两次修改都保留在修改记录中,可用 zhtj history 查看):",
+            r.overwritten.len()
+        ));
+        for o in &r.overwritten {
+            let at = OffsetDateTime::from_unix_timestamp(o.at)
+                .map(format_beijing)
+                .unwrap_or_default();
+            out.line(format!(
+                "    {} {}:您填写的“{}”被{}于{at}填写的“{}”覆盖",
+                o.short_name,
+                o.field.label(),
+                shown(o.field, &o.mine),
+                o.by.describe(),
+                shown(o.field, &o.value),
+            ));
         }
     }
     if !r.rejected.is_empty() {

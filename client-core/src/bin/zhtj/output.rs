@@ -131,6 +131,15 @@ pub fn mask(field: Field, raw: &str) -> String {
     })
 }
 
+/// A value as lists show it: personal data masked (RULES §9), the rest as it is.
+pub fn shown(field: Field, raw: &str) -> String {
+    if is_personal(field) {
+        mask(field, raw)
+    } else {
+        raw.to_owned()
+    }
+}
+
 /// Whether a field holds personal data that lists and logs mask.
 pub fn is_personal(field: Field) -> bool {
     matches!(

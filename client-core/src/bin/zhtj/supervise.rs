@@ -46,7 +46,7 @@ pub struct ReportArgs {
 
 /// The server and token of the last login, and `org` resolved by the replica's names
 /// (an id the replica does not hold is passed on as is: the server judges it).
-fn session(ctx: &Ctx, org: Option<&str>) -> CliResult<(Remote, String, Option<String>)> {
+pub(crate) fn session(ctx: &Ctx, org: Option<&str>) -> CliResult<(Remote, String, Option<String>)> {
     let replica = ctx.open()?;
     let token = match supervise::token(&replica) {
         Ok(t) => t,
@@ -54,7 +54,7 @@ fn session(ctx: &Ctx, org: Option<&str>) -> CliResult<(Remote, String, Option<St
             return Err(Failure::Core {
                 error: Box::new(error),
                 notes: vec![
-                    "查看服务器上的录入进度须先登录:zhtj login --server URL --mobile 手机号码。离线时可用 zhtj progress 查看本地数据的录入情况。"
+                    "查看服务器上的数据须先登录:zhtj login --server URL --mobile 手机号码。离线时可用 zhtj progress、zhtj history 查看本地数据。"
                         .to_owned(),
                 ],
             });

@@ -1,0 +1,243 @@
+//! The change history on the server (issue 13): the author record of every accepted change
+//! (which account pushed it, when it arrived), written in the push transaction that
+//! accepted it; the records handed to replicas with the documents they pull and push
+//! (protocol version 2); and `GET /api/v1/history`, one organization's history told by
+//! `client_core::history` (the same telling as on a replica).
+//!
+//! What leaves the server of an author is what supervisors see: the organization, the
+//! 团内职务 and the masked name (张*). Records go only with the document they belong to,
+//! so only to replicas whose subtree holds it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use automerge::{AutoCommit, ChangeHash};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use client_core::history::{self, Author, AuthorRecord};
+use client_core::protocol::{ChangeAuthor, HistoryResponse};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::merge::Actor;
+use crate::progress::ApiError;
+use crate::store;
+
+/// Record that `account_id` pushed the changes `hashes` of `doc_id`, accepted at `now`.
+pub fn record(
+    c: &Connection,
+    doc_id: &str,
+    hashes: &[ChangeHash],
+    account_id: i64,
+    now: i64,
+) -> Result<()> {
+    let mut stmt = c.prepare_cached(
+        "INSERT OR IGNORE INTO change_authors(doc_id, hash, account_id, received_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for h in hashes {
+        stmt.execute(params![doc_id, &h.0[..], account_id, now])?;
+    }
+    Ok(())
+}
+
+/// Accounts as supervisors see them, looked up once per request.
+#[derive(Default)]
+struct Authors(HashMap<i64, Option<Author>>);
+
+impl Authors {
+    /// The account as shown with its changes; `None` for an account that no longer exists.
+    fn get(&mut self, c: &Connection, account_id: i64) -> Result<Option<Author>> {
+        if let Some(a) = self.0.get(&account_id) {
+            return Ok(a.clone());
+        }
+        let a = c
+            .prepare_cached(
+                "SELECT a.org_id, o.short_name, a.role, a.name FROM accounts a
+                 JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
+            )?
+            .query_row([account_id], |r| {
+                Ok(Author {
+                    org_id: r.get(0)?,
+                    org_short_name: r.get(1)?,
+                    role: r.get(2)?,
+                    name: schemas::person::mask_name(&r.get::<_, String>(3)?),
+                })
+            })
+            .optional()?;
+        self.0.insert(account_id, a.clone());
+        Ok(a)
+    }
+}
+
+/// The author records of the documents `ids` (all of each one's recorded changes), for a
+/// pull page.
+pub fn of_docs<'a>(
+    c: &Connection,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<ChangeAuthor>> {
+    let mut authors = Authors::default();
+    let mut out = Vec::new();
+    let mut stmt = c.prepare_cached(
+        "SELECT hash, account_id, received_at FROM change_authors WHERE doc_id = ?1",
+    )?;
+    for id in ids {
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (hash, account_id, received_at) in rows {
+            let (Ok(hash), Some(a)) = (<[u8; 32]>::try_from(hash), authors.get(c, account_id)?)
+            else {
+                continue;
+            };
+            out.push(ChangeAuthor {
+                doc_id: id.to_owned(),
+                hash,
+                org_id: a.org_id,
+                org_short_name: a.org_short_name,
+                role: a.role,
+                name: a.name,
+                received_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The records a push just wrote (`merge::push_recorded`), for its answer.
+pub fn pushed(
+    c: &Connection,
+    account_id: i64,
+    recorded: &crate::merge::Recorded,
+    received_at: i64,
+) -> Result<Vec<ChangeAuthor>> {
+    let Some(a) = Authors::default().get(c, account_id)? else {
+        return Ok(Vec::new());
+    };
+    Ok(recorded
+        .iter()
+        .flat_map(|(doc_id, hashes)| {
+            hashes.iter().map(|h| ChangeAuthor {
+                doc_id: doc_id.clone(),
+                hash: h.0,
+                org_id: a.org_id.clone(),
+                org_short_name: a.org_short_name.clone(),
+                role: a.role.clone(),
+                name: a.name.clone(),
+                received_at,
+            })
+        })
+        .collect())
+}
+
+/// The records of `doc_id` by change hash, for `client_core::history`.
+fn records_of(c: &Connection, doc_id: &str) -> Result<HashMap<ChangeHash, AuthorRecord>> {
+    Ok(of_docs(c, [doc_id])?
+        .into_iter()
+        .map(|r| {
+            (
+                ChangeHash(r.hash),
+                AuthorRecord {
+                    author: Author {
+                        org_id: r.org_id,
+                        org_short_name: r.org_short_name,
+                        role: r.role,
+                        name: r.name,
+                    },
+                    received_at: r.received_at,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Refusal of an organization outside the admin's subtree; an unknown id is answered the
+/// same way, so that ids outside cannot be probed.
+fn outside() -> Error {
+    Error::Forbidden("该组织不在您管理的组织范围内,不能查看其修改记录".into())
+}
+
+/// The field named by `raw`: its key (`phone`) or Chinese label (团组织联系电话).
+pub fn parse_field(raw: &str) -> Result<schemas::Field> {
+    let raw = raw.trim();
+    schemas::Field::ALL
+        .iter()
+        .copied()
+        .find(|f| f.key() == raw || f.label() == raw)
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "没有名为“{}”的字段",
+                schemas::text::truncate_for_message(raw)
+            ))
+        })
+}
+
+/// The history of `org_id` (the admin's own organization or one below it; deleted ones
+/// too), oldest first, optionally of one field.
+pub fn history_of(
+    c: &Connection,
+    actor: &Actor,
+    org_id: &str,
+    field: Option<schemas::Field>,
+) -> Result<HistoryResponse> {
+    let row = store::get_org(c, org_id)?
+        .filter(|o| o.path.starts_with(&actor.org_path))
+        .ok_or_else(outside)?;
+    let (bytes, _) = store::get_org_doc(c, &row.id)?.ok_or_else(outside)?;
+    let records = records_of(c, &row.id)?;
+    let mut doc = AutoCommit::load(&bytes)?;
+    let entries = history::history(&mut doc, &|h| records.get(h).cloned(), None)
+        .into_iter()
+        .filter(|e| field.is_none_or(|f| e.field == Some(f)))
+        .collect();
+    Ok(HistoryResponse {
+        org_id: row.id,
+        short_name: row.short_name,
+        entries,
+    })
+}
+
+/// The query of `GET /api/v1/history`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HistoryParams {
+    /// Default: the admin's own organization.
+    pub org: Option<String>,
+    /// A field's key or label.
+    pub field: Option<String>,
+}
+
+/// `GET /api/v1/history`
+pub async fn get_history(
+    State(state): State<Arc<AppState>>,
+    actor: Actor,
+    q: std::result::Result<Query<HistoryParams>, QueryRejection>,
+) -> std::result::Result<Json<HistoryResponse>, ApiError> {
+    let Query(q) = q.map_err(|e| Error::BadRequest(format!("查询参数有误:{}", e.body_text())))?;
+    let resp = tokio::task::spawn_blocking(move || {
+        let field = q
+            .field
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(parse_field)
+            .transpose()?;
+        let org = q
+            .org
+            .filter(|o| !o.trim().is_empty())
+            .unwrap_or_else(|| actor.org_id.clone());
+        state
+            .store
+            .read(|c| history_of(c, &actor, org.trim(), field))
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(Json(resp))
+}
