@@ -311,6 +311,22 @@ fn the_whole_offline_job_of_a_unit() {
     assert_eq!(industry["value"], "非公企业");
     // An ancestor fills a branch's information on its behalf.
     z.ok(&["set", "--org", "喷涂车间团支部", "书记姓名=李四"]);
+    // Its history, offline: this replica's changes, not yet confirmed by a server.
+    let history = z.ok(&["history", "喷涂车间团支部", "--field", "书记姓名"]);
+    assert!(history.contains("修改记录,共1条"), "{history}");
+    assert!(
+        history.contains("书记姓名:(未填写) → 李四  —— 本机(尚未同步到服务器)"),
+        "{history}"
+    );
+    let history = z.json(&["history", "喷涂车间团支部"]);
+    assert_eq!(history["source"], "local");
+    let entries = history["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["kind"], "created");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["by"]["kind"] == "local" && e["mine"] == true)
+    );
 
     // --- the tree shows everything, indented, with its marks
     let tree = z.ok(&["tree"]);
@@ -370,6 +386,7 @@ fn the_whole_offline_job_of_a_unit() {
     // --- registration codes (RULES §7): one, then the batch exported to Excel
     let out = z.ok(&["code", "锦江工业园区团工委"]);
     assert!(out.contains("管理员注册码:"), "{out}");
+    assert!(out.contains("注册方法:zhtj register --code "), "{out}");
     assert!(out.contains("有效期至:"), "{out}");
     let single = out
         .lines()
@@ -680,10 +697,13 @@ fn every_subcommand_has_help() {
         "export",
         "progress",
         "status",
+        "history",
         "register",
         "login",
         "sync",
         "logout",
+        "server-progress",
+        "report",
         "stress-create",
     ] {
         let out = z.ok(&[sub, "--help"]);

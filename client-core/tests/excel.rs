@@ -695,6 +695,10 @@ fn codes_export_keeps_codes_as_text() {
     assert!(cell(&sheet, 1, 0).to_string().starts_with("生成时间:"));
     let note = cell(&sheet, 2, 0).to_string();
     assert!(note.contains("区分大小写") && note.contains("20天") && note.contains("仅限一名"));
+    assert!(
+        note.contains("注册方法:zhtj register --code <注册码>"),
+        "{note}"
+    );
     assert_eq!(
         strings(&sheet)[3],
         ["组织简称", "组织类别", "管理员注册码", "有效期至"]

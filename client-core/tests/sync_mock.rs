@@ -218,6 +218,7 @@ fn handle(mut conn: TcpStream, state: &Arc<Mutex<State>>) {
                     .collect(),
                 cursor,
                 more,
+                authors: Vec::new(),
             };
             respond(
                 &mut conn,
@@ -239,6 +240,7 @@ fn handle(mut conn: TcpStream, state: &Arc<Mutex<State>>) {
             let resp = PushResponse {
                 version: PROTOCOL_VERSION,
                 results,
+                authors: Vec::new(),
             };
             respond(
                 &mut conn,

@@ -68,6 +68,7 @@ fn bearer(token: &str) -> String {
 const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/health"),
     ("POST", "/api/v1/register"),
+    ("POST", "/api/v1/register/lookup"),
     ("POST", "/api/v1/login"),
 ];
 
@@ -79,6 +80,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/progress"),
     ("GET", "/api/v1/progress/history"),
     ("GET", "/api/v1/report"),
+    ("GET", "/api/v1/history"),
 ];
 
 /// The routes of the router, read from its source: (method, path).
@@ -457,11 +459,15 @@ fn every_endpoint_refuses_a_missing_malformed_unknown_expired_or_revoked_token()
     );
     assert_eq!(a.status, 401);
 
-    // The public routes: health says "ok" and nothing else; register and login with a
-    // token but no valid form are refused (a token grants nothing there).
+    // The public routes: health says "ok" and nothing else; register, the code look-up and
+    // login with a token but no valid form are refused (a token grants nothing there).
     let a = http(&server.url, "GET", "/api/v1/health", None, "", b"");
     assert_eq!((a.status, a.text().as_str()), (200, "ok"));
-    for path in ["/api/v1/register", "/api/v1/login"] {
+    for path in [
+        "/api/v1/register",
+        "/api/v1/register/lookup",
+        "/api/v1/login",
+    ] {
         let a = http(
             &server.url,
             "POST",
@@ -685,6 +691,17 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
             }
             got.insert(d.id.clone());
         }
+        // Author records: only of the page's documents, the writer's name masked.
+        assert!(!resp.authors.is_empty() || resp.docs.is_empty());
+        for r in &resp.authors {
+            assert!(
+                qy_all.contains(&r.doc_id),
+                "a record of {} outside",
+                r.doc_id
+            );
+            assert!(resp.docs.iter().any(|d| d.id == r.doc_id));
+            assert_eq!(r.name, "诸***", "{r:?}");
+        }
         cursor = resp.cursor;
         if !resp.more {
             break;
@@ -697,8 +714,8 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
     let ids: HashSet<String> = w.qingyang.replica.doc_ids().unwrap().into_iter().collect();
     assert_eq!(ids, qy_all);
 
-    // Progress, its history and the report of anything outside: 403 auth.outside_subtree
-    // (an unknown id the same way, so ids cannot be probed).
+    // Progress, its history, the report and the change history of anything outside: 403
+    // auth.outside_subtree (an unknown id the same way, so ids cannot be probed).
     let probes = [
         JINJIANG,
         w.jj_children[0].as_str(),
@@ -712,7 +729,9 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
         "/api/v1/progress",
         "/api/v1/progress/history",
         "/api/v1/report",
+        "/api/v1/history",
     ] {
+        let mut bodies = HashSet::new();
         for org in probes.iter().filter(|o| !o.is_empty()) {
             let a = http(
                 &server.url,
@@ -728,7 +747,10 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
                 "{path}?org={org}: {}",
                 a.text()
             );
+            bodies.insert(a.body);
         }
+        // One answer for every probe: an existing organization outside reads as an unknown.
+        assert_eq!(bodies.len(), 1, "{path}: the answers differ");
         // Its own: fine (so the refusals are about the organization).
         let a = http(
             &server.url,
@@ -821,6 +843,67 @@ fn code_guessing_across_organizations_from_one_address_hits_the_rate_limit() {
     let e = register(&server, &wrong_code(), &districts[10], 20, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
     let e = register(&server, right.code.as_str(), &districts[11], 21, "张三").unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+}
+
+fn lookup(server: &TestServer, code: &str) -> client_core::Result<String> {
+    Remote::new(&server.url)
+        .unwrap()
+        .lookup_code(code)
+        .map(|u| u.org_id)
+}
+
+#[test]
+fn a_storm_of_code_lookups_hits_the_registration_limit() {
+    let server = spawn_server();
+    let right = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        JINJIANG,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    // A right look-up is not a guess (it is forgiven) and names the organization.
+    assert_eq!(lookup(&server, right.code.as_str()).unwrap(), JINJIANG);
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(
+            lookup(&server, &wrong_code())
+                .unwrap_err()
+                .code()
+                .to_owned(),
+        );
+    }
+    assert!(codes[..10].iter().all(|c| c == "code.unknown"), "{codes:?}");
+    assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
+    // The limit holds for the right code, by look-up and by registration alike.
+    let e = lookup(&server, right.code.as_str()).unwrap_err();
+    assert!(
+        matches!(e, client_core::Error::Server { status: 429, .. }),
+        "{e:?}"
+    );
+    let e = register(&server, right.code.as_str(), "", 30, "张三").unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+}
+
+#[test]
+fn code_lookups_and_registrations_count_against_one_limit() {
+    let server = spawn_server();
+    // Five wrong look-ups and five wrong registrations (by code alone, and naming an
+    // organization) from one address: ten guesses.
+    for i in 0..5 {
+        assert_eq!(
+            lookup(&server, &wrong_code()).unwrap_err().code(),
+            "code.unknown"
+        );
+        let org = if i % 2 == 0 { "" } else { JINJIANG };
+        let e = register(&server, &wrong_code(), org, 10 + i, "张三").unwrap_err();
+        assert_eq!(e.code(), "code.unknown");
+    }
+    assert_eq!(
+        lookup(&server, &wrong_code()).unwrap_err().code(),
+        "rate_limited"
+    );
+    let e = register(&server, &wrong_code(), "", 20, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
 }
 

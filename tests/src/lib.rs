@@ -147,3 +147,96 @@ pub fn login_request(n: u32) -> LoginRequest {
         org_id: None,
     }
 }
+
+/// The `zhtj` command line (the `zhtj-e2e` binary of this package, built from the CLI's own
+/// source) on one data directory, talking to `server`. Build it with [`zhtj!`] inside a
+/// test, where Cargo tells where the binary is.
+pub struct Zhtj {
+    pub bin: &'static str,
+    pub data: PathBuf,
+    pub server: String,
+}
+
+/// A [`Zhtj`] on the data directory `data` with the server at `url`.
+#[macro_export]
+macro_rules! zhtj {
+    ($data:expr, $url:expr) => {
+        $crate::Zhtj {
+            bin: env!("CARGO_BIN_EXE_zhtj-e2e"),
+            data: ($data).into(),
+            server: ($url).to_owned(),
+        }
+    };
+}
+
+impl Zhtj {
+    /// Run `zhtj --data <data> <args>` with `ZHTJ_SERVER` set, stdin closed and no other
+    /// `ZHTJ_` setting from the environment.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(self.bin)
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .env("ZHTJ_SERVER", &self.server)
+            .env_remove("ZHTJ_DATA")
+            .env_remove("ZHTJ_PASSWORD")
+            .env_remove("ZHTJ_CA")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("zhtj runs")
+    }
+
+    /// Run, expect success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "zhtj {args:?} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Run with `--json`, expect success, parse stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("JSON output")
+    }
+
+    /// Register test admin `n` as 书记 `name` with `code` alone, confirming its
+    /// organization (`--yes`); returns stdout.
+    pub fn register(&self, code: &str, n: u32, name: &str) -> String {
+        let (id, m) = (id_number(n), mobile(n));
+        self.ok(&[
+            "register",
+            "--code",
+            code,
+            "--role",
+            "书记",
+            "--name",
+            name,
+            "--id-number",
+            &id,
+            "--mobile",
+            &m,
+            "--join",
+            "2005-05",
+            "--password",
+            PASSWORD,
+            "--yes",
+        ])
+    }
+
+    /// Log test admin `n` in (the first login downloads the subtree).
+    pub fn login(&self, n: u32) -> String {
+        self.ok(&["login", "--mobile", &mobile(n), "--password", PASSWORD])
+    }
+
+    /// The replica the CLI keeps in the data directory (open it only between runs).
+    pub fn replica(&self) -> client_core::Replica {
+        client_core::Replica::open(&self.data.join("replica.sqlite3")).expect("replica")
+    }
+}

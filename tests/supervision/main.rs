@@ -5,7 +5,9 @@
 //!   `Schedule::overdue`, `committees_without_branch`), property-tested on trees written
 //!   straight into the server's projection;
 //! - a small campaign through replicas and pushes shows up the same way;
-//! - overdue items follow the schedule's dates (`as_of` before and after a deadline);
+//! - overdue items follow the schedule's dates (`as_of` before and after a deadline), and
+//!   the schedule the city sets (stored on the server) once it is set; a schedule with a
+//!   deadline before the start or an unknown item is refused;
 //! - the Excel report opens with the expected sheets, headers and counts, and no full
 //!   mobile or ID number appears in any cell;
 //! - daily snapshots, the operator's snapshot, and the report's comparison with the
@@ -990,4 +992,113 @@ fn an_organization_outside_the_subtree_is_refused() {
         supervise::fetch_progress(&remote, &token, None, Some(3), 0, 10),
         Err(Error::Server { status: 400, .. })
     ));
+}
+
+// ------------------------------------------------------------------ the city's schedule
+
+#[test]
+fn the_city_sets_a_schedule_and_overdue_items_follow_it() {
+    use sync_server::schedule::{self, Changes};
+    let server = spawn_server();
+    let (remote, token) = city_admin(&server);
+    let at = |d: &str| {
+        supervise::fetch_progress_with(&remote, &token, &query(CITY, Some(4), Some(d))).unwrap()
+    };
+    let late = |p: &ProgressResponse| -> Vec<(Task, String, Option<u64>)> {
+        p.tabs[0]
+            .overdue
+            .iter()
+            .filter(|o| o.units != Some(0))
+            .map(|o| (o.task, o.due.clone(), o.units))
+            .collect()
+    };
+    // The notice's schedule: in December 2026 every district is nine years late.
+    let p = at("2026-12-10");
+    assert_eq!(p.schedule, Schedule::default());
+    assert_eq!(
+        late(&p)[..2],
+        [
+            (Task::InfoComplete, "2017-12-18".to_owned(), Some(20)),
+            (Task::ChildrenCreated, "2017-12-18".to_owned(), Some(20))
+        ]
+    );
+
+    // The city runs the campaign from 2026-12-01: the notice's dates moved there, with
+    // the districts' information due on 12-15.
+    let set = schedule::change(
+        &server.state.store,
+        &Changes {
+            start: Some("2026-12-01".into()),
+            items: vec!["4.info=2026-12-15".into()],
+            ..Changes::default()
+        },
+    )
+    .unwrap();
+    let p = at("2026-12-10");
+    assert_eq!(
+        p.schedule, set,
+        "the progress view judges by the stored schedule"
+    );
+    assert_eq!(
+        late(&p),
+        [(Task::ChildrenCreated, "2026-12-04".to_owned(), Some(20))],
+        "information is not due yet; creating children was due on 12-04"
+    );
+    assert!(p.page.rows.iter().all(|r| {
+        r.overdue.iter().map(|o| o.task).collect::<Vec<_>>() == [Task::ChildrenCreated]
+    }));
+    let p = at("2026-12-04");
+    assert!(late(&p).is_empty(), "the due day itself is not late");
+    let p = at("2026-12-16");
+    assert_eq!(
+        late(&p)[0],
+        (Task::InfoComplete, "2026-12-15".to_owned(), Some(20))
+    );
+    // The report follows the same schedule.
+    let (dir, _) = replica_dir();
+    let out = dir.path().join("report.xlsx");
+    supervise::download_report(&remote, &token, None, &out).unwrap();
+    let text: String = read_sheets(&out)
+        .into_iter()
+        .flat_map(|(_, rows)| rows.into_iter().flatten())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("活动开始日期:2026-12-01"), "{text}");
+    assert!(text.contains("2026-12-15") && !text.contains("2017-12-18"));
+
+    // Refused, with a Chinese reason, and nothing changed: a deadline before the start,
+    // an unknown item.
+    for (item, code, says) in [
+        (
+            "4.info=2026-11-20",
+            "schedule.before_start",
+            "早于活动开始日期2026-12-01",
+        ),
+        (
+            "9.info=2026-12-20",
+            "schedule.unknown_item",
+            "没有“9.info”这一事项",
+        ),
+        ("4.info=2026-12-32", "schedule.bad_date", "格式不对"),
+    ] {
+        let e = schedule::change(
+            &server.state.store,
+            &Changes {
+                items: vec![item.into()],
+                ..Changes::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "schedule.invalid");
+        let sync_server::Error::Invalid { violations, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(violations[0].code, code, "{item}");
+        assert!(
+            violations[0].message.contains(says),
+            "{}",
+            violations[0].message
+        );
+    }
+    assert_eq!(at("2026-12-10").schedule, set, "unchanged");
 }

@@ -2,7 +2,10 @@
 //! campaign of the notice: the city admin registers and issues district codes; a district
 //! admin works offline (Excel import, information, codes) and syncs; a town admin registers
 //! with a code issued offline; concurrent edits converge; a refused push is kept, corrected
-//! and accepted; and every attack is refused with nothing stored.
+//! and accepted; and every attack is refused with nothing stored. Registration by code
+//! alone: a town admin registers with nothing but the code read from the exported sheet
+//! (through the `zhtj` command line), and the code look-up answers a wrong code exactly as
+//! registration does.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -663,4 +666,176 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
         limit: 10,
     };
     assert!(remote.pull(&token, &pull).is_ok(), "still serving");
+}
+
+// ------------------------------------------------------------------ registration by code
+
+/// The code of `short_name` on a code sheet written by `zhtj codes --export`, found by
+/// its header row (组织简称 … 管理员注册码), and the sheet's note.
+fn code_on_sheet(path: &Path, short_name: &str) -> (String, String) {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let range = wb.worksheet_range("管理员注册码").unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let header = rows
+        .iter()
+        .position(|r| r.first().map(String::as_str) == Some("组织简称"))
+        .expect("a header row");
+    let col = rows[header]
+        .iter()
+        .position(|h| h == "管理员注册码")
+        .unwrap();
+    let code = rows[header + 1..]
+        .iter()
+        .find(|r| r[0] == short_name)
+        .map(|r| r[col].clone())
+        .expect("the unit's row");
+    let note = rows[..header].concat().join("\n");
+    (code, note)
+}
+
+#[test]
+fn a_town_admin_registers_with_only_the_code_from_the_exported_sheet() {
+    let server = spawn_server();
+    // The city admin confirms the printed first code's unit, then registers by code alone.
+    let remote = Remote::new(&server.url).unwrap();
+    let unit = remote.lookup_code(&server.first_code).unwrap();
+    assert_eq!(
+        (
+            unit.org_id.as_str(),
+            unit.short_name.as_str(),
+            unit.category.as_str(),
+            unit.parent_short_name.as_str(),
+            unit.level
+        ),
+        (CITY, "团成都市委", "团的领导机关", "团四川省委", 3)
+    );
+    assert_eq!(unit.full_name, "中国共产主义青年团成都市委员会");
+    register(&remote, &server.first_code, "", 1).unwrap();
+    let (_cd, path) = replica_dir();
+    let (city_remote, mut city) = login_replica(&server, 1, &path);
+    let district_code = city
+        .issue_code(JINJIANG, OffsetDateTime::now_utc())
+        .unwrap()
+        .code;
+    sync(&mut city, &city_remote);
+
+    // The district admin registers through the CLI with the code alone, creates a town
+    // offline and exports the code sheet.
+    let dir = tempfile::TempDir::new().unwrap();
+    let district = e2e::zhtj!(dir.path().join("jj"), server.url);
+    let out = district.register(&district_code, 2, "李四");
+    assert!(
+        out.contains("注册码所属的组织:团锦江区委(组织编号 org-510104)"),
+        "{out}"
+    );
+    assert!(out.contains("上级组织:团成都市委"), "{out}");
+    assert!(out.contains("注册成功:李四已成为团锦江区委的书记"), "{out}");
+    district.login(2);
+    district.ok(&[
+        "create",
+        "--category",
+        "团工委",
+        "--name",
+        "春熙路街道团工委",
+    ]);
+    let sheet = dir.path().join("注册码.xlsx");
+    let out = district.ok(&["codes", "--export", sheet.to_str().unwrap()]);
+    assert!(
+        out.contains("注册方法:zhtj register --code <注册码>"),
+        "{out}"
+    );
+    district.ok(&["sync"]);
+
+    // Read back: the sheet says how to register, and holds the town's code.
+    let (code, note) = code_on_sheet(&sheet, "春熙路街道团工委");
+    assert!(note.contains("注册方法:zhtj register --code"), "{note}");
+    assert!(note.contains("首次使用 → 注册"), "{note}");
+
+    // The town admin, with that code alone. Without a terminal to confirm on, the unit is
+    // named and nothing is registered until --yes.
+    let town = e2e::zhtj!(dir.path().join("town"), server.url);
+    let (id, m) = (id_number(3), mobile(3));
+    let form = [
+        "register",
+        "--code",
+        code.as_str(),
+        "--role",
+        "书记",
+        "--name",
+        "王五",
+        "--id-number",
+        &id,
+        "--mobile",
+        &m,
+        "--join",
+        "2005-05",
+        "--password",
+        e2e::PASSWORD,
+    ];
+    let out = town.run(&form);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("春熙路街道团工委(团锦江区委的下级组织)") && stderr.contains("--yes"),
+        "{stderr}"
+    );
+    // Naming another unit than the code's is refused by the server, as an unknown code
+    // (the answer tells a guesser nothing).
+    let mut other = form.to_vec();
+    other.extend(["--org", "团锦江区委", "--yes"]);
+    let out = town.run(&other);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("code.unknown"));
+    // Confirmed: registered; the unit may be named by its short name too.
+    let mut confirmed = form.to_vec();
+    confirmed.extend(["--org", "春熙路街道团工委", "--yes", "--json"]);
+    confirmed.rotate_right(1); // --json first
+    let v: serde_json::Value = serde_json::from_str(&town.ok(&confirmed)).unwrap();
+    assert_eq!(v["org_short_name"], "春熙路街道团工委");
+    assert_eq!(v["parent_short_name"], "团锦江区委");
+    assert_eq!(v["category"], "团工委");
+    town.login(3);
+    let status = town.json(&["status"]);
+    assert_eq!(status["own_short_name"], "春熙路街道团工委");
+    assert_eq!(status["logged_in"], true);
+}
+
+/// (status, code, message, violations) of a refusal by the server.
+fn refusal(e: client_core::Error) -> (u16, String, String, Vec<schemas::Violation>) {
+    match e {
+        client_core::Error::Server { status, body } => {
+            (status, body.code, body.message, body.violations)
+        }
+        other => panic!("expected a server refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_code_is_answered_by_the_look_up_as_registration_answers_it() {
+    let server = spawn_server();
+    let remote = Remote::new(&server.url).unwrap();
+    let used = server.first_code.clone();
+    register(&remote, &used, "", 1).unwrap();
+    let expired = sync_server::identity::operator_issue_code(
+        &server.state.store,
+        JINJIANG,
+        OffsetDateTime::now_utc() - time::Duration::days(21),
+    )
+    .unwrap();
+    let unknown = "AbCdEfGh".to_owned();
+    for (code, expected) in [
+        (unknown, "code.unknown"),
+        (used, "code.used"),
+        (expired.code.as_str().to_owned(), "code.expired"),
+    ] {
+        let looked_up = refusal(remote.lookup_code(&code).unwrap_err());
+        let registered = refusal(register(&remote, &code, "", 5).unwrap_err());
+        assert_eq!(looked_up.1, expected);
+        assert_eq!(looked_up.0, 422);
+        assert_eq!(looked_up, registered, "{expected}: the same answer");
+    }
 }
