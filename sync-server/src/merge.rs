@@ -571,3 +571,44 @@ impl ChainCache {
         Ok(region)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::has_foreign_chunk;
+
+    /// A chunk as `has_foreign_chunk` reads it: magic, checksum (not checked there), type,
+    /// LEB128 length, data.
+    fn chunk(kind: u8, len: usize) -> Vec<u8> {
+        let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, kind];
+        let mut n = len as u64;
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend(std::iter::repeat_n(0u8, len));
+        out
+    }
+
+    #[test]
+    fn only_chunk_types_clients_never_write_are_foreign() {
+        let seq = |chunks: &[(u8, usize)]| -> Vec<u8> {
+            chunks.iter().flat_map(|&(k, n)| chunk(k, n)).collect()
+        };
+        // Documents, changes and compressed changes, with lengths of one, two and three
+        // LEB128 bytes: not foreign.
+        assert!(!has_foreign_chunk(&seq(&[(0, 10), (1, 200), (2, 20_000)])));
+        // A bundle (3) or anything above, after chunks of every length: foreign.
+        assert!(has_foreign_chunk(&seq(&[(3, 5)])));
+        assert!(has_foreign_chunk(&seq(&[(1, 200), (3, 5)])));
+        assert!(has_foreign_chunk(&seq(&[(0, 20_000), (1, 1), (7, 0)])));
+        // Not chunks at all, or cut short: left to automerge.
+        assert!(!has_foreign_chunk(b"not a chunk"));
+        assert!(!has_foreign_chunk(&seq(&[(1, 200)])[..100]));
+        assert!(!has_foreign_chunk(&[]));
+    }
+}
