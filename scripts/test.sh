@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine with a Rust toolchain:
-# installs the system packages the build needs (if missing), then checks formatting,
-# lints, and runs every test of the workspace. `.ci/run` calls exactly this.
+# installs the system packages the build needs (if missing), builds and unit-tests the
+# desktop front-end, then checks formatting, lints, and runs every test of the workspace
+# (the desktop app's window tests included). `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: C toolchain for the bundled SQLite and zstd.
-packages=(build-essential pkg-config)
+# System packages: C toolchain for the bundled SQLite and zstd; for the desktop app
+# (desktop/), WebKitGTK 4.1 to build it, and to drive it in a real window: the WebKit
+# WebDriver, a virtual X server and a CJK font (screenshots in Chinese).
+packages=(build-essential pkg-config libwebkit2gtk-4.1-dev webkit2gtk-driver xvfb fonts-noto-cjk)
+# Node.js for the front-end (Debian's 18 is enough); an installed one is kept.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +24,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy || true
+
+# The desktop app's WebDriver server (tauri-driver), for its end-to-end tests.
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "==> cargo install tauri-driver"
+  cargo install tauri-driver --locked
+fi
+
+# The desktop front-end: its packages (package-lock.json), its unit tests (Vitest), and
+# the build the app embeds (desktop/ui/dist, needed before cargo builds the workspace).
+echo "==> desktop/ui: npm ci, vitest, vite build"
+(cd desktop/ui && npm ci --no-audit --no-fund && npm test && npm run build)
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

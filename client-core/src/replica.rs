@@ -387,6 +387,23 @@ impl Replica {
         }
     }
 
+    /// The information fields of `id` this replica's admin cannot change now, for a form to
+    /// lock: what the parent's admin sets (when `id` is the own unit) and the immutable
+    /// fields whose value a server has accepted (RULES §3 "填写后不可修改").
+    pub fn locked_fields(&self, id: &str) -> Result<Vec<Field>> {
+        let (mut doc, row) = self.load_doc(id)?;
+        let accepted = self.accepted(&mut doc, &row)?;
+        let relation = self.relation(id);
+        Ok(org::INFO_FIELDS
+            .into_iter()
+            .filter(|&f| {
+                !org::may_write(relation, f)
+                    || (org::IMMUTABLE_FIELDS.contains(&f)
+                        && accepted.as_ref().is_some_and(|a| !a.get(f).trim().is_empty()))
+            })
+            .collect())
+    }
+
     // ---------------------------------------------------------------- operations
 
     /// Fill or edit information fields of `id` (the own unit, or a unit below it on its
