@@ -397,6 +397,32 @@ fn sync_status(app: tauri::State<'_, AppData>) -> Result<SyncStatus> {
     Ok(app.open()?.sync_status()?)
 }
 
+/// A unit whose changes the server refused, with the reasons (the sync bar's list).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedUnit {
+    pub id: String,
+    pub short_name: String,
+    /// Unix seconds.
+    pub at: i64,
+    pub violations: Vec<UiViolation>,
+}
+
+/// The refused units still holding their refused changes.
+#[tauri::command]
+fn rejections(app: tauri::State<'_, AppData>) -> Result<Vec<RefusedUnit>> {
+    Ok(app
+        .open()?
+        .rejections()?
+        .into_iter()
+        .map(|r| RefusedUnit {
+            id: r.id,
+            short_name: r.short_name,
+            at: r.at,
+            violations: r.violations.iter().map(Into::into).collect(),
+        })
+        .collect())
+}
+
 /// 立即同步, with progress through `on_progress`.
 #[tauri::command]
 async fn sync_now(
@@ -419,6 +445,155 @@ async fn sync_now(
         })
     })
     .await
+}
+
+// ------------------------------------------------------------------------ subordinates
+
+/// One line of the subtree (the tree on the left of 管理下级组织).
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeLine {
+    pub id: String,
+    pub parent: String,
+    pub depth: usize,
+    pub short_name: String,
+    pub category: String,
+    pub complete: bool,
+    pub pending: bool,
+}
+
+/// The subtree of the own unit, depth first in display order.
+#[tauri::command]
+fn tree(app: tauri::State<'_, AppData>) -> Result<Vec<TreeLine>> {
+    Ok(app
+        .open()?
+        .tree()?
+        .into_iter()
+        .map(|e| TreeLine {
+            id: e.record.id,
+            parent: e.record.parent,
+            depth: e.depth,
+            short_name: e.record.short_name,
+            category: e.record.category,
+            complete: e.complete,
+            pending: e.pending,
+        })
+        .collect())
+}
+
+/// A registration code as the code window shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeView {
+    pub code: String,
+    /// "2026-12-25 14:03" (Beijing time).
+    pub expires: String,
+}
+
+fn code_view(c: &client_core::replica::ChildCode) -> CodeView {
+    let t = client_core::workflows::beijing(c.expires_at);
+    CodeView {
+        code: c.code.clone(),
+        expires: format!(
+            "{}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+    }
+}
+
+/// A row of the table of direct children.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildRow {
+    pub id: String,
+    pub short_name: String,
+    pub full_name: String,
+    pub category: String,
+    pub industry: String,
+    pub phone: String,
+    pub complete: bool,
+    pub pending: bool,
+    /// The valid registration code, if one was issued and is unused and unexpired.
+    pub code: Option<CodeView>,
+}
+
+/// The direct children of `parent` in display order.
+#[tauri::command]
+fn children(app: tauri::State<'_, AppData>, parent: String) -> Result<Vec<ChildRow>> {
+    let replica = app.open()?;
+    let now = time::OffsetDateTime::now_utc();
+    replica
+        .children(&parent)?
+        .into_iter()
+        .map(|r| {
+            let view = replica.org(&r.id)?;
+            Ok(ChildRow {
+                code: replica.valid_code(&r.id, now)?.as_ref().map(code_view),
+                complete: view.completeness.is_complete(),
+                pending: view.pending,
+                id: r.id,
+                short_name: r.short_name,
+                full_name: r.full_name,
+                category: r.category,
+                industry: r.industry,
+                phone: r.phone,
+            })
+        })
+        .collect()
+}
+
+/// The generated 组织全称 of a would-be child, shown before saving (RULES §6).
+#[tauri::command]
+fn preview_full_name(
+    app: tauri::State<'_, AppData>,
+    parent: String,
+    category: String,
+    short_name: String,
+) -> Result<String> {
+    let category = Category::parse(&category).map_err(client_core::Error::from)?;
+    Ok(app
+        .open()?
+        .preview_full_name(&parent, category, &short_name)?)
+}
+
+/// 单个创建: one direct child of `parent`, checked whole; its id.
+#[tauri::command]
+fn create_child(
+    app: tauri::State<'_, AppData>,
+    parent: String,
+    child: client_core::NewChild,
+) -> Result<String> {
+    Ok(app.open()?.create_child(&parent, &child)?)
+}
+
+/// 上移 / 下移 among the siblings.
+#[tauri::command]
+fn move_child(app: tauri::State<'_, AppData>, id: String, up: bool) -> Result<()> {
+    let dir = if up {
+        client_core::Direction::Up
+    } else {
+        client_core::Direction::Down
+    };
+    Ok(app.open()?.move_child(&id, dir)?)
+}
+
+/// Delete a child (only without children or registered admins).
+#[tauri::command]
+fn delete_child(app: tauri::State<'_, AppData>, id: String) -> Result<()> {
+    Ok(app.open()?.delete_child(&id)?)
+}
+
+/// The child's valid registration code, issuing one when it has none.
+#[tauri::command]
+fn child_code(app: tauri::State<'_, AppData>, id: String) -> Result<CodeView> {
+    let mut replica = app.open()?;
+    let now = time::OffsetDateTime::now_utc();
+    let code = match replica.valid_code(&id, now)? {
+        Some(c) => c,
+        None => replica.issue_code(&id, now)?,
+    };
+    Ok(code_view(&code))
 }
 
 /// The data folder: `ZHTJ_DESKTOP_DATA`, else the platform's app data folder.
@@ -449,6 +624,14 @@ pub fn run() {
             update_info,
             sync_status,
             sync_now,
+            rejections,
+            tree,
+            children,
+            preview_full_name,
+            create_child,
+            move_child,
+            delete_child,
+            child_code,
         ])
         .run(tauri::generate_context!())
         .expect("智慧团建组织树桌面端无法启动");

@@ -58,7 +58,7 @@ fn offline_start_and_the_information_form() {
     app.click("[data-test=offline-start]");
     app.wait_text("团锦江区委(管理员)");
     app.wait_text("尚未填写");
-    assert!(app.text_of("[data-test=sync-offline-only]").contains("未连接服务器"));
+    assert!(app.text_of("[data-test=sync-state]").contains("未连接服务器"));
     app.screenshot("03-离线开始后组织首页");
 
     // Set by the parent: locked, with the reason.

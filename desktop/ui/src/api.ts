@@ -78,6 +78,52 @@ export interface SyncSummary {
   status: SyncStatus
 }
 
+export interface RefusedUnit {
+  id: string
+  short_name: string
+  at: number
+  violations: UiViolation[]
+}
+
+export interface TreeLine {
+  id: string
+  parent: string
+  depth: number
+  short_name: string
+  category: string
+  complete: boolean
+  pending: boolean
+}
+
+export interface CodeView {
+  code: string
+  expires: string
+}
+
+export interface ChildRow {
+  id: string
+  short_name: string
+  full_name: string
+  category: string
+  industry: string
+  phone: string
+  complete: boolean
+  pending: boolean
+  code: CodeView | null
+}
+
+/** A direct child to create, as typed (client-core's NewChild). */
+export interface NewChild {
+  category: string
+  short_name: string
+  full_name: string
+  industry: string
+  phone: string
+  email: string
+  youth_count: string
+  recommended_count: string
+}
+
 /** Whatever a command threw, as a UiError (a string from Tauri itself becomes one). */
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
@@ -128,6 +174,15 @@ export const api = {
   updateInfo: (orgId: string, changes: [string, string][]) =>
     call<UnitInfo>('update_info', { orgId, changes }),
   syncStatus: () => call<SyncStatus>('sync_status'),
+  rejections: () => call<RefusedUnit[]>('rejections'),
+  tree: () => call<TreeLine[]>('tree'),
+  children: (parent: string) => call<ChildRow[]>('children', { parent }),
+  previewFullName: (parent: string, category: string, shortName: string) =>
+    call<string>('preview_full_name', { parent, category, shortName }),
+  createChild: (parent: string, child: NewChild) => call<string>('create_child', { parent, child }),
+  moveChild: (id: string, up: boolean) => call<void>('move_child', { id, up }),
+  deleteChild: (id: string) => call<void>('delete_child', { id }),
+  childCode: (id: string) => call<CodeView>('child_code', { id }),
   syncNow: (onProgress: (p: ProgressEvent) => void) =>
     call<SyncSummary>('sync_now', { onProgress: progressChannel(onProgress) }),
 }
