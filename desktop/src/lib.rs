@@ -25,6 +25,11 @@ const REPLICA_FILE: &str = "replica.sqlite3";
 const SETTINGS_FILE: &str = "settings.json";
 /// Overrides the data folder (tests, several units on one computer).
 pub const DATA_ENV: &str = "ZHTJ_DESKTOP_DATA";
+/// Seconds between automatic syncs (default [`AUTO_SYNC_SECONDS`]; tests shorten it).
+pub const AUTO_SYNC_ENV: &str = "ZHTJ_DESKTOP_AUTOSYNC_SECONDS";
+/// An empty sync is one small round trip: every 20 seconds costs the server little and
+/// notices a server coming back soon enough.
+const AUTO_SYNC_SECONDS: u32 = 20;
 
 /// The app's state: where its data lives.
 pub struct AppData {
@@ -179,6 +184,8 @@ pub struct Startup {
     /// The choices of 组织类别 and 单位所属行业类别, as schemas labels them.
     pub categories: Vec<&'static str>,
     pub industries: Vec<&'static str>,
+    /// Seconds between automatic syncs.
+    pub auto_sync_seconds: u32,
 }
 
 /// Progress of long work, sent through a channel.
@@ -257,6 +264,11 @@ fn startup(app: tauri::State<'_, AppData>) -> Result<Startup> {
         initial_units,
         categories: Category::ALL.iter().map(|c| c.label()).collect(),
         industries: schemas::Industry::ALL.iter().map(|i| i.label()).collect(),
+        auto_sync_seconds: std::env::var(AUTO_SYNC_ENV)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|&s| s > 0)
+            .unwrap_or(AUTO_SYNC_SECONDS),
     })
 }
 

@@ -94,6 +94,8 @@ impl Desktop {
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env(zhtj_desktop::DATA_ENV, data_dir)
+            // Automatic sync every 2 s, so that "syncs by itself" is seen quickly.
+            .env(zhtj_desktop::AUTO_SYNC_ENV, "2")
             // No GPU in Xvfb: software rendering, no compositing surprises.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("LIBGL_ALWAYS_SOFTWARE", "1")

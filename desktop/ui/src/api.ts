@@ -54,6 +54,7 @@ export interface Startup {
   initial_units: InitialUnit[]
   categories: string[]
   industries: string[]
+  auto_sync_seconds: number
 }
 
 export interface ProgressEvent {
