@@ -608,6 +608,145 @@ fn child_code(app: tauri::State<'_, AppData>, id: String) -> Result<CodeView> {
     Ok(code_view(&code))
 }
 
+// ------------------------------------------------------------------------ files
+
+/// Overrides the folder the app saves files to (templates, annotated workbooks, codes).
+pub const FILES_ENV: &str = "ZHTJ_DESKTOP_FILES";
+
+/// Where saved files go: `ZHTJ_DESKTOP_FILES`, else the user's download folder, else the
+/// data folder. A name already taken gets "(2)", "(3)"… so nothing is overwritten.
+fn save_path(app: &tauri::AppHandle, data: &AppData, name: &str) -> Result<PathBuf> {
+    use tauri::Manager;
+    let dir = std::env::var_os(FILES_ENV)
+        .map(PathBuf::from)
+        .or_else(|| app.path().download_dir().ok().filter(|d| d.is_dir()))
+        .unwrap_or_else(|| data.dir.clone());
+    std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, "xlsx"));
+    let mut path = dir.join(name);
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{stem}({n}).{ext}"));
+        n += 1;
+    }
+    Ok(path)
+}
+
+/// 1 下载并填写模板: the import template, saved; its path.
+#[tauri::command]
+fn save_template(handle: tauri::AppHandle, app: tauri::State<'_, AppData>) -> Result<String> {
+    let path = save_path(&handle, &app, "组织导入模板.xlsx")?;
+    client_core::excel::write_template(&path)?;
+    Ok(path.display().to_string())
+}
+
+/// One row's result of a batch import.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowResult {
+    /// Excel row number.
+    pub row: u32,
+    pub short_name: String,
+    pub category: String,
+    /// Empty: the row is valid.
+    pub messages: Vec<String>,
+}
+
+/// The outcome of 批量创建.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportResult {
+    /// Organizations created (0 while any row is wrong).
+    pub created: usize,
+    /// Every row with its result.
+    pub rows: Vec<RowResult>,
+    /// The annotated copy of the file, when rows were wrong.
+    pub annotated: Option<String>,
+}
+
+/// 2 上传Excel文件 → 3 完成: every row judged; while any is wrong nothing is created and an
+/// annotated copy is saved. `bytes` are the chosen file's, `name` its file name.
+#[tauri::command]
+async fn import_children(
+    handle: tauri::AppHandle,
+    app: tauri::State<'_, AppData>,
+    parent: String,
+    name: String,
+    bytes: Vec<u8>,
+    on_progress: Channel<ProgressEvent>,
+) -> Result<ImportResult> {
+    let path = app.replica_path();
+    if !path.exists() {
+        return Err(Error::NoReplica);
+    }
+    let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+    let annotated = save_path(&handle, &app, &format!("{stem}-错误标注.xlsx"))?;
+    blocking(move || {
+        let rows = client_core::excel::read_import_bytes(&bytes, Some(&name))?;
+        let mut replica = Replica::open(&path)?;
+        let mut progress = |done, total| {
+            let _ = on_progress.send(ProgressEvent {
+                stage: "push",
+                done,
+                total,
+            });
+        };
+        let result = replica.import_rows(&parent, &rows, Some(&annotated), &mut progress);
+        let failures = match result {
+            Ok(outcome) => {
+                return Ok(ImportResult {
+                    created: outcome.created.len(),
+                    rows: rows.iter().map(|r| row_result(r, &[])).collect(),
+                    annotated: None,
+                });
+            }
+            Err(client_core::Error::ImportRows(f)) => f,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(ImportResult {
+            created: 0,
+            rows: rows
+                .iter()
+                .map(|r| {
+                    let v = failures
+                        .iter()
+                        .find(|(row, _)| *row == r.row)
+                        .map_or(&[][..], |(_, v)| v.as_slice());
+                    row_result(r, v)
+                })
+                .collect(),
+            annotated: Some(annotated.display().to_string()),
+        })
+    })
+    .await
+}
+
+fn row_result(r: &client_core::excel::ImportRow, v: &[schemas::Violation]) -> RowResult {
+    RowResult {
+        row: r.row,
+        short_name: r.short_name.clone(),
+        category: r.category.clone(),
+        messages: v.iter().map(|v| v.message.clone()).collect(),
+    }
+}
+
+/// 批量生成管理员注册码: a code for every direct child of `parent` without one (and without
+/// an admin), then all valid codes saved as .xlsx; (codes issued now, path).
+#[tauri::command]
+fn export_codes(
+    handle: tauri::AppHandle,
+    app: tauri::State<'_, AppData>,
+    parent: String,
+) -> Result<(usize, String)> {
+    let mut replica = app.open()?;
+    let now = time::OffsetDateTime::now_utc();
+    let issued = replica.issue_codes_batch(&parent, now)?.len();
+    let path = save_path(&handle, &app, "管理员注册码.xlsx")?;
+    replica.export_codes(&parent, &path, now)?;
+    Ok((issued, path.display().to_string()))
+}
+
 /// The data folder: `ZHTJ_DESKTOP_DATA`, else the platform's app data folder.
 fn data_dir(app: &tauri::App) -> PathBuf {
     use tauri::Manager;
@@ -644,6 +783,9 @@ pub fn run() {
             move_child,
             delete_child,
             child_code,
+            save_template,
+            import_children,
+            export_codes,
         ])
         .run(tauri::generate_context!())
         .expect("智慧团建组织树桌面端无法启动");

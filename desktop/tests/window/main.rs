@@ -141,6 +141,7 @@ fn create_manage_and_sync_by_itself_when_the_server_returns() {
     // 单个创建 under the city.
     app.click("[data-test=home-create]");
     app.wait_text("单个创建");
+    app.click("#tab-single");
     app.choose("[data-test=new-category]", "团委");
     app.type_into("[data-test=new-short_name] input", "北控集团团委");
     let expected = Replica::open(&replica_path)

@@ -125,6 +125,19 @@ export interface NewChild {
   recommended_count: string
 }
 
+export interface RowResult {
+  row: number
+  short_name: string
+  category: string
+  messages: string[]
+}
+
+export interface ImportResult {
+  created: number
+  rows: RowResult[]
+  annotated: string | null
+}
+
 /** Whatever a command threw, as a UiError (a string from Tauri itself becomes one). */
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
@@ -184,6 +197,10 @@ export const api = {
   moveChild: (id: string, up: boolean) => call<void>('move_child', { id, up }),
   deleteChild: (id: string) => call<void>('delete_child', { id }),
   childCode: (id: string) => call<CodeView>('child_code', { id }),
+  saveTemplate: () => call<string>('save_template'),
+  importChildren: (parent: string, name: string, bytes: Uint8Array, onProgress: (p: ProgressEvent) => void) =>
+    call<ImportResult>('import_children', { parent, name, bytes: Array.from(bytes), onProgress: progressChannel(onProgress) }),
+  exportCodes: (parent: string) => call<[number, string]>('export_codes', { parent }),
   syncNow: (onProgress: (p: ProgressEvent) => void) =>
     call<SyncSummary>('sync_now', { onProgress: progressChannel(onProgress) }),
 }
