@@ -73,6 +73,11 @@ pub struct Desktop {
 impl Desktop {
     /// Start the app with its data in `data_dir`.
     pub fn start(data_dir: &Path) -> Desktop {
+        Desktop::start_saving_to(data_dir, &data_dir.join("files"))
+    }
+
+    /// Start the app with its data in `data_dir`, saving files (templates, codes) to `files`.
+    pub fn start_saving_to(data_dir: &Path, files: &Path) -> Desktop {
         let one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
         // Xvfb picks a free display and writes its number to the pipe.
         let mut xvfb = Command::new("Xvfb")
@@ -96,6 +101,7 @@ impl Desktop {
             .env(zhtj_desktop::DATA_ENV, data_dir)
             // Automatic sync every 2 s, so that "syncs by itself" is seen quickly.
             .env(zhtj_desktop::AUTO_SYNC_ENV, "2")
+            .env(zhtj_desktop::FILES_ENV, files)
             // No GPU in Xvfb: software rendering, no compositing surprises.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("LIBGL_ALWAYS_SOFTWARE", "1")

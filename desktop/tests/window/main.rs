@@ -198,3 +198,163 @@ fn create_manage_and_sync_by_itself_when_the_server_returns() {
     assert_eq!(Replica::open(&replica_path).unwrap().sync_status().unwrap().pending, 0);
     app.screenshot("09-自动同步完成");
 }
+
+/// Write a workbook with the template's 组织简称 and 组织类别 columns and `rows` under them.
+fn workbook(path: &std::path::Path, rows: &[(&str, &str)]) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let header = |f| client_core::excel::column_label(f).expect("a template column");
+    sheet.write_string(0, 0, header(Field::ShortName)).unwrap();
+    sheet.write_string(0, 1, header(Field::Category)).unwrap();
+    for (i, (name, category)) in rows.iter().enumerate() {
+        sheet.write_string(i as u32 + 1, 0, *name).unwrap();
+        sheet.write_string(i as u32 + 1, 1, *category).unwrap();
+    }
+    book.save(path).unwrap();
+}
+
+/// 批量创建 from the template: a file with one wrong row creates nothing and shows every
+/// row's result (an annotated copy saved); the corrected file creates all ten; then
+/// 批量生成管理员注册码 saves a code for each of them as .xlsx.
+#[test]
+fn batch_create_ten_from_the_template_and_save_their_codes() {
+    let data = tempfile::tempdir().unwrap();
+    let files = data.path().join("files");
+    let replica_path = data.path().join("replica.sqlite3");
+    let app = Desktop::start_saving_to(data.path(), &files);
+    app.wait_text("首次使用");
+    app.click("#tab-offline");
+    app.choose("[data-test=offline-unit]", "团锦江区委");
+    app.click("[data-test=offline-start]");
+    app.wait_text("团锦江区委(管理员)");
+    let parent = Replica::open(&replica_path).unwrap().own_id().to_owned();
+
+    app.click("[data-test=home-create]");
+    app.wait_text("1 下载并填写模板");
+    app.click("[data-test=save-template]");
+    app.wait_text("模板已保存到");
+    let template = files.join("组织导入模板.xlsx");
+    assert!(template.exists(), "the template is saved where the page says");
+    assert!(app.text_of("[data-test=template-path]").contains("组织导入模板.xlsx"));
+
+    let names = ["华润", "中铁", "国电", "川航", "天府", "蜀道", "五粮", "长虹", "新希望", "通威"]
+        .map(|n| format!("{n}集团团委"));
+    let mut rows: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "团委")).collect();
+    rows[3].1 = "团小组";
+    let wrong = data.path().join("填好的模板.xlsx");
+    workbook(&wrong, &rows);
+    app.type_into("[data-test=import-upload] input[type=file]", wrong.to_str().unwrap());
+    app.wait_text("未创建任何组织");
+    let table = app.text_of("[data-test=import-rows]");
+    assert!(table.contains("川航集团团委"), "{table}");
+    assert!(
+        app.text_of("[data-test=import-failed]").contains("有1行填写有误"),
+        "exactly the wrong row is counted"
+    );
+    app.screenshot("10-批量创建-有错误");
+    assert!(files.join("填好的模板-错误标注.xlsx").exists(), "annotated copy saved");
+    assert_eq!(Replica::open(&replica_path).unwrap().children(&parent).unwrap().len(), 0);
+
+    rows[3].1 = "团委";
+    let right = data.path().join("改好的模板.xlsx");
+    workbook(&right, &rows);
+    app.type_into("[data-test=import-upload] input[type=file]", right.to_str().unwrap());
+    app.wait_text("已创建10个下级组织");
+    app.screenshot("11-批量创建-完成");
+    let created = Replica::open(&replica_path).unwrap().children(&parent).unwrap();
+    assert_eq!(created.len(), 10);
+
+    app.click("[data-test=menu-manage]");
+    app.wait_text("共有下级组织:10个,其中团委:10个");
+    app.click("[data-test=export-codes]");
+    app.wait_text("注册码已保存到");
+    assert!(files.join("管理员注册码.xlsx").exists());
+    let replica = Replica::open(&replica_path).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for c in &created {
+        assert!(replica.valid_code(&c.id, now).unwrap().is_some(), "{} has a code", c.short_name);
+    }
+    app.screenshot("12-管理下级组织-批量生成注册码");
+}
+
+/// A change the server refuses (the same short name created meanwhile by another replica of
+/// the city): the bar counts it, its reason is listed, a click opens the unit at the field,
+/// and the correction syncs by itself.
+#[test]
+fn a_refused_change_shows_its_reason_and_is_fixed_from_there() {
+    let server = spawn_server();
+    let remote = client_core::Remote::new(&server.url).unwrap();
+    remote
+        .register(&registration(&server.first_code, CITY, 1, "张三"))
+        .expect("the city admin registers");
+    let proxy = Proxy::in_front_of(&server.url);
+    let data = tempfile::tempdir().unwrap();
+    let replica_path = data.path().join("replica.sqlite3");
+
+    let app = Desktop::start(data.path());
+    app.wait_text("首次使用");
+    app.type_into("[data-test=server] input", &format!("http://{}", proxy.addr));
+    app.type_into("[data-test=mobile] input", &mobile(1));
+    app.type_into("[data-test=password] input", PASSWORD);
+    app.click("[data-test=login]");
+    app.wait_text("团成都市委(管理员)");
+
+    // Offline, the desktop creates 北控集团团委 …
+    proxy.set(Rule::drop_all());
+    let new_child = client_core::NewChild {
+        category: "团委".into(),
+        short_name: "北控集团团委".into(),
+        ..Default::default()
+    };
+    app.click("[data-test=home-create]");
+    app.click("#tab-single");
+    app.choose("[data-test=new-category]", "团委");
+    app.type_into("[data-test=new-short_name] input", &new_child.short_name);
+    app.click("[data-test=create-submit]");
+    app.wait_text("已创建北控集团团委");
+
+    // … while another computer of the city creates the same name and syncs first.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_path = other_dir.path().join("replica.sqlite3");
+    let login = remote.login(&e2e::login_request(1)).unwrap();
+    let mut other = Replica::create_for_login(&other_path, &server.url, &login).unwrap();
+    other.sync(&remote, &mut |_, _, _| {}).unwrap();
+    other.create_child(CITY, &new_child).unwrap();
+    let report = other.sync(&remote, &mut |_, _, _| {}).unwrap();
+    assert_eq!(report.pushed, 1);
+
+    // Back online: the desktop's copy is refused, with the reason.
+    proxy.clear();
+    app.wait_until("被退回 1", |d| d.text_of("[data-test=sync-rejected]").contains("被退回 1"));
+    let refused = Replica::open(&replica_path).unwrap().rejections().unwrap();
+    assert_eq!(refused.len(), 1);
+    let reason = refused[0].violations[0].message.clone();
+    app.click("[data-test=sync-rejected]");
+    app.wait_until("the reason in the list", |d| {
+        d.text_of("[data-test=refused-list]").contains(&reason)
+    });
+    app.screenshot("13-被退回的修改");
+
+    // Opened from there: the refused unit, its reason shown; corrected, it syncs by itself.
+    app.js(
+        "[...document.querySelectorAll('[data-test=refused-list] a')].find(a => a.innerText.includes('北控集团团委')).click()",
+        serde_json::json!([]),
+    );
+    app.wait_until("the refused unit opened", |d| {
+        d.text_of("[data-test=crumb]").contains("北控集团团委")
+            && d.text_of("[data-test=rejection]").contains(&reason)
+    });
+    app.screenshot("14-打开被退回的组织");
+    app.clear("[data-test=field-short_name] input");
+    app.type_into("[data-test=field-short_name] input", "北控置业团委");
+    app.click("[data-test=save]");
+    app.wait_until("被退回 0 and 待同步 0", |d| {
+        d.text_of("[data-test=sync-rejected]").contains("被退回 0")
+            && d.text_of("[data-test=sync-pending]").contains("待同步 0")
+    });
+    let replica = Replica::open(&replica_path).unwrap();
+    assert!(replica.rejections().unwrap().is_empty());
+    let names: Vec<String> = replica.children(CITY).unwrap().into_iter().map(|c| c.short_name).collect();
+    assert!(names.contains(&"北控置业团委".to_owned()) && names.contains(&"北控集团团委".to_owned()));
+    app.screenshot("15-修正后已同步");
+}
