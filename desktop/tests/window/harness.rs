@@ -95,6 +95,10 @@ impl Desktop {
 
         let port = free_port();
         let native = free_port();
+        // The driver's and the app's output, kept for a failing test.
+        let test = std::thread::current().name().unwrap_or("window").to_owned();
+        let log_path = screenshot_dir().join(format!("{test}.log"));
+        let log = std::fs::File::create(&log_path).expect("driver log");
         let driver = Command::new(tauri_driver())
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
@@ -105,8 +109,8 @@ impl Desktop {
             // No GPU in Xvfb: software rendering, no compositing surprises.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
             .spawn()
             .expect("tauri-driver starts (cargo install tauri-driver --locked: bash scripts/test.sh does)");
         let driver = Proc(driver);
@@ -169,12 +173,10 @@ impl Desktop {
         let deadline = Instant::now() + PATIENCE;
         while !cond(self) {
             if Instant::now() > deadline {
+                let text = self.text();
+                eprintln!("timed out waiting for {what}; page text:\n{text}");
                 let shot = self.screenshot(&format!("failed-{}", what.replace(' ', "_")));
-                panic!(
-                    "timed out waiting for {what}; screenshot {}\npage text:\n{}",
-                    shot.display(),
-                    self.text()
-                );
+                panic!("timed out waiting for {what}; screenshot {}", shot.display());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -215,10 +217,10 @@ impl Desktop {
         );
     }
 
-    /// Empty the input matching `css`.
+    /// Empty the input matching `css` as a user does (select all, delete), so that the
+    /// page sees the input events (WebDriver's own "clear" does not send them).
     pub fn clear(&self, css: &str) {
-        let el = self.find(css);
-        self.cmd("POST", &format!("/element/{el}/clear"), Some(json!({})));
+        self.type_into(css, "\u{E009}a\u{E000}\u{E003}");
     }
 
     /// Open the select matching `css` and pick the option labelled `label`.
