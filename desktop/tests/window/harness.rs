@@ -99,7 +99,12 @@ impl Desktop {
         let test = std::thread::current().name().unwrap_or("window").to_owned();
         let log_path = screenshot_dir().join(format!("{test}.log"));
         let log = std::fs::File::create(&log_path).expect("driver log");
-        let driver = Command::new(tauri_driver())
+        // The test's own server raised this process's open-file limit to the maximum
+        // (sync-server's net.rs); inherited, that makes WebKit's process launches crawl
+        // (every descriptor up to the limit is closed), so the app gets an ordinary one.
+        let driver = Command::new("sh")
+            .args(["-c", "ulimit -n 4096 && exec \"$0\" \"$@\""])
+            .arg(tauri_driver())
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env(zhtj_desktop::DATA_ENV, data_dir)

@@ -24,11 +24,11 @@ fn login_downloads_the_subtree_and_remembers_the_server() {
     let app = Desktop::start(data.path());
     app.wait_text("首次使用");
     assert!(app.text().contains("离线开始"), "both ways in are offered");
-    app.screenshot("01-首次使用");
 
-    app.type_into("[data-test=server] input", &server.url);
-    app.type_into("[data-test=mobile] input", &mobile(1));
-    app.type_into("[data-test=password] input", PASSWORD);
+    app.type_into("input[data-test=server]", &server.url);
+    app.type_into("input[data-test=mobile]", &mobile(1));
+    app.type_into("input[data-test=password]", PASSWORD);
+    app.screenshot("01-首次使用");
     app.click("[data-test=login]");
     app.wait_text("团成都市委(管理员)");
     app.wait_text("直属组织数");
@@ -126,9 +126,9 @@ fn create_manage_and_sync_by_itself_when_the_server_returns() {
 
     let app = Desktop::start(data.path());
     app.wait_text("首次使用");
-    app.type_into("[data-test=server] input", &url);
-    app.type_into("[data-test=mobile] input", &mobile(1));
-    app.type_into("[data-test=password] input", PASSWORD);
+    app.type_into("input[data-test=server]", &url);
+    app.type_into("input[data-test=mobile]", &mobile(1));
+    app.type_into("input[data-test=password]", PASSWORD);
     app.click("[data-test=login]");
     app.wait_text("团成都市委(管理员)");
     app.wait_until("the sync bar to say 在线", |d| {
@@ -293,9 +293,9 @@ fn a_refused_change_shows_its_reason_and_is_fixed_from_there() {
 
     let app = Desktop::start(data.path());
     app.wait_text("首次使用");
-    app.type_into("[data-test=server] input", &format!("http://{}", proxy.addr));
-    app.type_into("[data-test=mobile] input", &mobile(1));
-    app.type_into("[data-test=password] input", PASSWORD);
+    app.type_into("input[data-test=server]", &format!("http://{}", proxy.addr));
+    app.type_into("input[data-test=mobile]", &mobile(1));
+    app.type_into("input[data-test=password]", PASSWORD);
     app.click("[data-test=login]");
     app.wait_text("团成都市委(管理员)");
 
