@@ -399,7 +399,9 @@ impl Replica {
             .filter(|&f| {
                 !org::may_write(relation, f)
                     || (org::IMMUTABLE_FIELDS.contains(&f)
-                        && accepted.as_ref().is_some_and(|a| !a.get(f).trim().is_empty()))
+                        && accepted
+                            .as_ref()
+                            .is_some_and(|a| !a.get(f).trim().is_empty()))
             })
             .collect())
     }

@@ -151,8 +151,18 @@ fn unit_info(replica: &Replica, view: OrgView) -> Result<UnitInfo> {
         level: r.level,
         children: replica.children(&r.id)?.len(),
         fields,
-        missing: view.completeness.missing.iter().map(|f| f.label()).collect(),
-        violations: view.completeness.violations.iter().map(Into::into).collect(),
+        missing: view
+            .completeness
+            .missing
+            .iter()
+            .map(|f| f.label())
+            .collect(),
+        violations: view
+            .completeness
+            .violations
+            .iter()
+            .map(Into::into)
+            .collect(),
         complete: view.completeness.is_complete(),
         pending: view.pending,
         synced: view.synced,
@@ -236,7 +246,10 @@ fn startup(app: tauri::State<'_, AppData>) -> Result<Startup> {
     let settings = app.settings();
     let (unit, mobile) = match app.open() {
         Ok(replica) => {
-            let mobile = replica.account()?.map(|a| a.mobile).filter(|m| !m.is_empty());
+            let mobile = replica
+                .account()?
+                .map(|a| a.mobile)
+                .filter(|m| !m.is_empty());
             // Logged in but not downloaded yet: no own document.
             let unit = match replica.own() {
                 Ok(view) => Some(unit_info(&replica, view)?),

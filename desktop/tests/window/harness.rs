@@ -81,7 +81,15 @@ impl Desktop {
         let one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
         // Xvfb picks a free display and writes its number to the pipe.
         let mut xvfb = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -130,7 +138,10 @@ impl Desktop {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + PATIENCE;
         while agent.get(format!("{base}/status")).call().is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not answer on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not answer on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -181,7 +192,10 @@ impl Desktop {
                 let text = self.text();
                 eprintln!("timed out waiting for {what}; page text:\n{text}");
                 let shot = self.screenshot(&format!("failed-{}", what.replace(' ', "_")));
-                panic!("timed out waiting for {what}; screenshot {}", shot.display());
+                panic!(
+                    "timed out waiting for {what}; screenshot {}",
+                    shot.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
