@@ -173,7 +173,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Run blocking work (SQLite, Argon2, Automerge) off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
@@ -219,11 +221,12 @@ fn json_rejection(e: &JsonRejection) -> Error {
     }
 }
 
-/// Whether reading a body failed because the client paused longer than the body timeout.
-fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether `E` is somewhere in the chain of causes of `e` (a body read fails with the
+/// timeout's or the length limit's error wrapped in axum's and hyper's).
+fn caused_by<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(e);
     while let Some(s) = source {
-        if s.is::<tower_http::timeout::TimeoutError>() {
+        if s.is::<E>() {
             return true;
         }
         source = s.source();
@@ -231,9 +234,13 @@ fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn push_body_too_large() -> Error {
-    too_large("推送数据", intake::MAX_PUSH_BODY)
+/// Whether reading a body failed because the client paused longer than the body timeout.
+fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<tower_http::timeout::TimeoutError>(e)
 }
+
+/// What a push body is called in its refusals.
+const PUSH_BODY: &str = "推送数据";
 
 fn too_large(what: &str, limit: usize) -> Error {
     Error::TooLarge {
@@ -247,7 +254,7 @@ async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         if body_timed_out(&e) {
             Error::Timeout
-        } else if is_length_limit(&e) {
+        } else if caused_by::<http_body_util::LengthLimitError>(&e) {
             too_large(what, limit)
         } else {
             Error::BadRequest("无法读取请求内容".into())
@@ -255,25 +262,10 @@ async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes> {
     })
 }
 
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// A registration or login attempt: counted against the rate limit of each key (refused
-/// if the client's address is over it, slowed if the target is), then a permit for the
-/// Argon2 work, which the caller holds until the password is hashed or checked. A key that
-/// reaches the limit is logged and audited once.
-async fn begin_guess<'a>(
-    state: &'a Arc<AppState>,
-    keys: &[Key],
-) -> Result<tokio::sync::SemaphorePermit<'a>> {
+/// A guess at a code or a password: counted against the rate limit of each key (refused
+/// if the client's address is over it, slowed if the target is). A key that reaches the
+/// limit is logged and audited once.
+async fn count_guess(state: &Arc<AppState>, keys: &[Key]) -> Result<()> {
     let begun = match state.limiter.begin(keys, crate::limits::now_ms()) {
         Ok(b) => b,
         Err(minutes) => return Err(Error::RateLimited(minutes)),
@@ -295,11 +287,32 @@ async fn begin_guess<'a>(
     if !begun.delay.is_zero() {
         tokio::time::sleep(begun.delay).await;
     }
+    Ok(())
+}
+
+/// A permit for Argon2 work, held until the password is hashed or checked.
+async fn password_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>> {
     state
         .password_work
         .acquire()
         .await
         .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Run a counted code guess (registration, look-up) off the async workers; anything but a
+/// wrong code is forgiven.
+async fn code_attempt<T: Send + 'static>(
+    state: &AppState,
+    keys: &[Key],
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let result = blocking(work).await;
+    let wrong_code =
+        matches!(&result, Err(Error::Invalid { code, .. }) if code.starts_with("code."));
+    if !wrong_code {
+        state.limiter.forgive(keys);
+    }
+    result
 }
 
 /// A write that must not fail the request it belongs to (an audit record of a refusal, a
@@ -338,11 +351,6 @@ async fn code_keys(
     Ok(keys)
 }
 
-/// Whether an answer refused a code (a guess that counts); anything else is forgiven.
-fn wrong_code<T>(result: &Result<T>) -> bool {
-    matches!(result, Err(Error::Invalid { code, .. }) if code.starts_with("code."))
-}
-
 async fn register(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -350,23 +358,21 @@ async fn register(
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<protocol::RegisterResponse>> {
     let keys = code_keys(&state, peer, &headers, &req.org_id).await?;
-    let _permit = begin_guess(&state, &keys).await?;
+    count_guess(&state, &keys).await?;
+    let _permit = password_permit(&state).await?;
     let st = state.clone();
-    let result = blocking(move || {
+    code_attempt(&state, &keys, move || {
         let category = identity::registration_org(&st.store, &req, now())?;
         let today = OffsetDateTime::now_utc().date();
         let checked = identity::check_registration(&req, category, &st.config.identity, today)?;
         identity::register(&st.store, checked, now())
     })
-    .await;
-    if !wrong_code(&result) {
-        state.limiter.forgive(&keys);
-    }
-    result.map(Json)
+    .await
+    .map(Json)
 }
 
 /// `POST /api/v1/register/lookup`: the organization of a code, counted and limited as a
-/// registration is (the same keys, the same step).
+/// registration is (the same keys, the same step; no password work, so no Argon2 permit).
 async fn lookup_code(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -374,13 +380,13 @@ async fn lookup_code(
     JsonBody(req): JsonBody<CodeLookupRequest>,
 ) -> Result<Json<protocol::CodeLookupResponse>> {
     let keys = code_keys(&state, peer, &headers, "").await?;
-    let _permit = begin_guess(&state, &keys).await?;
+    count_guess(&state, &keys).await?;
     let st = state.clone();
-    let result = blocking(move || identity::lookup_code(&st.store, &req.code, now())).await;
-    if !wrong_code(&result) {
-        state.limiter.forgive(&keys);
-    }
-    result.map(Json)
+    code_attempt(&state, &keys, move || {
+        identity::lookup_code(&st.store, &req.code, now())
+    })
+    .await
+    .map(Json)
 }
 
 async fn login(
@@ -395,7 +401,8 @@ async fn login(
     if let Some(m) = &mobile {
         keys.push(Key::mobile(m));
     }
-    let _permit = begin_guess(&state, &keys).await?;
+    count_guess(&state, &keys).await?;
+    let _permit = password_permit(&state).await?;
     let st = state.clone();
     let result = blocking(move || identity::login(&st.store, &req, now())).await;
     if matches!(&result, Err(Error::Invalid { code, .. }) if *code == "login.failed") {
@@ -532,14 +539,14 @@ async fn push(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > intake::MAX_PUSH_BODY as u64) {
-        return Err(push_body_too_large());
+        return Err(too_large(PUSH_BODY, intake::MAX_PUSH_BODY));
     }
     let _permit = state
         .push_work
         .acquire()
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let body = read_body(body, intake::MAX_PUSH_BODY, "推送数据").await?;
+    let body = read_body(body, intake::MAX_PUSH_BODY, PUSH_BODY).await?;
     let st = state.clone();
     let out = blocking(move || {
         let push = intake::decode_push(&body)?;

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::app::blocking;
 use crate::error::{Error, Result};
 use crate::merge::Actor;
 use crate::progress::ApiError;
@@ -222,7 +223,7 @@ pub async fn get_history(
     q: std::result::Result<Query<HistoryParams>, QueryRejection>,
 ) -> std::result::Result<Json<HistoryResponse>, ApiError> {
     let Query(q) = q.map_err(|e| Error::BadRequest(format!("查询参数有误:{}", e.body_text())))?;
-    let resp = tokio::task::spawn_blocking(move || {
+    let resp = blocking(move || {
         let field = q
             .field
             .as_deref()
@@ -237,7 +238,6 @@ pub async fn get_history(
             .store
             .read(|c| history_of(c, &actor, org.trim(), field))
     })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))??;
+    .await?;
     Ok(Json(resp))
 }

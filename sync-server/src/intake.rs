@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use client_core::protocol::{PushDoc, PushRequest};
+use client_core::protocol::PushDoc;
 
 use crate::error::{Error, Result};
 use crate::merge::MAX_DOC_BYTES;
@@ -169,25 +169,25 @@ fn varint<R: Read>(r: &mut Counted<R>) -> Result<u64> {
     Err(malformed())
 }
 
-/// The same push as postcard would decode it (tests and the fuzz target compare).
-pub fn as_request(push: &Push) -> PushRequest {
-    PushRequest {
-        version: push.version,
-        docs: push
-            .docs
-            .iter()
-            .filter_map(|d| match d {
-                Incoming::Doc(d) => Some(d.clone()),
-                Incoming::TooLarge { .. } => None,
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use client_core::protocol::{PROTOCOL_VERSION, encode};
+    use client_core::protocol::{PROTOCOL_VERSION, PushRequest, encode};
+
+    /// The same push as postcard would decode it.
+    fn as_request(push: &Push) -> PushRequest {
+        PushRequest {
+            version: push.version,
+            docs: push
+                .docs
+                .iter()
+                .filter_map(|d| match d {
+                    Incoming::Doc(d) => Some(d.clone()),
+                    Incoming::TooLarge { .. } => None,
+                })
+                .collect(),
+        }
+    }
 
     fn doc(id: &str, n: usize) -> PushDoc {
         PushDoc {

@@ -37,7 +37,7 @@ use schemas::{Category, Level, Mobile};
 use serde::Deserialize;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use crate::app::AppState;
+use crate::app::{AppState, blocking};
 use crate::error::{Error, Result};
 use crate::feed::subtree_range;
 use crate::merge::Actor;
@@ -987,12 +987,6 @@ fn query<T>(q: std::result::Result<Query<T>, QueryRejection>) -> Result<T> {
                 .into(),
         )
     })
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 /// `GET /api/v1/progress`
