@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS meta (
 -- One row per organization of the subtree.
 CREATE TABLE IF NOT EXISTS docs (
     id          TEXT PRIMARY KEY,
-    bytes       BLOB NOT NULL,           -- save_nocompress() of the whole document
+    bytes       BLOB NOT NULL,           -- the whole document: save_nocompress(), or a
+                                         -- unit's genesis change until its first edit
     acked_heads BLOB,                    -- heads a server acknowledged; NULL = never synced
     dirty       INTEGER NOT NULL,        -- local changes not yet acknowledged
     -- projection, derived from bytes:
@@ -127,18 +128,15 @@ pub fn set_meta_lazy(conn: &Connection, key: &str, value: &str) -> Result<()> {
 
 pub fn load_doc(conn: &Connection, id: &str) -> Result<Option<DocRow>> {
     Ok(conn
-        .query_row(
-            "SELECT id, bytes, acked_heads, dirty FROM docs WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(DocRow {
-                    id: r.get(0)?,
-                    bytes: r.get(1)?,
-                    acked_heads: r.get(2)?,
-                    dirty: r.get(3)?,
-                })
-            },
-        )
+        .prepare_cached("SELECT id, bytes, acked_heads, dirty FROM docs WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(DocRow {
+                id: r.get(0)?,
+                bytes: r.get(1)?,
+                acked_heads: r.get(2)?,
+                dirty: r.get(3)?,
+            })
+        })
         .optional()?)
 }
 
@@ -288,11 +286,8 @@ pub struct ServerFacts {
 
 pub fn server_facts(conn: &Connection, org_id: &str) -> Result<ServerFacts> {
     let row: Option<(bool, String, String)> = conn
-        .query_row(
-            "SELECT logged_in, admins, used_codes FROM server_facts WHERE org_id = ?1",
-            [org_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT logged_in, admins, used_codes FROM server_facts WHERE org_id = ?1")?
+        .query_row([org_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     Ok(match row {
         None => ServerFacts::default(),
@@ -305,16 +300,22 @@ pub fn server_facts(conn: &Connection, org_id: &str) -> Result<ServerFacts> {
 }
 
 pub fn put_server_facts(conn: &Connection, org_id: &str, f: &ServerFacts) -> Result<()> {
-    conn.execute(
+    if *f == ServerFacts::default() {
+        // No row reads as the default: a first pull writes nothing for most units.
+        conn.prepare_cached("DELETE FROM server_facts WHERE org_id = ?1")?
+            .execute([org_id])?;
+        return Ok(());
+    }
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO server_facts(org_id, logged_in, admins, used_codes)
          VALUES (?1, ?2, ?3, ?4)",
-        params![
-            org_id,
-            f.logged_in,
-            serde_json::to_string(&f.admins)?,
-            serde_json::to_string(&f.used_codes)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        org_id,
+        f.logged_in,
+        serde_json::to_string(&f.admins)?,
+        serde_json::to_string(&f.used_codes)?
+    ])?;
     Ok(())
 }
 
@@ -384,4 +385,11 @@ pub fn change_authors(
         }
     }
     Ok(out)
+}
+
+/// Forget the server's last refusal of a document (it was accepted since).
+pub fn clear_rejection(conn: &Connection, doc_id: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM rejections WHERE doc_id = ?1")?
+        .execute([doc_id])?;
+    Ok(())
 }

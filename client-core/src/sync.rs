@@ -958,7 +958,7 @@ impl Replica {
                 };
                 store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
                 if !dirty {
-                    conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [&pd.id])?;
+                    store::clear_rejection(conn, &pd.id)?;
                 }
                 true
             }
@@ -1242,11 +1242,9 @@ impl Replica {
             // the rest is still to send.
             (sent.heads.clone(), true)
         };
-        conn.execute(
-            "UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1",
-            params![id, doc::encode_heads(&acked), dirty],
-        )?;
-        conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [id])?;
+        conn.prepare_cached("UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1")?
+            .execute(params![id, doc::encode_heads(&acked), dirty])?;
+        store::clear_rejection(conn, id)?;
         Ok(())
     }
 }
