@@ -5,13 +5,16 @@
 /// Fold full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space (U+3000) to
 /// their half-width forms; everything else is kept.
 pub fn to_half_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{3000}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
-        .collect()
+    s.chars().map(half_width).collect()
+}
+
+/// One character of [`to_half_width`].
+pub fn half_width(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
 }
 
 /// Half-width, then trimmed of surrounding whitespace (Unicode whitespace, including the
