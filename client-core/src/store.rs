@@ -149,6 +149,21 @@ pub fn save_doc(
     acked_heads: Option<&[u8]>,
     dirty: bool,
 ) -> Result<()> {
+    let json = serde_json::to_string(record)?;
+    save_doc_json(conn, record, &json, complete, bytes, acked_heads, dirty)
+}
+
+/// [`save_doc`] with the record's JSON already at hand (`json`: the JSON `record` was read
+/// from, as a pull page carries it), not made again.
+pub fn save_doc_json(
+    conn: &Connection,
+    record: &OrgRecord,
+    json: &str,
+    complete: bool,
+    bytes: &[u8],
+    acked_heads: Option<&[u8]>,
+    dirty: bool,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO docs(id, bytes, acked_heads, dirty, parent, level, sort_key, deleted,
                           short_name, complete, record)
@@ -170,7 +185,7 @@ pub fn save_doc(
         record.deleted,
         record.short_name,
         complete,
-        serde_json::to_string(record)?,
+        json,
     ])?;
     Ok(())
 }

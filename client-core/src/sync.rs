@@ -805,33 +805,55 @@ impl Replica {
         report: &mut SyncReport,
         progress: &mut dyn FnMut(SyncStage, usize, usize),
     ) -> Result<()> {
-        let mut cursor = self.cursor()?;
+        let first = self.cursor()?;
         let mut regions = RegionCache::new();
         // Documents stored while their parent was not (yet) held: their completeness is
         // judged again once the whole feed is in.
         let mut orphans: HashSet<String> = HashSet::new();
-        loop {
-            let page = remote.pull(
-                token,
-                &PullRequest {
-                    version: PROTOCOL_VERSION,
-                    cursor,
-                    limit: PULL_LIMIT,
-                },
-            )?;
-            report.round_trips += 1;
-            let advanced = page.cursor != cursor;
-            self.apply_page(&page, &mut regions, &mut orphans, report)?;
-            report.received += page.docs.len();
-            cursor = page.cursor;
-            if !page.docs.is_empty() {
-                progress(SyncStage::Pull, report.received, 0);
+        std::thread::scope(|s| -> Result<()> {
+            // The next page is asked for while this one is stored, so the server's work and
+            // the transfer overlap the local writes; at most one page waits. Pages are
+            // stored in order, each with its cursor, as before.
+            let (sender, pages) = std::sync::mpsc::sync_channel::<Result<PullResponse>>(1);
+            s.spawn(move || {
+                let mut cursor = first;
+                loop {
+                    let page = remote.pull(
+                        token,
+                        &PullRequest {
+                            version: PROTOCOL_VERSION,
+                            cursor,
+                            limit: PULL_LIMIT,
+                        },
+                    );
+                    // A page that moves nothing forward cannot be followed by another.
+                    let next = match &page {
+                        Ok(p) if p.more && (p.cursor != cursor || !p.docs.is_empty()) => {
+                            Some(p.cursor)
+                        }
+                        _ => None,
+                    };
+                    // A send fails when storing stopped (an error): nothing more to ask.
+                    if sender.send(page).is_err() {
+                        break;
+                    }
+                    match next {
+                        Some(c) => cursor = c,
+                        None => break,
+                    }
+                }
+            });
+            for page in pages {
+                let page = page?;
+                report.round_trips += 1;
+                self.apply_page(&page, &mut regions, &mut orphans, report)?;
+                report.received += page.docs.len();
+                if !page.docs.is_empty() {
+                    progress(SyncStage::Pull, report.received, 0);
+                }
             }
-            // A page that moves nothing forward cannot be followed by another.
-            if !page.more || (!advanced && page.docs.is_empty()) {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         if !orphans.is_empty() {
             self.rejudge_completeness(&orphans)?;
         }
@@ -915,7 +937,20 @@ impl Replica {
                     Some(c) => c,
                     None => self.complete_cached(&accepted, regions, orphans),
                 };
-                store::save_doc(conn, &accepted, complete, &pd.bytes, Some(&acked), false)?;
+                // The record as the server sent it when it was read from what was sent.
+                let json = match server {
+                    None => pd.record.as_str(),
+                    Some(_) => &serde_json::to_string(&accepted)?,
+                };
+                store::save_doc_json(
+                    conn,
+                    &accepted,
+                    json,
+                    complete,
+                    &pd.bytes,
+                    Some(&acked),
+                    false,
+                )?;
                 true
             }
             // Already held exactly as the server has it (the echo of this replica's own
