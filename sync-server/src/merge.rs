@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use automerge::AutoCommit;
+use automerge::{AutoCommit, ChangeHash};
 use client_core::doc;
 use client_core::protocol::{DocOutcome, DocResult, PushDoc};
 use rusqlite::Connection;
@@ -41,7 +41,8 @@ pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Resul
     let mut recorded = Recorded::new();
     docs.iter()
         .map(|d| {
-            let outcome = judge(tx, actor, d, now, &mut chains, &mut recorded)?;
+            let genesis = read_genesis(&d.changes);
+            let outcome = judge(tx, actor, d, genesis, now, &mut chains, &mut recorded)?;
             Ok(DocResult {
                 id: d.id.clone(),
                 outcome,
@@ -69,6 +70,7 @@ pub fn push_in_parts(
     docs: &[Incoming],
     now: i64,
 ) -> Result<(Vec<DocResult>, Recorded)> {
+    let mut geneses = read_geneses(docs).into_iter();
     let mut results = Vec::with_capacity(docs.len());
     let mut recorded = Recorded::new();
     let mut rest = docs;
@@ -81,8 +83,11 @@ pub fn push_in_parts(
             let mut part = Vec::new();
             let mut part_recorded = Recorded::new();
             for d in rest {
+                let genesis = geneses.next().flatten();
                 let outcome = match d {
-                    Incoming::Doc(d) => judge(tx, actor, d, now, &mut chains, &mut part_recorded)?,
+                    Incoming::Doc(d) => {
+                        judge(tx, actor, d, genesis, now, &mut chains, &mut part_recorded)?
+                    }
                     Incoming::TooLarge { .. } => too_large(),
                 };
                 part.push(DocResult {
@@ -122,10 +127,31 @@ fn heads_of(d: &mut AutoCommit) -> Vec<[u8; 32]> {
     d.get_heads().into_iter().map(|h| h.0).collect()
 }
 
+/// What [`doc::read_genesis`] reads from pushed changes (a bundle is not looked at).
+fn read_genesis(changes: &[u8]) -> Option<(OrgRecord, ChangeHash)> {
+    if has_foreign_chunk(changes) {
+        return None;
+    }
+    doc::read_genesis(changes)
+}
+
+/// [`read_genesis`] of every pushed document, before the write lock is taken: it needs no
+/// database.
+fn read_geneses(docs: &[Incoming]) -> Vec<Option<(OrgRecord, ChangeHash)>> {
+    docs.iter()
+        .map(|d| match d {
+            Incoming::Doc(d) => read_genesis(&d.changes),
+            Incoming::TooLarge { .. } => None,
+        })
+        .collect()
+}
+
+/// Judge one pushed document; `genesis`: what [`read_genesis`] read from its changes.
 fn judge(
     tx: &Connection,
     actor: &Actor,
     pushed: &PushDoc,
+    genesis: Option<(OrgRecord, ChangeHash)>,
     now: i64,
     chains: &mut ChainCache,
     recorded: &mut Recorded,
@@ -148,20 +174,13 @@ fn judge(
     };
     // A new organization pushed as its genesis change alone (as a replica stores what it
     // created) is read without loading it: the same record and heads as loading gives, at a
-    // fifth of the cost, and the change is stored as the document.
-    let genesis = if stored.is_none() && !has_foreign_chunk(&pushed.changes) {
-        std::panic::catch_unwind(|| doc::read_genesis(&pushed.changes))
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
+    // tenth of the cost, and the change is stored as the document.
     let Applied {
         record: after,
         heads,
         bytes,
         new_changes,
-    } = match genesis {
+    } = match genesis.filter(|_| stored.is_none()) {
         Some((record, hash)) => Applied {
             record,
             heads: vec![hash.0],
