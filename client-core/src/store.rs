@@ -153,6 +153,44 @@ pub fn save_doc(
     save_doc_json(conn, record, &json, complete, bytes, acked_heads, dirty)
 }
 
+/// The insert of a document row (the start of the statements below).
+macro_rules! insert_doc {
+    () => {
+        "INSERT INTO docs(id, bytes, acked_heads, dirty, parent, level, sort_key, deleted,
+                          short_name, complete, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    };
+}
+
+/// A document row to write.
+struct DocWrite<'a> {
+    record: &'a OrgRecord,
+    json: &'a str,
+    complete: bool,
+    bytes: &'a [u8],
+    acked_heads: Option<&'a [u8]>,
+    dirty: bool,
+}
+
+impl DocWrite<'_> {
+    fn execute(&self, conn: &Connection, sql: &str) -> Result<usize> {
+        let r = self.record;
+        Ok(conn.prepare_cached(sql)?.execute(params![
+            r.id,
+            self.bytes,
+            self.acked_heads,
+            self.dirty,
+            r.parent,
+            r.level,
+            r.sort_key,
+            r.deleted,
+            r.short_name,
+            self.complete,
+            self.json,
+        ])?)
+    }
+}
+
 /// [`save_doc`] with the record's JSON already at hand (`json`: the JSON `record` was read
 /// from, as a pull page carries it), not made again.
 pub fn save_doc_json(
@@ -164,30 +202,47 @@ pub fn save_doc_json(
     acked_heads: Option<&[u8]>,
     dirty: bool,
 ) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO docs(id, bytes, acked_heads, dirty, parent, level, sort_key, deleted,
-                          short_name, complete, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes, acked_heads = excluded.acked_heads,
-             dirty = excluded.dirty, parent = excluded.parent, level = excluded.level,
-             sort_key = excluded.sort_key, deleted = excluded.deleted,
-             short_name = excluded.short_name, complete = excluded.complete,
-             record = excluded.record",
-    )?
-    .execute(params![
-        record.id,
+    let row = DocWrite {
+        record,
+        json,
+        complete,
         bytes,
         acked_heads,
         dirty,
-        record.parent,
-        record.level,
-        record.sort_key,
-        record.deleted,
-        record.short_name,
-        complete,
-        json,
-    ])?;
+    };
+    row.execute(
+        conn,
+        concat!(
+            insert_doc!(),
+            " ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes,
+             acked_heads = excluded.acked_heads, dirty = excluded.dirty,
+             parent = excluded.parent, level = excluded.level, sort_key = excluded.sort_key,
+             deleted = excluded.deleted, short_name = excluded.short_name,
+             complete = excluded.complete, record = excluded.record"
+        ),
+    )?;
     Ok(())
+}
+
+/// [`save_doc_json`] for a document not held yet: `false`, and nothing written, when one
+/// with its id is held. (One statement where looking first and then inserting took two.)
+pub fn insert_new_doc(
+    conn: &Connection,
+    record: &OrgRecord,
+    json: &str,
+    complete: bool,
+    bytes: &[u8],
+    acked_heads: Option<&[u8]>,
+) -> Result<bool> {
+    let row = DocWrite {
+        record,
+        json,
+        complete,
+        bytes,
+        acked_heads,
+        dirty: false,
+    };
+    Ok(row.execute(conn, concat!(insert_doc!(), " ON CONFLICT(id) DO NOTHING"))? == 1)
 }
 
 fn projected(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, bool, bool, bool)> {

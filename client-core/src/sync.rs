@@ -555,9 +555,21 @@ fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads
 }
 
-/// Regions of leading-organ chains by parent id, so that a page of siblings does not walk
-/// the same chain once per document.
-type RegionCache = HashMap<String, Option<&'static Division>>;
+/// What a pull keeps while it stores pages, for completeness: the regions of leading-organ
+/// chains by parent id (so that a page of siblings does not walk the same chain once per
+/// document), and the documents stored while their parent was not (yet) held (judged again
+/// once the whole feed is in).
+#[derive(Default)]
+struct Judging {
+    regions: HashMap<String, Option<&'static Division>>,
+    orphans: HashSet<String>,
+}
+
+/// A pulled page, with each document's record as read from its JSON (`None`: unreadable).
+struct Page {
+    page: PullResponse,
+    records: Vec<Option<OrgRecord>>,
+}
 
 /// One pushed document while its answer is awaited.
 struct Sent {
@@ -806,15 +818,12 @@ impl Replica {
         progress: &mut dyn FnMut(SyncStage, usize, usize),
     ) -> Result<()> {
         let first = self.cursor()?;
-        let mut regions = RegionCache::new();
-        // Documents stored while their parent was not (yet) held: their completeness is
-        // judged again once the whole feed is in.
-        let mut orphans: HashSet<String> = HashSet::new();
+        let mut judging = Judging::default();
         std::thread::scope(|s| -> Result<()> {
             // The next page is asked for while this one is stored, so the server's work and
             // the transfer overlap the local writes; at most one page waits. Pages are
             // stored in order, each with its cursor, as before.
-            let (sender, pages) = std::sync::mpsc::sync_channel::<Result<PullResponse>>(1);
+            let (sender, pages) = std::sync::mpsc::sync_channel::<Result<Page>>(1);
             s.spawn(move || {
                 let mut cursor = first;
                 loop {
@@ -833,6 +842,15 @@ impl Replica {
                         }
                         _ => None,
                     };
+                    // The records are read here too, beside the local writes.
+                    let page = page.map(|page| Page {
+                        records: page
+                            .docs
+                            .iter()
+                            .map(|d| serde_json::from_str(&d.record).ok())
+                            .collect(),
+                        page,
+                    });
                     // A send fails when storing stopped (an error): nothing more to ask.
                     if sender.send(page).is_err() {
                         break;
@@ -844,9 +862,9 @@ impl Replica {
                 }
             });
             for page in pages {
-                let page = page?;
+                let Page { page, records } = page?;
                 report.round_trips += 1;
-                self.apply_page(&page, &mut regions, &mut orphans, report)?;
+                self.apply_page(&page, records, &mut judging, report)?;
                 report.received += page.docs.len();
                 if !page.docs.is_empty() {
                     progress(SyncStage::Pull, report.received, 0);
@@ -854,8 +872,8 @@ impl Replica {
             }
             Ok(())
         })?;
-        if !orphans.is_empty() {
-            self.rejudge_completeness(&orphans)?;
+        if !judging.orphans.is_empty() {
+            self.rejudge_completeness(&judging.orphans)?;
         }
         Ok(())
     }
@@ -864,8 +882,8 @@ impl Replica {
     fn apply_page(
         &self,
         page: &PullResponse,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
+        records: Vec<Option<OrgRecord>>,
+        judging: &mut Judging,
         report: &mut SyncReport,
     ) -> Result<()> {
         let conn = self.conn();
@@ -877,8 +895,8 @@ impl Replica {
         let now = now_secs();
         // The authors first: a merge below may name the author of a winning change.
         store::put_change_authors(&tx, &page.authors)?;
-        for pd in &page.docs {
-            if self.apply_pulled(&tx, pd, now, regions, orphans, report)? {
+        for (pd, record) in page.docs.iter().zip(records) {
+            if self.apply_pulled(&tx, pd, record, now, judging, report)? {
                 report.pulled += 1;
             }
         }
@@ -898,9 +916,9 @@ impl Replica {
         &self,
         conn: &Connection,
         pd: &PullDoc,
+        sent_record: Option<OrgRecord>,
         now: i64,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
+        judging: &mut Judging,
         report: &mut SyncReport,
     ) -> Result<bool> {
         let load_server = || {
@@ -909,8 +927,8 @@ impl Replica {
         };
         // The server sends its projection (record, heads, completeness) with the bytes, so
         // that a document not held yet is stored without loading it; without one (or an
-        // unreadable one) the bytes are loaded and read here.
-        let sent_record = serde_json::from_str::<OrgRecord>(&pd.record).ok();
+        // unreadable one: `sent_record`, as read from `pd.record`) the bytes are loaded and
+        // read here.
         let (accepted, server_heads, server_complete, mut server) =
             match (sent_record, pd.heads.is_empty()) {
                 (Some(record), false) => (
@@ -931,73 +949,84 @@ impl Replica {
             )));
         }
         let acked = doc::encode_heads(&server_heads);
-        let changed = match store::load_doc(conn, &pd.id)? {
-            None => {
-                let complete = match server_complete {
-                    Some(c) => c,
-                    None => self.complete_cached(&accepted, regions, orphans),
-                };
-                // The record as the server sent it when it was read from what was sent.
-                let json = match server {
-                    None => pd.record.as_str(),
-                    Some(_) => &serde_json::to_string(&accepted)?,
-                };
-                store::save_doc_json(
-                    conn,
-                    &accepted,
-                    json,
-                    complete,
-                    &pd.bytes,
-                    Some(&acked),
-                    false,
-                )?;
-                true
-            }
-            // Already held exactly as the server has it (the echo of this replica's own
-            // push): nothing to merge.
-            Some(row) if !row.dirty && row.acked_heads.as_deref() == Some(acked.as_slice()) => {
-                false
-            }
-            Some(row) => {
-                let mut local = AutoCommit::load(&row.bytes)?;
-                local.set_actor(self.actor().clone());
-                let has_all = local.get_missing_deps(&server_heads).is_empty();
-                // What this copy showed before the merge, to tell which of its values lost.
-                let shown = (!has_all).then(|| doc::read(&local));
-                if !has_all {
-                    let server = match server.as_mut() {
-                        Some(d) => d,
-                        None => server.insert(load_server()?),
+        // Not held yet, as most of a first pull: stored as sent, in one statement.
+        let inserted = server.is_none()
+            && store::insert_new_doc(
+                conn,
+                &accepted,
+                &pd.record,
+                pd.complete,
+                &pd.bytes,
+                Some(&acked),
+            )?;
+        let changed = inserted
+            || match store::load_doc(conn, &pd.id)? {
+                None => {
+                    let complete = match server_complete {
+                        Some(c) => c,
+                        None => self.complete_cached(&accepted, judging),
                     };
-                    local.merge(server)?;
+                    // The record as the server sent it when it was read from what was sent.
+                    let json = match server {
+                        None => pd.record.as_str(),
+                        Some(_) => &serde_json::to_string(&accepted)?,
+                    };
+                    store::save_doc_json(
+                        conn,
+                        &accepted,
+                        json,
+                        complete,
+                        &pd.bytes,
+                        Some(&acked),
+                        false,
+                    )?;
+                    true
                 }
-                // The server's state is the accepted one: the first value it accepted for
-                // an immutable field stands (DESIGN "Immutable fields").
-                let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
-                report
-                    .resolved
-                    .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
-                let dirty = sorted(local.get_heads()) != server_heads;
-                let record = doc::read(&local);
-                if let Some(shown) = &shown {
-                    self.note_overwritten(conn, &mut local, shown, &record, report)?;
+                // Already held exactly as the server has it (the echo of this replica's own
+                // push): nothing to merge.
+                Some(row) if !row.dirty && row.acked_heads.as_deref() == Some(acked.as_slice()) => {
+                    false
                 }
-                let complete = match server_complete {
-                    Some(c) if !dirty => c,
-                    _ => self.complete_cached(&record, regions, orphans),
-                };
-                let bytes = if has_all && fixed.is_empty() {
-                    row.bytes
-                } else {
-                    local.save_nocompress()
-                };
-                store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
-                if !dirty {
-                    store::clear_rejection(conn, &pd.id)?;
+                Some(row) => {
+                    let mut local = AutoCommit::load(&row.bytes)?;
+                    local.set_actor(self.actor().clone());
+                    let has_all = local.get_missing_deps(&server_heads).is_empty();
+                    // What this copy showed before the merge, to tell which of its values lost.
+                    let shown = (!has_all).then(|| doc::read(&local));
+                    if !has_all {
+                        let server = match server.as_mut() {
+                            Some(d) => d,
+                            None => server.insert(load_server()?),
+                        };
+                        local.merge(server)?;
+                    }
+                    // The server's state is the accepted one: the first value it accepted for
+                    // an immutable field stands (DESIGN "Immutable fields").
+                    let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
+                    report
+                        .resolved
+                        .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
+                    let dirty = sorted(local.get_heads()) != server_heads;
+                    let record = doc::read(&local);
+                    if let Some(shown) = &shown {
+                        self.note_overwritten(conn, &mut local, shown, &record, report)?;
+                    }
+                    let complete = match server_complete {
+                        Some(c) if !dirty => c,
+                        _ => self.complete_cached(&record, judging),
+                    };
+                    let bytes = if has_all && fixed.is_empty() {
+                        row.bytes
+                    } else {
+                        local.save_nocompress()
+                    };
+                    store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
+                    if !dirty {
+                        store::clear_rejection(conn, &pd.id)?;
+                    }
+                    true
                 }
-                true
-            }
-        };
+            };
         let facts = ServerFacts {
             logged_in: pd.facts.logged_in,
             admins: pd.facts.admins.clone(),
@@ -1051,13 +1080,8 @@ impl Replica {
 
     /// Completeness of `r`, with the region of its chain cached by parent. A parent not
     /// held yet puts `r` on the list to judge again after the pull.
-    fn complete_cached(
-        &self,
-        r: &OrgRecord,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
-    ) -> bool {
-        let region = match regions.get(&r.parent) {
+    fn complete_cached(&self, r: &OrgRecord, judging: &mut Judging) -> bool {
+        let region = match judging.regions.get(&r.parent) {
             Some(region) => *region,
             None => {
                 // The same judgement as local edits make (`completeness_of`). A chain
@@ -1067,12 +1091,12 @@ impl Replica {
                 match self.chain(&r.parent) {
                     Ok(chain) => {
                         let region = schemas::name::region_of_chain(&chain);
-                        regions.insert(r.parent.clone(), region);
+                        judging.regions.insert(r.parent.clone(), region);
                         region
                     }
                     Err(_) => {
                         if r.id != self.own_id() {
-                            orphans.insert(r.id.clone());
+                            judging.orphans.insert(r.id.clone());
                         }
                         None
                     }
