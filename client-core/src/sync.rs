@@ -819,59 +819,68 @@ impl Replica {
     ) -> Result<()> {
         let first = self.cursor()?;
         let mut judging = Judging::default();
-        std::thread::scope(|s| -> Result<()> {
-            // The next page is asked for while this one is stored, so the server's work and
-            // the transfer overlap the local writes; at most one page waits. Pages are
-            // stored in order, each with its cursor, as before.
-            let (sender, pages) = std::sync::mpsc::sync_channel::<Result<Page>>(1);
-            s.spawn(move || {
-                let mut cursor = first;
-                loop {
-                    let page = remote.pull(
-                        token,
-                        &PullRequest {
-                            version: PROTOCOL_VERSION,
-                            cursor,
-                            limit: PULL_LIMIT,
-                        },
-                    );
-                    // A page that moves nothing forward cannot be followed by another.
-                    let next = match &page {
-                        Ok(p) if p.more && (p.cursor != cursor || !p.docs.is_empty()) => {
-                            Some(p.cursor)
-                        }
-                        _ => None,
-                    };
-                    // The records are read here too, beside the local writes.
-                    let page = page.map(|page| Page {
-                        records: page
-                            .docs
-                            .iter()
-                            .map(|d| serde_json::from_str(&d.record).ok())
-                            .collect(),
-                        page,
-                    });
-                    // A send fails when storing stopped (an error): nothing more to ask.
-                    if sender.send(page).is_err() {
-                        break;
-                    }
-                    match next {
-                        Some(c) => cursor = c,
-                        None => break,
-                    }
-                }
-            });
-            for page in pages {
-                let Page { page, records } = page?;
-                report.round_trips += 1;
-                self.apply_page(&page, records, &mut judging, report)?;
-                report.received += page.docs.len();
-                if !page.docs.is_empty() {
-                    progress(SyncStage::Pull, report.received, 0);
-                }
+        let fetch = |cursor: u64| -> Result<Page> {
+            let page = remote.pull(
+                token,
+                &PullRequest {
+                    version: PROTOCOL_VERSION,
+                    cursor,
+                    limit: PULL_LIMIT,
+                },
+            )?;
+            let records = page
+                .docs
+                .iter()
+                .map(|d| serde_json::from_str(&d.record).ok())
+                .collect();
+            Ok(Page { page, records })
+        };
+        // Where the page after one asked at `cursor` starts, if one follows (a page that
+        // moves nothing forward cannot be followed by another).
+        let follows = |cursor: u64, page: &PullResponse| {
+            (page.more && (page.cursor != cursor || !page.docs.is_empty())).then_some(page.cursor)
+        };
+        let mut keep = |Page { page, records }: Page| -> Result<()> {
+            report.round_trips += 1;
+            self.apply_page(&page, records, &mut judging, report)?;
+            report.received += page.docs.len();
+            if !page.docs.is_empty() {
+                progress(SyncStage::Pull, report.received, 0);
             }
             Ok(())
-        })?;
+        };
+        // The first page on this thread: most syncs have one page (an empty sync too).
+        let page = fetch(first)?;
+        match follows(first, &page.page) {
+            None => keep(page)?,
+            Some(next) => std::thread::scope(|s| -> Result<()> {
+                // The next pages are asked for (and their records read) while one is
+                // stored, so the server's work and the transfer overlap the local writes; at
+                // most one page waits. Pages are stored in order, each with its cursor.
+                let (sender, pages) = std::sync::mpsc::sync_channel::<Result<Page>>(1);
+                let (fetch, follows) = (&fetch, &follows);
+                s.spawn(move || {
+                    let mut cursor = next;
+                    loop {
+                        let page = fetch(cursor);
+                        let next = page.as_ref().ok().and_then(|p| follows(cursor, &p.page));
+                        // A send fails when storing stopped (an error): nothing more to ask.
+                        if sender.send(page).is_err() {
+                            break;
+                        }
+                        match next {
+                            Some(c) => cursor = c,
+                            None => break,
+                        }
+                    }
+                });
+                keep(page)?;
+                for page in pages {
+                    keep(page?)?;
+                }
+                Ok(())
+            })?,
+        }
         if !judging.orphans.is_empty() {
             self.rejudge_completeness(&judging.orphans)?;
         }
