@@ -1041,7 +1041,13 @@ impl Replica {
             admins: pd.facts.admins.clone(),
             used_codes: pd.facts.used_codes.clone(),
         };
-        let facts_changed = changed || store::server_facts(conn, &pd.id)? != facts;
+        // Facts are kept only for documents held, so one just inserted has none: the
+        // default (no row) needs no write.
+        let facts_changed = if inserted {
+            facts != ServerFacts::default()
+        } else {
+            changed || store::server_facts(conn, &pd.id)? != facts
+        };
         if facts_changed {
             store::put_server_facts(conn, &pd.id, &facts)?;
         }
