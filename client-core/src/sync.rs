@@ -854,6 +854,7 @@ impl Replica {
         match follows(first, &page.page) {
             None => keep(page)?,
             Some(next) => std::thread::scope(|s| -> Result<()> {
+                let _cache = store::LargeCache::new(self.conn())?;
                 // The next pages are asked for (and their records read) while one is
                 // stored, so the server's work and the transfer overlap the local writes; at
                 // most one page waits. Pages are stored in order, each with its cursor.
