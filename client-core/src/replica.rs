@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use schemas::code::{IssuedCode, RegistrationCode};
 use schemas::name::ChainLink;
 use schemas::org::{self, CodeRecord, Context, OrgRecord, Relation};
-use schemas::{Category, Field, Level, ShortName, Violation};
+use schemas::{Category, Division, Field, Level, ShortName, Violation};
 use time::OffsetDateTime;
 
 use crate::doc;
@@ -487,26 +487,44 @@ impl Replica {
         parent: &str,
         children: &[NewChild],
     ) -> Result<Vec<(usize, Vec<Violation>)>> {
+        Ok(self.judge_children(parent, children)?.failures)
+    }
+
+    /// Judge every new child of `parent` once: the records of those that pass, numbered
+    /// after the last sibling, and the violations of those that fail (by index).
+    pub(crate) fn judge_children(&self, parent: &str, children: &[NewChild]) -> Result<Judged> {
         let parent_rec = self.projected(parent)?.record;
         let chain = self.chain(parent)?;
         let region = schemas::name::region_of_chain(&chain);
         let ctx = Context { region };
-        let mut taken: HashSet<String> = store::children(&self.conn, parent)?
-            .into_iter()
+        let siblings = store::children(&self.conn, parent)?;
+        let mut taken: HashSet<String> = siblings
+            .iter()
             .filter(|p| !p.record.deleted)
             .map(|p| schemas::name::name_key(&p.record.short_name))
             .collect();
-        let mut out = Vec::new();
+        let mut next_key = siblings
+            .iter()
+            .map(|p| p.record.sort_key)
+            .max()
+            .unwrap_or(0);
+        let mut records = Vec::with_capacity(children.len());
+        let mut failures = Vec::new();
         for (i, c) in children.iter().enumerate() {
-            let v = self
-                .judge_child(&parent_rec, &chain, &ctx, c, &mut taken)
-                .err()
-                .unwrap_or_default();
-            if !v.is_empty() {
-                out.push((i, v));
+            match self.judge_child(&parent_rec, &chain, &ctx, c, &mut taken) {
+                Ok(mut r) => {
+                    next_key += 1;
+                    r.sort_key = next_key;
+                    records.push(r);
+                }
+                Err(v) => failures.push((i, v)),
             }
         }
-        Ok(out)
+        Ok(Judged {
+            records,
+            failures,
+            region,
+        })
     }
 
     /// Judge one new child and build its record; `taken` holds the normalized names in use.
@@ -636,51 +654,50 @@ impl Replica {
         children: &[NewChild],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<String>> {
-        if self.relation(parent) != Relation::Own && !self.is_in_subtree(parent)? {
-            return Err(Error::OrgNotFound(parent.to_owned()));
-        }
-        let parent_rec = self.projected(parent)?.record;
-        let chain = self.chain(parent)?;
-        let ctx = Context {
-            region: schemas::name::region_of_chain(&chain),
-        };
-        let siblings = store::children(&self.conn, parent)?;
-        let mut taken: HashSet<String> = siblings
-            .iter()
-            .filter(|p| !p.record.deleted)
-            .map(|p| schemas::name::name_key(&p.record.short_name))
-            .collect();
-        let mut next_key = siblings
-            .iter()
-            .map(|p| p.record.sort_key)
-            .max()
-            .unwrap_or(0);
-        let mut records = Vec::with_capacity(children.len());
-        let mut failures = Vec::new();
-        for (i, c) in children.iter().enumerate() {
-            match self.judge_child(&parent_rec, &chain, &ctx, c, &mut taken) {
-                Ok(mut r) => {
-                    next_key += 1;
-                    r.sort_key = next_key;
-                    records.push(r);
-                }
-                Err(v) => failures.push((i as u32, v)),
-            }
-        }
+        self.check_in_subtree(parent)?;
+        let Judged {
+            records,
+            mut failures,
+            region,
+        } = self.judge_children(parent, children)?;
         if !failures.is_empty() {
             if children.len() == 1 {
                 return Err(Error::Invalid(failures.remove(0).1));
             }
-            return Err(Error::ImportRows(failures));
+            return Err(Error::ImportRows(
+                failures.into_iter().map(|(i, v)| (i as u32, v)).collect(),
+            ));
         }
+        self.write_children(&records, region, progress)
+    }
+
+    /// `OrgNotFound` unless `id` is the own unit or below it.
+    pub(crate) fn check_in_subtree(&self, id: &str) -> Result<()> {
+        if self.relation(id) != Relation::Own && !self.is_in_subtree(id)? {
+            return Err(Error::OrgNotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Write the judged new children in one transaction (all or nothing, durable when it
+    /// returns). Returns their ids.
+    pub(crate) fn write_children(
+        &mut self,
+        records: &[OrgRecord],
+        region: Option<&Division>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<String>> {
+        let ctx = Context { region };
         let total = records.len();
         let time = now_secs();
-        let bytes = genesis_parallel(&records, &self.actor, time)?;
         let tx = self.conn.unchecked_transaction()?;
         let mut ids = Vec::with_capacity(total);
-        for (i, (r, b)) in records.iter().zip(&bytes).enumerate() {
+        for (i, r) in records.iter().enumerate() {
             let complete = r.completeness(&ctx).is_complete();
-            store::save_doc(&tx, r, complete, b, None, true)?;
+            // The genesis change alone is the stored document (it loads as one), until
+            // the first edit saves the whole document.
+            let change = doc::genesis_change(r, &self.actor, time);
+            store::save_doc(&tx, r, complete, change.raw_bytes(), None, true)?;
             ids.push(r.id.clone());
             if i % 100 == 99 || i + 1 == total {
                 progress(i + 1, total);
@@ -875,36 +892,11 @@ impl Replica {
     }
 }
 
-/// The saved genesis documents of `records`, made on every core: building an Automerge
-/// document costs ~150 µs, most of a batch creation's time.
-fn genesis_parallel(records: &[OrgRecord], actor: &ActorId, time: i64) -> Result<Vec<Vec<u8>>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || records.len() < 64 {
-        return records
-            .iter()
-            .map(|r| Ok(doc::genesis(r, actor.clone(), time)?.save_nocompress()))
-            .collect();
-    }
-    let chunk = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|r| Ok(doc::genesis(r, actor.clone(), time)?.save_nocompress()))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(records.len());
-        for h in handles {
-            out.extend(h.join().map_err(|_| {
-                Error::Refused(Violation::error("internal.thread", None, "内部错误"))
-            })??);
-        }
-        Ok(out)
-    })
+/// New children judged: see [`Replica::judge_children`].
+pub(crate) struct Judged {
+    pub records: Vec<OrgRecord>,
+    pub failures: Vec<(usize, Vec<Violation>)>,
+    pub region: Option<&'static Division>,
 }
 
 fn duplicate_name(name: &str) -> Violation {

@@ -555,9 +555,21 @@ fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads
 }
 
-/// Regions of leading-organ chains by parent id, so that a page of siblings does not walk
-/// the same chain once per document.
-type RegionCache = HashMap<String, Option<&'static Division>>;
+/// What a pull keeps while it stores pages, for completeness: the regions of leading-organ
+/// chains by parent id (so that a page of siblings does not walk the same chain once per
+/// document), and the documents stored while their parent was not (yet) held (judged again
+/// once the whole feed is in).
+#[derive(Default)]
+struct Judging {
+    regions: HashMap<String, Option<&'static Division>>,
+    orphans: HashSet<String>,
+}
+
+/// A pulled page, with each document's record as read from its JSON (`None`: unreadable).
+struct Page {
+    page: PullResponse,
+    records: Vec<Option<OrgRecord>>,
+}
 
 /// One pushed document while its answer is awaited.
 struct Sent {
@@ -805,12 +817,9 @@ impl Replica {
         report: &mut SyncReport,
         progress: &mut dyn FnMut(SyncStage, usize, usize),
     ) -> Result<()> {
-        let mut cursor = self.cursor()?;
-        let mut regions = RegionCache::new();
-        // Documents stored while their parent was not (yet) held: their completeness is
-        // judged again once the whole feed is in.
-        let mut orphans: HashSet<String> = HashSet::new();
-        loop {
+        let first = self.cursor()?;
+        let mut judging = Judging::default();
+        let fetch = |cursor: u64| -> Result<Page> {
             let page = remote.pull(
                 token,
                 &PullRequest {
@@ -819,21 +828,62 @@ impl Replica {
                     limit: PULL_LIMIT,
                 },
             )?;
+            let records = page
+                .docs
+                .iter()
+                .map(|d| serde_json::from_str(&d.record).ok())
+                .collect();
+            Ok(Page { page, records })
+        };
+        // Where the page after one asked at `cursor` starts, if one follows (a page that
+        // moves nothing forward cannot be followed by another).
+        let follows = |cursor: u64, page: &PullResponse| {
+            (page.more && (page.cursor != cursor || !page.docs.is_empty())).then_some(page.cursor)
+        };
+        let mut keep = |Page { page, records }: Page| -> Result<()> {
             report.round_trips += 1;
-            let advanced = page.cursor != cursor;
-            self.apply_page(&page, &mut regions, &mut orphans, report)?;
+            self.apply_page(&page, records, &mut judging, report)?;
             report.received += page.docs.len();
-            cursor = page.cursor;
             if !page.docs.is_empty() {
                 progress(SyncStage::Pull, report.received, 0);
             }
-            // A page that moves nothing forward cannot be followed by another.
-            if !page.more || (!advanced && page.docs.is_empty()) {
-                break;
-            }
+            Ok(())
+        };
+        // The first page on this thread: most syncs have one page (an empty sync too).
+        let page = fetch(first)?;
+        match follows(first, &page.page) {
+            None => keep(page)?,
+            Some(next) => std::thread::scope(|s| -> Result<()> {
+                let _cache = store::LargeCache::new(self.conn())?;
+                // The next pages are asked for (and their records read) while one is
+                // stored, so the server's work and the transfer overlap the local writes; at
+                // most one page waits. Pages are stored in order, each with its cursor.
+                let (sender, pages) = std::sync::mpsc::sync_channel::<Result<Page>>(1);
+                let (fetch, follows) = (&fetch, &follows);
+                s.spawn(move || {
+                    let mut cursor = next;
+                    loop {
+                        let page = fetch(cursor);
+                        let next = page.as_ref().ok().and_then(|p| follows(cursor, &p.page));
+                        // A send fails when storing stopped (an error): nothing more to ask.
+                        if sender.send(page).is_err() {
+                            break;
+                        }
+                        match next {
+                            Some(c) => cursor = c,
+                            None => break,
+                        }
+                    }
+                });
+                keep(page)?;
+                for page in pages {
+                    keep(page?)?;
+                }
+                Ok(())
+            })?,
         }
-        if !orphans.is_empty() {
-            self.rejudge_completeness(&orphans)?;
+        if !judging.orphans.is_empty() {
+            self.rejudge_completeness(&judging.orphans)?;
         }
         Ok(())
     }
@@ -842,8 +892,8 @@ impl Replica {
     fn apply_page(
         &self,
         page: &PullResponse,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
+        records: Vec<Option<OrgRecord>>,
+        judging: &mut Judging,
         report: &mut SyncReport,
     ) -> Result<()> {
         let conn = self.conn();
@@ -855,8 +905,8 @@ impl Replica {
         let now = now_secs();
         // The authors first: a merge below may name the author of a winning change.
         store::put_change_authors(&tx, &page.authors)?;
-        for pd in &page.docs {
-            if self.apply_pulled(&tx, pd, now, regions, orphans, report)? {
+        for (pd, record) in page.docs.iter().zip(records) {
+            if self.apply_pulled(&tx, pd, record, now, judging, report)? {
                 report.pulled += 1;
             }
         }
@@ -876,9 +926,9 @@ impl Replica {
         &self,
         conn: &Connection,
         pd: &PullDoc,
+        sent_record: Option<OrgRecord>,
         now: i64,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
+        judging: &mut Judging,
         report: &mut SyncReport,
     ) -> Result<bool> {
         let load_server = || {
@@ -887,8 +937,8 @@ impl Replica {
         };
         // The server sends its projection (record, heads, completeness) with the bytes, so
         // that a document not held yet is stored without loading it; without one (or an
-        // unreadable one) the bytes are loaded and read here.
-        let sent_record = serde_json::from_str::<OrgRecord>(&pd.record).ok();
+        // unreadable one: `sent_record`, as read from `pd.record`) the bytes are loaded and
+        // read here.
         let (accepted, server_heads, server_complete, mut server) =
             match (sent_record, pd.heads.is_empty()) {
                 (Some(record), false) => (
@@ -909,66 +959,96 @@ impl Replica {
             )));
         }
         let acked = doc::encode_heads(&server_heads);
-        let changed = match store::load_doc(conn, &pd.id)? {
-            None => {
-                let complete = match server_complete {
-                    Some(c) => c,
-                    None => self.complete_cached(&accepted, regions, orphans),
-                };
-                store::save_doc(conn, &accepted, complete, &pd.bytes, Some(&acked), false)?;
-                true
-            }
-            // Already held exactly as the server has it (the echo of this replica's own
-            // push): nothing to merge.
-            Some(row) if !row.dirty && row.acked_heads.as_deref() == Some(acked.as_slice()) => {
-                false
-            }
-            Some(row) => {
-                let mut local = AutoCommit::load(&row.bytes)?;
-                local.set_actor(self.actor().clone());
-                let has_all = local.get_missing_deps(&server_heads).is_empty();
-                // What this copy showed before the merge, to tell which of its values lost.
-                let shown = (!has_all).then(|| doc::read(&local));
-                if !has_all {
-                    let server = match server.as_mut() {
-                        Some(d) => d,
-                        None => server.insert(load_server()?),
+        // Not held yet, as most of a first pull: stored as sent, in one statement.
+        let inserted = server.is_none()
+            && store::insert_new_doc(
+                conn,
+                &accepted,
+                &pd.record,
+                pd.complete,
+                &pd.bytes,
+                Some(&acked),
+            )?;
+        let changed = inserted
+            || match store::load_doc(conn, &pd.id)? {
+                None => {
+                    let complete = match server_complete {
+                        Some(c) => c,
+                        None => self.complete_cached(&accepted, judging),
                     };
-                    local.merge(server)?;
+                    // The record as the server sent it when it was read from what was sent.
+                    let json = match server {
+                        None => pd.record.as_str(),
+                        Some(_) => &serde_json::to_string(&accepted)?,
+                    };
+                    store::save_doc_json(
+                        conn,
+                        &accepted,
+                        json,
+                        complete,
+                        &pd.bytes,
+                        Some(&acked),
+                        false,
+                    )?;
+                    true
                 }
-                // The server's state is the accepted one: the first value it accepted for
-                // an immutable field stands (DESIGN "Immutable fields").
-                let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
-                report
-                    .resolved
-                    .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
-                let dirty = sorted(local.get_heads()) != server_heads;
-                let record = doc::read(&local);
-                if let Some(shown) = &shown {
-                    self.note_overwritten(conn, &mut local, shown, &record, report)?;
+                // Already held exactly as the server has it (the echo of this replica's own
+                // push): nothing to merge.
+                Some(row) if !row.dirty && row.acked_heads.as_deref() == Some(acked.as_slice()) => {
+                    false
                 }
-                let complete = match server_complete {
-                    Some(c) if !dirty => c,
-                    _ => self.complete_cached(&record, regions, orphans),
-                };
-                let bytes = if has_all && fixed.is_empty() {
-                    row.bytes
-                } else {
-                    local.save_nocompress()
-                };
-                store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
-                if !dirty {
-                    conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [&pd.id])?;
+                Some(row) => {
+                    let mut local = AutoCommit::load(&row.bytes)?;
+                    local.set_actor(self.actor().clone());
+                    let has_all = local.get_missing_deps(&server_heads).is_empty();
+                    // What this copy showed before the merge, to tell which of its values lost.
+                    let shown = (!has_all).then(|| doc::read(&local));
+                    if !has_all {
+                        let server = match server.as_mut() {
+                            Some(d) => d,
+                            None => server.insert(load_server()?),
+                        };
+                        local.merge(server)?;
+                    }
+                    // The server's state is the accepted one: the first value it accepted for
+                    // an immutable field stands (DESIGN "Immutable fields").
+                    let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
+                    report
+                        .resolved
+                        .extend(fixed.iter().map(|f| (pd.id.clone(), *f)));
+                    let dirty = sorted(local.get_heads()) != server_heads;
+                    let record = doc::read(&local);
+                    if let Some(shown) = &shown {
+                        self.note_overwritten(conn, &mut local, shown, &record, report)?;
+                    }
+                    let complete = match server_complete {
+                        Some(c) if !dirty => c,
+                        _ => self.complete_cached(&record, judging),
+                    };
+                    let bytes = if has_all && fixed.is_empty() {
+                        row.bytes
+                    } else {
+                        local.save_nocompress()
+                    };
+                    store::save_doc(conn, &record, complete, &bytes, Some(&acked), dirty)?;
+                    if !dirty {
+                        store::clear_rejection(conn, &pd.id)?;
+                    }
+                    true
                 }
-                true
-            }
-        };
+            };
         let facts = ServerFacts {
             logged_in: pd.facts.logged_in,
             admins: pd.facts.admins.clone(),
             used_codes: pd.facts.used_codes.clone(),
         };
-        let facts_changed = changed || store::server_facts(conn, &pd.id)? != facts;
+        // Facts are kept only for documents held, so one just inserted has none: the
+        // default (no row) needs no write.
+        let facts_changed = if inserted {
+            facts != ServerFacts::default()
+        } else {
+            changed || store::server_facts(conn, &pd.id)? != facts
+        };
         if facts_changed {
             store::put_server_facts(conn, &pd.id, &facts)?;
         }
@@ -1016,13 +1096,8 @@ impl Replica {
 
     /// Completeness of `r`, with the region of its chain cached by parent. A parent not
     /// held yet puts `r` on the list to judge again after the pull.
-    fn complete_cached(
-        &self,
-        r: &OrgRecord,
-        regions: &mut RegionCache,
-        orphans: &mut HashSet<String>,
-    ) -> bool {
-        let region = match regions.get(&r.parent) {
+    fn complete_cached(&self, r: &OrgRecord, judging: &mut Judging) -> bool {
+        let region = match judging.regions.get(&r.parent) {
             Some(region) => *region,
             None => {
                 // The same judgement as local edits make (`completeness_of`). A chain
@@ -1032,12 +1107,12 @@ impl Replica {
                 match self.chain(&r.parent) {
                     Ok(chain) => {
                         let region = schemas::name::region_of_chain(&chain);
-                        regions.insert(r.parent.clone(), region);
+                        judging.regions.insert(r.parent.clone(), region);
                         region
                     }
                     Err(_) => {
                         if r.id != self.own_id() {
-                            orphans.insert(r.id.clone());
+                            judging.orphans.insert(r.id.clone());
                         }
                         None
                     }
@@ -1242,11 +1317,9 @@ impl Replica {
             // the rest is still to send.
             (sent.heads.clone(), true)
         };
-        conn.execute(
-            "UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1",
-            params![id, doc::encode_heads(&acked), dirty],
-        )?;
-        conn.execute("DELETE FROM rejections WHERE doc_id = ?1", [id])?;
+        conn.prepare_cached("UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1")?
+            .execute(params![id, doc::encode_heads(&acked), dirty])?;
+        store::clear_rejection(conn, id)?;
         Ok(())
     }
 }

@@ -181,8 +181,7 @@ impl Replica {
             Some(&doc::encode_heads(heads)),
             still_dirty,
         )?;
-        self.conn()
-            .execute("DELETE FROM rejections WHERE doc_id = ?1", [id])?;
+        store::clear_rejection(self.conn(), id)?;
         Ok(())
     }
 
@@ -229,7 +228,9 @@ impl Replica {
                 .or_default()
                 .extend(r.cell_errors.iter().cloned());
         }
-        for (i, v) in self.validate_children(parent, &children)? {
+        // Judged once: the records that pass are the ones written.
+        let judged = self.judge_children(parent, &children)?;
+        for (i, v) in judged.failures {
             failures.entry(rows[i].row).or_default().extend(v);
         }
         if !failures.is_empty() {
@@ -240,7 +241,8 @@ impl Replica {
             }
             return Err(Error::ImportRows(list));
         }
-        let created = self.create_children(parent, &children, progress)?;
+        self.check_in_subtree(parent)?;
+        let created = self.write_children(&judged.records, judged.region, progress)?;
         Ok(ImportOutcome { created })
     }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::field::Field;
-use crate::text::{normalize, truncate_for_message};
+use crate::text::{half_width, normalize, truncate_for_message};
 use crate::violation::{Result, Violation};
 
 /// The industry of the unit an organization belongs to.
@@ -81,10 +81,11 @@ impl Industry {
                 "请选择单位所属行业类别",
             ));
         }
-        // normalize() folds full-width parentheses to half-width; compare likewise.
+        // normalize() folds full-width parentheses to half-width; compare likewise (the
+        // labels have no surrounding spaces to trim), without allocating per label.
         Industry::ALL
             .into_iter()
-            .find(|i| normalize(i.label()) == s)
+            .find(|i| i.label().chars().map(half_width).eq(s.chars()))
             .ok_or_else(|| {
                 Violation::error(
                     "industry.unknown",

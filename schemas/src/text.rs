@@ -5,19 +5,30 @@
 /// Fold full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space (U+3000) to
 /// their half-width forms; everything else is kept.
 pub fn to_half_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{3000}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
-        .collect()
+    // Never longer than `s` (a folded character is one byte instead of three): one
+    // allocation, where collecting grows the string several times.
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().map(half_width));
+    out
+}
+
+/// One character of [`to_half_width`].
+pub fn half_width(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
 }
 
 /// Half-width, then trimmed of surrounding whitespace (Unicode whitespace, including the
 /// non-breaking and ideographic spaces that pasted text carries).
 pub fn normalize(s: &str) -> String {
-    to_half_width(s).trim().to_owned()
+    let mut out = to_half_width(s);
+    out.truncate(out.trim_end().len());
+    let start = out.len() - out.trim_start().len();
+    out.drain(..start);
+    out
 }
 
 /// Whether `s` holds a control character (tab, newline, NUL, …) or a Unicode format
@@ -61,6 +72,15 @@ mod tests {
         );
         assert_eq!(to_half_width("ＡＢｃ－１"), "ABc-1");
         assert_eq!(normalize("\u{a0}团成都市委\u{a0}"), "团成都市委");
+    }
+
+    proptest::proptest! {
+        /// Trimming in place is trimming: any text, with full-width and odd spaces.
+        #[test]
+        fn normalize_is_half_width_then_trim(s in "[ \u{3000}\u{a0}\u{ff01}-\u{ff5e}a-z团委\t\n]{0,12}") {
+            let folded = to_half_width(&s);
+            proptest::prop_assert_eq!(normalize(&s), folded.trim());
+        }
     }
 
     #[test]

@@ -38,9 +38,12 @@ pub fn pull(c: &Connection, actor: &Actor, cursor: u64, limit: u32) -> Result<Pu
         return Ok(empty(cursor.min(max)));
     }
     let (lo, hi) = subtree_range(&actor.org_path);
+    // In feed order through orgs_feed (store.rs): the cost of a page is the feed entries
+    // after the cursor it passes over, not the size of the subtree.
     let mut stmt = c.prepare_cached(
-        "SELECT id, bytes, seq, logged_in, admin_count, heads, record, complete FROM orgs
-         WHERE path >= ?1 AND path < ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+        "SELECT id, bytes, seq, logged_in, admin_count, heads, record, complete
+         FROM orgs INDEXED BY orgs_feed
+         WHERE seq > ?3 AND path >= ?1 AND path < ?2 ORDER BY seq LIMIT ?4",
     )?;
     let mut rows = stmt.query(params![lo, hi, cursor as i64, limit as i64 + 1])?;
     let mut docs = Vec::new();

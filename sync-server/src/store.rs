@@ -43,7 +43,12 @@ CREATE TABLE IF NOT EXISTS orgs (
 );
 CREATE INDEX IF NOT EXISTS orgs_path ON orgs(path);
 CREATE INDEX IF NOT EXISTS orgs_parent ON orgs(parent, sort_key);
-CREATE INDEX IF NOT EXISTS orgs_seq ON orgs(seq);
+-- The change feed of a subtree (feed.rs), in feed order: a page reads the entries after
+-- its cursor and stops when full, and skips those outside the subtree by their path
+-- without reading their rows. (It replaces an index of seq alone, with which SQLite read
+-- the whole subtree and sorted it for every page.)
+DROP INDEX IF EXISTS orgs_seq;
+CREATE INDEX IF NOT EXISTS orgs_feed ON orgs(seq, path);
 CREATE UNIQUE INDEX IF NOT EXISTS orgs_sibling_name ON orgs(parent, name_key)
     WHERE deleted = 0 AND name_key <> '';
 CREATE TABLE IF NOT EXISTS feed (
@@ -326,10 +331,16 @@ pub fn get_org_doc(c: &Connection, id: &str) -> Result<Option<(Vec<u8>, OrgRecor
 
 /// Whether a live sibling under `parent` (other than `except`) has this name key.
 pub fn sibling_name_taken(c: &Connection, parent: &str, key: &str, except: &str) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT 1 FROM orgs WHERE parent = ?1 AND name_key = ?2 AND deleted = 0 AND id <> ?3",
-    )?
-    .exists(params![parent, key, except])?)
+    // `name_key <> ''` lets SQLite use the partial index orgs_sibling_name (one seek);
+    // without it every sibling is read (a push of 1,000 siblings read 500,000 rows).
+    let sql = if key.is_empty() {
+        "SELECT 1 FROM orgs WHERE parent = ?1 AND name_key = ?2 AND deleted = 0 AND id <> ?3"
+    } else {
+        "SELECT 1 FROM orgs WHERE parent = ?1 AND name_key = ?2 AND name_key <> ''
+         AND deleted = 0 AND id <> ?3"
+    };
+    Ok(c.prepare_cached(sql)?
+        .exists(params![parent, key, except])?)
 }
 
 pub fn code_exists(c: &Connection, code: &str) -> Result<bool> {
