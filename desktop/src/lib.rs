@@ -4,15 +4,18 @@
 //! on a blocking worker and reports its progress through a `tauri::ipc::Channel`.
 //!
 //! Every command opens the replica file itself: SQLite serializes the writers, and a sync in
-//! progress never blocks the form.
+//! progress never blocks the form. No command runs on the main thread (`command(async)` for
+//! the short ones): one that waited there for the replica's write lock, held by a sync, would
+//! freeze the window.
 
 pub mod error;
 
 use std::path::{Path, PathBuf};
 
-use client_core::protocol::LoginRequest;
+use client_core::protocol::{CodeLookupResponse, LoginRequest, RegisterRequest, RegisterResponse};
 use client_core::{OrgView, Remote, Replica, SyncStage, SyncStatus};
 use schemas::org::{self, Context};
+use schemas::role::Role;
 use schemas::{Category, Field};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -241,7 +244,7 @@ fn progress_sender(channel: Channel<ProgressEvent>) -> impl FnMut(SyncStage, usi
     }
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn startup(app: tauri::State<'_, AppData>) -> Result<Startup> {
     let settings = app.settings();
     let (unit, mobile) = match app.open() {
@@ -288,7 +291,7 @@ fn startup(app: tauri::State<'_, AppData>) -> Result<Startup> {
 /// Check one value as it is typed, with the same rule the replica and the server apply.
 /// `category` is the form's current category (names depend on it); `org_id`, when given,
 /// places the check in the tree (a leading organ's name must name its region).
-#[tauri::command]
+#[tauri::command(async)]
 fn check_field(
     app: tauri::State<'_, AppData>,
     field: String,
@@ -317,7 +320,7 @@ fn check_field(
 }
 
 /// 离线开始: a replica of a pre-initialized unit, with no network.
-#[tauri::command]
+#[tauri::command(async)]
 fn init_offline(app: tauri::State<'_, AppData>, unit: String) -> Result<UnitInfo> {
     app.ensure_dir()?;
     let path = app.replica_path();
@@ -332,7 +335,7 @@ fn init_offline(app: tauri::State<'_, AppData>, unit: String) -> Result<UnitInfo
 }
 
 /// Remember the server address (normalized) for the next start.
-#[tauri::command]
+#[tauri::command(async)]
 fn set_server(app: tauri::State<'_, AppData>, url: String) -> Result<String> {
     let url = client_core::sync::normalize_url(&url)?;
     let mut s = app.settings();
@@ -389,8 +392,57 @@ fn login_blocking(
     unit_info(&replica, own)
 }
 
-/// The own unit (or `org_id` below it) for the 组织首页.
+/// The unit a registration code was issued for, shown for confirmation before anything
+/// personal is typed, with the posts (团内职务) its category offers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeUnit {
+    #[serde(flatten)]
+    pub unit: CodeLookupResponse,
+    pub roles: Vec<&'static str>,
+}
+
+/// 注册, step 1: the organization of a code (the server counts a wrong code as a guess).
 #[tauri::command]
+async fn lookup_code(
+    app: tauri::State<'_, AppData>,
+    server: String,
+    code: String,
+) -> Result<CodeUnit> {
+    let url = set_server(app, server)?;
+    blocking(move || {
+        let code = schemas::code::RegistrationCode::parse(&code)
+            .map_err(|e| client_core::Error::Invalid(vec![e.on(Field::RegistrationCode)]))?;
+        let unit = Remote::new(&url)?.lookup_code(code.as_str())?;
+        let roles = Category::parse(&unit.category)
+            .map(Role::offered_by)
+            .unwrap_or_else(|_| Role::ALL.to_vec());
+        Ok(CodeUnit {
+            unit,
+            roles: roles.into_iter().map(Role::label).collect(),
+        })
+    })
+    .await
+}
+
+/// 注册, step 2: register with the confirmed code and the person's information, checked
+/// locally with the rules the server applies, then by the server. The front-end then logs
+/// in as 登录 does (a registration that succeeded is not undone by a failed download).
+#[tauri::command]
+async fn register(
+    app: tauri::State<'_, AppData>,
+    server: String,
+    form: RegisterRequest,
+) -> Result<RegisterResponse> {
+    let url = set_server(app, server)?;
+    blocking(move || {
+        let req = client_core::sync::check_registration(&form)?;
+        Ok(Remote::new(&url)?.register(&req)?)
+    })
+    .await
+}
+
+/// The own unit (or `org_id` below it) for the 组织首页.
+#[tauri::command(async)]
 fn unit(app: tauri::State<'_, AppData>, org_id: Option<String>) -> Result<UnitInfo> {
     let replica = app.open()?;
     let view = match org_id {
@@ -401,7 +453,7 @@ fn unit(app: tauri::State<'_, AppData>, org_id: Option<String>) -> Result<UnitIn
 }
 
 /// Save information fields (`[key, value]` pairs): all accepted, or nothing saved.
-#[tauri::command]
+#[tauri::command(async)]
 fn update_info(
     app: tauri::State<'_, AppData>,
     org_id: String,
@@ -417,7 +469,7 @@ fn update_info(
 }
 
 /// The sync state for the sync bar.
-#[tauri::command]
+#[tauri::command(async)]
 fn sync_status(app: tauri::State<'_, AppData>) -> Result<SyncStatus> {
     Ok(app.open()?.sync_status()?)
 }
@@ -433,7 +485,7 @@ pub struct RefusedUnit {
 }
 
 /// The refused units still holding their refused changes.
-#[tauri::command]
+#[tauri::command(async)]
 fn rejections(app: tauri::State<'_, AppData>) -> Result<Vec<RefusedUnit>> {
     Ok(app
         .open()?
@@ -487,7 +539,7 @@ pub struct TreeLine {
 }
 
 /// The subtree of the own unit, depth first in display order.
-#[tauri::command]
+#[tauri::command(async)]
 fn tree(app: tauri::State<'_, AppData>) -> Result<Vec<TreeLine>> {
     Ok(app
         .open()?
@@ -544,7 +596,7 @@ pub struct ChildRow {
 }
 
 /// The direct children of `parent` in display order.
-#[tauri::command]
+#[tauri::command(async)]
 fn children(app: tauri::State<'_, AppData>, parent: String) -> Result<Vec<ChildRow>> {
     let replica = app.open()?;
     let now = time::OffsetDateTime::now_utc();
@@ -569,7 +621,7 @@ fn children(app: tauri::State<'_, AppData>, parent: String) -> Result<Vec<ChildR
 }
 
 /// The generated 组织全称 of a would-be child, shown before saving (RULES §6).
-#[tauri::command]
+#[tauri::command(async)]
 fn preview_full_name(
     app: tauri::State<'_, AppData>,
     parent: String,
@@ -583,7 +635,7 @@ fn preview_full_name(
 }
 
 /// 单个创建: one direct child of `parent`, checked whole; its id.
-#[tauri::command]
+#[tauri::command(async)]
 fn create_child(
     app: tauri::State<'_, AppData>,
     parent: String,
@@ -593,7 +645,7 @@ fn create_child(
 }
 
 /// 上移 / 下移 among the siblings.
-#[tauri::command]
+#[tauri::command(async)]
 fn move_child(app: tauri::State<'_, AppData>, id: String, up: bool) -> Result<()> {
     let dir = if up {
         client_core::Direction::Up
@@ -604,13 +656,13 @@ fn move_child(app: tauri::State<'_, AppData>, id: String, up: bool) -> Result<()
 }
 
 /// Delete a child (only without children or registered admins).
-#[tauri::command]
+#[tauri::command(async)]
 fn delete_child(app: tauri::State<'_, AppData>, id: String) -> Result<()> {
     Ok(app.open()?.delete_child(&id)?)
 }
 
 /// The child's valid registration code, issuing one when it has none.
-#[tauri::command]
+#[tauri::command(async)]
 fn child_code(app: tauri::State<'_, AppData>, id: String) -> Result<CodeView> {
     let mut replica = app.open()?;
     let now = time::OffsetDateTime::now_utc();
@@ -649,7 +701,7 @@ fn save_path(app: &tauri::AppHandle, data: &AppData, name: &str) -> Result<PathB
 }
 
 /// 1 下载并填写模板: the import template, saved; its path.
-#[tauri::command]
+#[tauri::command(async)]
 fn save_template(handle: tauri::AppHandle, app: tauri::State<'_, AppData>) -> Result<String> {
     let path = save_path(&handle, &app, "组织导入模板.xlsx")?;
     client_core::excel::write_template(&path)?;
@@ -746,7 +798,7 @@ fn row_result(r: &client_core::excel::ImportRow, v: &[schemas::Violation]) -> Ro
 
 /// 批量生成管理员注册码: a code for every direct child of `parent` without one (and without
 /// an admin), then all valid codes saved as .xlsx; (codes issued now, path).
-#[tauri::command]
+#[tauri::command(async)]
 fn export_codes(
     handle: tauri::AppHandle,
     app: tauri::State<'_, AppData>,
@@ -784,6 +836,8 @@ pub fn run() {
             init_offline,
             set_server,
             login,
+            lookup_code,
+            register,
             unit,
             update_info,
             sync_status,

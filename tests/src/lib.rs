@@ -240,3 +240,30 @@ impl Zhtj {
         client_core::Replica::open(&self.data.join("replica.sqlite3")).expect("replica")
     }
 }
+
+/// The code of `short_name` on a code sheet written by `zhtj codes --export`, found by
+/// its header row (组织简称 … 管理员注册码), and the sheet's note.
+pub fn code_on_sheet(path: &std::path::Path, short_name: &str) -> (String, String) {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let range = wb.worksheet_range("管理员注册码").unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let header = rows
+        .iter()
+        .position(|r| r.first().map(String::as_str) == Some("组织简称"))
+        .expect("a header row");
+    let col = rows[header]
+        .iter()
+        .position(|h| h == "管理员注册码")
+        .unwrap();
+    let code = rows[header + 1..]
+        .iter()
+        .find(|r| r[0] == short_name)
+        .map(|r| r[col].clone())
+        .expect("the unit's row");
+    let note = rows[..header].concat().join("\n");
+    (code, note)
+}

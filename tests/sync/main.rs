@@ -16,8 +16,8 @@ use client_core::protocol::{
 use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
 use e2e::{
-    CITY, JINJIANG, TestServer, id_number, login_request, mobile, registration, replica_dir,
-    spawn_server,
+    CITY, JINJIANG, TestServer, code_on_sheet, id_number, login_request, mobile, registration,
+    replica_dir, spawn_server,
 };
 use schemas::Field;
 use time::OffsetDateTime;
@@ -669,33 +669,6 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
 }
 
 // ------------------------------------------------------------------ registration by code
-
-/// The code of `short_name` on a code sheet written by `zhtj codes --export`, found by
-/// its header row (组织简称 … 管理员注册码), and the sheet's note.
-fn code_on_sheet(path: &Path, short_name: &str) -> (String, String) {
-    use calamine::{Reader, Xlsx};
-    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
-    let range = wb.worksheet_range("管理员注册码").unwrap();
-    let rows: Vec<Vec<String>> = range
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
-    let header = rows
-        .iter()
-        .position(|r| r.first().map(String::as_str) == Some("组织简称"))
-        .expect("a header row");
-    let col = rows[header]
-        .iter()
-        .position(|h| h == "管理员注册码")
-        .unwrap();
-    let code = rows[header + 1..]
-        .iter()
-        .find(|r| r[0] == short_name)
-        .map(|r| r[col].clone())
-        .expect("the unit's row");
-    let note = rows[..header].concat().join("\n");
-    (code, note)
-}
 
 #[test]
 fn a_town_admin_registers_with_only_the_code_from_the_exported_sheet() {

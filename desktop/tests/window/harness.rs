@@ -221,18 +221,32 @@ impl Desktop {
         found.expect("found")
     }
 
+    /// Click the element matching `css` as a user does: while a message covers it (Element
+    /// Plus's toasts fade after a few seconds), wait; any other refusal fails the test.
     pub fn click(&self, css: &str) {
         let el = self.find(css);
-        self.cmd("POST", &format!("/element/{el}/click"), Some(json!({})));
+        let mut answer = Value::Null;
+        self.wait_until(&format!("{css} to take a click"), |d| {
+            answer = d.cmd("POST", &format!("/element/{el}/click"), Some(json!({})));
+            answer["error"] != "element click intercepted"
+        });
+        assert!(
+            answer.get("error").is_none(),
+            "click on {css} refused: {answer}"
+        );
     }
 
     /// Type `text` into the input matching `css` (real key events).
     pub fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css);
-        self.cmd(
+        let answer = self.cmd(
             "POST",
             &format!("/element/{el}/value"),
             Some(json!({"text": text})),
+        );
+        assert!(
+            answer.get("error").is_none(),
+            "typing into {css} refused: {answer}"
         );
     }
 

@@ -57,6 +57,39 @@ export interface Startup {
   auto_sync_seconds: number
 }
 
+/** The unit a registration code was issued for, and the posts its category offers. */
+export interface CodeUnit {
+  org_id: string
+  short_name: string
+  full_name: string
+  category: string
+  level: number
+  parent_id: string
+  parent_short_name: string
+  /** Unix seconds. */
+  expires_at: number
+  roles: string[]
+}
+
+/** What 注册 sends (client-core's RegisterRequest). */
+export interface RegisterForm {
+  code: string
+  org_id: string
+  role: string
+  name: string
+  id_number: string
+  mobile: string
+  /** YYYY-MM */
+  join_year_month: string
+  password: string
+}
+
+export interface RegisterResponse {
+  account_id: number
+  org_id: string
+  org_short_name: string
+}
+
 export interface ProgressEvent {
   stage: 'pull' | 'push'
   done: number
@@ -184,6 +217,8 @@ export const api = {
   setServer: (url: string) => call<string>('set_server', { url }),
   login: (server: string, mobile: string, password: string, onProgress: (p: ProgressEvent) => void) =>
     call<UnitInfo>('login', { server, mobile, password, onProgress: progressChannel(onProgress) }),
+  lookupCode: (server: string, code: string) => call<CodeUnit>('lookup_code', { server, code }),
+  register: (server: string, form: RegisterForm) => call<RegisterResponse>('register', { server, form }),
   unit: (orgId?: string) => call<UnitInfo>('unit', { orgId: orgId ?? null }),
   updateInfo: (orgId: string, changes: [string, string][]) =>
     call<UnitInfo>('update_info', { orgId, changes }),
