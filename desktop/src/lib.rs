@@ -30,6 +30,9 @@ const SETTINGS_FILE: &str = "settings.json";
 pub const DATA_ENV: &str = "ZHTJ_DESKTOP_DATA";
 /// Seconds between automatic syncs (default [`AUTO_SYNC_SECONDS`]; tests shorten it).
 pub const AUTO_SYNC_ENV: &str = "ZHTJ_DESKTOP_AUTOSYNC_SECONDS";
+/// Set (to anything): no animations or transitions in the window, so that a screenshot
+/// shows the page's final state, never a message half faded in (the window tests).
+pub const NO_MOTION_ENV: &str = "ZHTJ_DESKTOP_NO_MOTION";
 /// An empty sync is one small round trip: every 20 seconds costs the server little and
 /// notices a server coming back soon enough.
 const AUTO_SYNC_SECONDS: u32 = 20;
@@ -199,6 +202,8 @@ pub struct Startup {
     pub industries: Vec<&'static str>,
     /// Seconds between automatic syncs.
     pub auto_sync_seconds: u32,
+    /// No animations ([`NO_MOTION_ENV`]).
+    pub no_motion: bool,
 }
 
 /// Progress of long work, sent through a channel.
@@ -280,6 +285,7 @@ fn startup(app: tauri::State<'_, AppData>) -> Result<Startup> {
         initial_units,
         categories: Category::ALL.iter().map(|c| c.label()).collect(),
         industries: schemas::Industry::ALL.iter().map(|i| i.label()).collect(),
+        no_motion: std::env::var_os(NO_MOTION_ENV).is_some(),
         auto_sync_seconds: std::env::var(AUTO_SYNC_ENV)
             .ok()
             .and_then(|s| s.parse().ok())

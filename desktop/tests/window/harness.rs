@@ -119,6 +119,7 @@ impl Desktop {
             // Automatic sync every 2 s, so that "syncs by itself" is seen quickly.
             .env(zhtj_desktop::AUTO_SYNC_ENV, "2")
             .env(zhtj_desktop::FILES_ENV, files)
+            .env(zhtj_desktop::NO_MOTION_ENV, "1")
             // No GPU in Xvfb: software rendering, no compositing surprises.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
@@ -284,6 +285,23 @@ impl Desktop {
 
     /// Save a screenshot of the window as `<name>.png` in [`screenshot_dir`].
     pub fn screenshot(&self, name: &str) -> PathBuf {
+        // WebKitGTK takes a snapshot at the page's next paint, and a page where nothing
+        // changes (no caret blinking, no transition) does not paint again: for the next
+        // two seconds, a nearly transparent pixel in the bottom-right corner changes every
+        // 50 ms.
+        self.js(
+            "let p = document.getElementById('zhtj-paint');
+             if (!p) { p = document.createElement('div'); p.id = 'zhtj-paint';
+               p.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none';
+               document.body.appendChild(p) }
+             let n = 0;
+             clearInterval(window.zhtjPaint);
+             window.zhtjPaint = setInterval(() => {
+               p.style.background = `rgba(0, 0, 0, ${0.01 + (n % 2) / 100})`;
+               if (++n > 40) clearInterval(window.zhtjPaint);
+             }, 50)",
+            json!([]),
+        );
         let v = self.cmd("GET", "/screenshot", None);
         let b64 = v.as_str().unwrap_or_else(|| panic!("no screenshot: {v}"));
         let png = base64::engine::general_purpose::STANDARD

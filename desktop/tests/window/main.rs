@@ -516,10 +516,14 @@ fn a_refused_change_shows_its_reason_and_is_fixed_from_there() {
         "[...document.querySelectorAll('[data-test=refused-list] a')].find(a => a.innerText.includes('北控集团团委')).click()",
         serde_json::json!([]),
     );
-    app.wait_until("the refused unit opened", |d| {
-        d.text_of("[data-test=crumb]").contains("北控集团团委")
-            && d.text_of("[data-test=rejection]").contains(&reason)
-    });
+    app.wait_until(
+        "the refused unit opened, the reason beside its field",
+        |d| {
+            d.text_of("[data-test=crumb]").contains("北控集团团委")
+                && d.text_of("[data-test=rejection]").contains(&reason)
+                && d.text_of("[data-test=field-short_name]").contains(&reason)
+        },
+    );
     app.screenshot("14-打开被退回的组织");
     app.clear("[data-test=field-short_name] input");
     app.type_into("[data-test=field-short_name] input", "北控置业团委");

@@ -55,6 +55,8 @@ export interface Startup {
   categories: string[]
   industries: string[]
   auto_sync_seconds: number
+  /** No animations or transitions (the window tests' screenshots). */
+  no_motion: boolean
 }
 
 /** The unit a registration code was issued for, and the posts its category offers. */

@@ -81,4 +81,18 @@ describe('组织首页', () => {
     expect(w.emitted('saved')).toBeUndefined()
     w.unmount()
   })
+
+  it('flags nothing in a unit just opened, even where the previous one had values', async () => {
+    mockIPC(() => null)
+    const filled: UnitInfo = { ...unit, fields: unit.fields.map((f) => ({ ...f, value: f.key === 'short_name' ? f.value : '1' })) }
+    const w = mount(OrgHome, { props: { unit: filled, startup }, global: { plugins: [ElementPlus] }, attachTo: document.body })
+    await flushPromises()
+    await w.setProps({ unit: { ...unit, id: 'org-other' } })
+    await flushPromises()
+    // A validation would run asynchronously: wait until none is under way.
+    await vi.waitFor(() => expect(w.findAll('.is-validating')).toHaveLength(0))
+    expect(w.findAll('.is-error')).toHaveLength(0)
+    expect(w.findAll('.el-form-item__error')).toHaveLength(0)
+    w.unmount()
+  })
 })
