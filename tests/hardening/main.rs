@@ -58,14 +58,6 @@ fn audit_count(server: &TestServer, action: &str, detail_like: &str) -> i64 {
         .unwrap()
 }
 
-fn issue(server: &TestServer, org: &str) -> String {
-    sync_server::identity::operator_issue_code(&server.state.store, org, OffsetDateTime::now_utc())
-        .unwrap()
-        .code
-        .as_str()
-        .to_owned()
-}
-
 fn wrong_code() -> String {
     schemas::RegistrationCode::generate(&mut rand::rng())
         .as_str()
@@ -89,7 +81,7 @@ fn register_city(server: &TestServer) {
 #[test]
 fn another_address_cannot_lock_a_registrant_out() {
     let server = behind_proxy();
-    let right = issue(&server, JINJIANG);
+    let right = server.issue_code(JINJIANG);
     let mut codes = Vec::new();
     for i in 0..12 {
         let a = json(
@@ -285,7 +277,7 @@ fn an_unknown_mobile_is_refused_as_slowly_as_a_wrong_password() {
 }
 
 fn register_and_login(server: &TestServer, org: &str, n: u32) -> String {
-    let code = issue(server, org);
+    let code = server.issue_code(org);
     assert_eq!(
         json(
             server,

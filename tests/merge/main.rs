@@ -37,13 +37,8 @@ fn fix() -> Fix {
     let server = spawn_server();
     let first = server.first_code.clone();
     let city = token(&server, &first, CITY, 1);
-    let code = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        JINJIANG,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    let jj = token(&server, code.code.as_str(), JINJIANG, 2);
+    let code = server.issue_code(JINJIANG);
+    let jj = token(&server, &code, JINJIANG, 2);
     Fix { server, city, jj }
 }
 

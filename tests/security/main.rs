@@ -184,15 +184,7 @@ fn login(server: &TestServer, n: u32) -> String {
 fn unit(server: &TestServer, org: &str, n: u32, name: &str, code: Option<&str>) -> Unit {
     let code = match code {
         Some(c) => c.to_owned(),
-        None => sync_server::identity::operator_issue_code(
-            &server.state.store,
-            org,
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap()
-        .code
-        .as_str()
-        .to_owned(),
+        None => server.issue_code(org),
     };
     register(server, &code, org, n, name).unwrap();
     let remote = Remote::new(&server.url).unwrap();
@@ -794,12 +786,7 @@ fn wrong_code() -> String {
 #[test]
 fn code_guessing_for_one_organization_hits_the_rate_limit() {
     let server = spawn_server();
-    let right = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        JINJIANG,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let right = server.issue_code(JINJIANG);
     let mut codes = Vec::new();
     for i in 0..12 {
         let e = register(&server, &wrong_code(), JINJIANG, 10 + i, "张三").unwrap_err();
@@ -808,7 +795,7 @@ fn code_guessing_for_one_organization_hits_the_rate_limit() {
     assert!(codes[..10].iter().all(|c| c == "code.unknown"), "{codes:?}");
     assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
     // The right code is refused too while the limit holds, and nothing was created.
-    let e = register(&server, right.code.as_str(), JINJIANG, 30, "张三").unwrap_err();
+    let e = register(&server, &right, JINJIANG, 30, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
     assert!(matches!(e, client_core::Error::Server { status: 429, .. }));
     let accounts: i64 = server
@@ -834,15 +821,10 @@ fn code_guessing_across_organizations_from_one_address_hits_the_rate_limit() {
         assert_eq!(e.code(), "code.unknown");
     }
     // ...and the address is blocked, even with a right code for a fresh organization.
-    let right = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        &districts[11],
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let right = server.issue_code(&districts[11]);
     let e = register(&server, &wrong_code(), &districts[10], 20, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
-    let e = register(&server, right.code.as_str(), &districts[11], 21, "张三").unwrap_err();
+    let e = register(&server, &right, &districts[11], 21, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
 }
 
@@ -856,14 +838,9 @@ fn lookup(server: &TestServer, code: &str) -> client_core::Result<String> {
 #[test]
 fn a_storm_of_code_lookups_hits_the_registration_limit() {
     let server = spawn_server();
-    let right = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        JINJIANG,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let right = server.issue_code(JINJIANG);
     // A right look-up is not a guess (it is forgiven) and names the organization.
-    assert_eq!(lookup(&server, right.code.as_str()).unwrap(), JINJIANG);
+    assert_eq!(lookup(&server, &right).unwrap(), JINJIANG);
     let mut codes = Vec::new();
     for _ in 0..12 {
         codes.push(
@@ -876,12 +853,12 @@ fn a_storm_of_code_lookups_hits_the_registration_limit() {
     assert!(codes[..10].iter().all(|c| c == "code.unknown"), "{codes:?}");
     assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
     // The limit holds for the right code, by look-up and by registration alike.
-    let e = lookup(&server, right.code.as_str()).unwrap_err();
+    let e = lookup(&server, &right).unwrap_err();
     assert!(
         matches!(e, client_core::Error::Server { status: 429, .. }),
         "{e:?}"
     );
-    let e = register(&server, right.code.as_str(), "", 30, "张三").unwrap_err();
+    let e = register(&server, &right, "", 30, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
 }
 

@@ -21,6 +21,23 @@ pub struct TestServer {
     rt: Option<tokio::runtime::Runtime>,
 }
 
+impl TestServer {
+    /// A registration code for `org`, issued now as the operator issues one
+    /// (`zhtj-server issue-code`).
+    pub fn issue_code(&self, org: &str) -> String {
+        self.issue_code_at(org, time::OffsetDateTime::now_utc())
+    }
+
+    /// A registration code for `org` issued at `at` (21 days ago: an expired code).
+    pub fn issue_code_at(&self, org: &str, at: time::OffsetDateTime) -> String {
+        sync_server::identity::operator_issue_code(&self.state.store, org, at)
+            .expect("the operator issues a code")
+            .code
+            .as_str()
+            .to_owned()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {

@@ -50,14 +50,9 @@ fn city_admin(server: &TestServer) -> (Remote, String) {
 
 /// An admin of `org` registered with a code the operator issued, logged in.
 fn admin_of(server: &TestServer, org: &str, n: u32, name: &str) -> (Remote, String) {
-    let code = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        org,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let code = server.issue_code(org);
     let remote = Remote::new(&server.url).unwrap();
-    register(&remote, code.code.as_str(), org, n, name);
+    register(&remote, &code, org, n, name);
     let token = login(&remote, n).token;
     (remote, token)
 }

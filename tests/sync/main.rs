@@ -492,28 +492,19 @@ fn bad_codes_are_refused() {
         "code.used"
     );
     // An expired code.
-    let issued = sync_server::identity::operator_issue_code(
-        &server.state.store,
+    let issued = server.issue_code_at(
         JINJIANG,
         OffsetDateTime::now_utc() - time::Duration::days(21),
-    )
-    .unwrap();
+    );
     assert_eq!(
-        register(&remote, issued.code.as_str(), JINJIANG, 3)
-            .unwrap_err()
-            .code(),
+        register(&remote, &issued, JINJIANG, 3).unwrap_err().code(),
         "code.expired"
     );
     // A joining date that breaks the age rule (born 1990: 13 in 2003).
-    let code = sync_server::identity::operator_issue_code(
-        &server.state.store,
-        JINJIANG,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let code = server.issue_code(JINJIANG);
     let err = remote
         .register(&RegisterRequest {
-            code: code.code.as_str().into(),
+            code: code.clone(),
             org_id: JINJIANG.into(),
             role: "书记".into(),
             name: "赵六".into(),
@@ -793,17 +784,15 @@ fn a_wrong_code_is_answered_by_the_look_up_as_registration_answers_it() {
     let remote = Remote::new(&server.url).unwrap();
     let used = server.first_code.clone();
     register(&remote, &used, "", 1).unwrap();
-    let expired = sync_server::identity::operator_issue_code(
-        &server.state.store,
+    let expired = server.issue_code_at(
         JINJIANG,
         OffsetDateTime::now_utc() - time::Duration::days(21),
-    )
-    .unwrap();
+    );
     let unknown = "AbCdEfGh".to_owned();
     for (code, expected) in [
         (unknown, "code.unknown"),
         (used, "code.used"),
-        (expired.code.as_str().to_owned(), "code.expired"),
+        (expired, "code.expired"),
     ] {
         let looked_up = refusal(remote.lookup_code(&code).unwrap_err());
         let registered = refusal(register(&remote, &code, "", 5).unwrap_err());
