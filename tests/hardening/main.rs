@@ -18,7 +18,6 @@ use e2e::{
 use schemas::org::{OrgRecord, SCHEMA_VERSION};
 use sync_server::limits::{MAX_FAILURES, PENALTY};
 use sync_server::net::TrustedProxies;
-use time::OffsetDateTime;
 
 #[path = "../../sync-server/tests/common/raw.rs"]
 mod raw;
