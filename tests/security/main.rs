@@ -29,7 +29,6 @@ use e2e::{
 };
 use schemas::Field;
 use tempfile::TempDir;
-use time::OffsetDateTime;
 
 const QINGYANG: &str = "org-510105";
 
