@@ -9,9 +9,10 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use schemas::Violation;
 use schemas::org::OrgRecord;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -91,14 +92,33 @@ pub struct Projected {
     pub synced: bool,
 }
 
+/// The replica file's format (SQLite's `user_version`), raised when a later version of the
+/// client changes the tables in a way this one would misread. A file of an older format is
+/// brought up to this one; a file of a newer format is refused untouched.
+pub const FORMAT: i64 = 1;
+
 /// Open (creating if needed) the store at `path`, with the pragmas that make it durable.
 pub fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // Before anything writes (the WAL switch does): a newer client's file stays as it is.
+    let format: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if format > FORMAT {
+        return Err(Error::Refused(Violation::error(
+            "replica.too_new",
+            None,
+            format!(
+                "本机数据文件由较新版本的客户端写入(数据格式{format},本客户端只能读取到格式{FORMAT}):请升级客户端后再打开,文件未作任何改动"
+            ),
+        )));
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)?;
+    if format < FORMAT {
+        conn.pragma_update(None, "user_version", FORMAT)?;
+    }
     Ok(conn)
 }
 

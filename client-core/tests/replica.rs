@@ -466,3 +466,38 @@ fn opening_a_missing_replica_is_a_clear_error() {
         .unwrap();
     assert_eq!(err.code(), "init.unknown_unit");
 }
+
+/// A replica file written by a newer client (a higher format) is refused with a message that
+/// says to upgrade, and left byte for byte as it was; one of the current format opens.
+#[test]
+fn a_replica_from_a_newer_client_is_refused_untouched() {
+    let (dir, replica) = jinjiang();
+    let path = dir.path().join("replica.sqlite3");
+    drop(replica);
+    Replica::open(&path).expect("the current format opens");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let format: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(format, client_core::store::FORMAT);
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        conn.pragma_update(None, "user_version", client_core::store::FORMAT + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Replica::open(&path)
+        .err()
+        .expect("a newer format is refused");
+    assert_eq!(err.code(), "replica.too_new");
+    assert!(err.to_string().contains("请升级客户端"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is left as it was"
+    );
+    assert!(
+        !dir.path().join("replica.sqlite3-wal").exists(),
+        "no journal was started"
+    );
+}

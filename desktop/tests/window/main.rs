@@ -545,3 +545,104 @@ fn a_refused_change_shows_its_reason_and_is_fixed_from_there() {
     );
     app.screenshot("15-修正后已同步");
 }
+
+/// A loopback server that answers every request with a body that is not the protocol's.
+fn garbage_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Read, Write};
+                let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let _ = reader.read_exact(&mut vec![0; length]);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\ngarbage",
+                );
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Bad input, each explained in Chinese with nothing lost and the app still usable: a
+/// server that answers garbage (at login; 离线开始 still works), a file that is not a
+/// workbook (nothing created), and a replica file written by a newer client (refused at
+/// start, the file untouched).
+#[test]
+fn bad_input_is_explained_and_the_app_keeps_working() {
+    let data = tempfile::tempdir().unwrap();
+    let replica_path = data.path().join("replica.sqlite3");
+    let app = Desktop::start(data.path());
+    app.wait_text("首次使用");
+    app.type_into("input[data-test=server]", &garbage_server());
+    app.click("#tab-login");
+    app.type_into("input[data-test=mobile]", &mobile(1));
+    app.type_into("input[data-test=password]", PASSWORD);
+    app.click("[data-test=login]");
+    app.wait_until("the login's refusal", |d| {
+        d.text_of("[data-test=first-use-error]")
+            .contains("服务器的回应无法识别")
+    });
+    app.screenshot("16-服务器回应无法识别");
+    assert!(!replica_path.exists(), "nothing half made");
+
+    app.click("#tab-offline");
+    app.choose("[data-test=offline-unit]", "团锦江区委");
+    app.click("[data-test=offline-start]");
+    app.wait_text("团锦江区委(管理员)");
+    let own = Replica::open(&replica_path).unwrap().own_id().to_owned();
+    app.click("[data-test=home-create]");
+    app.wait_text("1 下载并填写模板");
+    let not_a_workbook = data.path().join("不是表格.xlsx");
+    std::fs::write(&not_a_workbook, "组织简称,组织类别\n华润集团团委,团委\n").unwrap();
+    app.type_into(
+        "[data-test=import-upload] input[type=file]",
+        not_a_workbook.to_str().unwrap(),
+    );
+    app.wait_until("the file's refusal", |d| {
+        !d.text_of("[data-test=import-error]").trim().is_empty()
+    });
+    let message = app.text_of("[data-test=import-error]");
+    assert!(message.contains("文件"), "{message}");
+    app.screenshot("17-不是Excel文件");
+    assert!(
+        Replica::open(&replica_path)
+            .unwrap()
+            .children(&own)
+            .unwrap()
+            .is_empty()
+    );
+    drop(app);
+
+    // The same data folder, written meanwhile by a newer client.
+    {
+        let conn = rusqlite::Connection::open(&replica_path).unwrap();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        conn.pragma_update(None, "user_version", client_core::store::FORMAT + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&replica_path).unwrap();
+    let app = Desktop::start(data.path());
+    app.wait_until("the newer file's refusal", |d| {
+        d.text_of("[data-test=load-error]").contains("请升级客户端")
+    });
+    app.screenshot("18-较新版本的数据文件");
+    drop(app);
+    assert_eq!(
+        std::fs::read(&replica_path).unwrap(),
+        before,
+        "the file untouched"
+    );
+}
