@@ -164,6 +164,11 @@ mod tests {
                 bytes <= MAX_PAGE_BYTES + big.len(),
                 "a page of {bytes} bytes"
             );
+            // Not smaller either: a page ends only once it holds the cap.
+            assert!(
+                !page.more || bytes >= MAX_PAGE_BYTES,
+                "a page of {bytes} bytes"
+            );
             docs += page.docs.len();
             pages += 1;
             cursor = page.cursor;
@@ -171,7 +176,8 @@ mod tests {
                 break;
             }
         }
-        assert!(pages >= 3, "{pages} pages");
+        // 20 MiB of documents (besides the small initial ones): 8 MiB, 8 MiB, the rest.
+        assert_eq!(pages, 3);
         assert!(docs >= 20, "every document once at least: {docs}");
     }
 

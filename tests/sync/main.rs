@@ -801,3 +801,29 @@ fn a_wrong_code_is_answered_by_the_look_up_as_registration_answers_it() {
         assert_eq!(looked_up, registered, "{expected}: the same answer");
     }
 }
+
+/// What only the server knows of a unit reaches the replicas above it with the next pull:
+/// its admin's name (masked), the code that admin used, whether an admin has logged in; a
+/// unit without an admin has none of these.
+#[test]
+fn a_pull_brings_the_server_facts_of_each_unit() {
+    let server = spawn_server();
+    let (dir, remote, mut city, district_code) = city_with_district_code(&server);
+    register(&remote, &district_code, JINJIANG, 2).unwrap();
+    login_replica(&server, 2, &replica_dir().1);
+    sync(&mut city, &remote);
+
+    let conn = client_core::store::open(&dir.path().join("replica.sqlite3")).unwrap();
+    let facts = client_core::store::server_facts(&conn, JINJIANG).unwrap();
+    assert_eq!(facts.admins, vec![schemas::person::mask_name("张三")]);
+    assert_eq!(facts.used_codes, vec![district_code]);
+    assert!(facts.logged_in);
+    let qingyang = city
+        .children(CITY)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id != JINJIANG)
+        .unwrap();
+    let none = client_core::store::server_facts(&conn, &qingyang.id).unwrap();
+    assert!(none.admins.is_empty() && none.used_codes.is_empty() && !none.logged_in);
+}
