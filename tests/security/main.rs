@@ -1147,3 +1147,102 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
         before
     );
 }
+
+/// The password rule is the server's to judge (the client only checks that one was typed):
+/// at least 8 characters with a letter and a digit, at most 128. Each weak password is
+/// refused alone, the code stays usable, and the boundaries are accepted.
+#[test]
+fn the_server_judges_the_password_rule() {
+    let server = spawn_server();
+    let districts: Vec<String> = schemas::initial::initial_tree()
+        .into_iter()
+        .filter(|r| r.level == 4)
+        .map(|r| r.id)
+        .collect();
+    let with_password = |code: &str, org: &str, n: u32, password: String| {
+        let mut req = registration(code, org, n, "张三");
+        req.password = password;
+        Remote::new(&server.url).unwrap().register(&req)
+    };
+    let code = server.issue_code(&districts[0]);
+    for (weak, expected) in [
+        ("abc1".to_owned(), "password.weak"),     // short
+        ("abcdefgh".to_owned(), "password.weak"), // no digit
+        ("12345678".to_owned(), "password.weak"), // no letter
+        ("a1".repeat(64) + "x", "password.too_long"),
+    ] {
+        let e = with_password(&code, &districts[0], 40, weak.clone()).unwrap_err();
+        assert!(
+            e.violations().iter().any(|v| v.code == expected),
+            "{weak}: {e}"
+        );
+    }
+    with_password(&code, &districts[0], 40, "a1".repeat(64)).expect("128 characters");
+    let code = server.issue_code(&districts[1]);
+    with_password(&code, &districts[1], 41, "abcdefg1".into()).expect("8 characters");
+}
+
+/// A session lasts two weeks from the login (identity::SESSION_SECONDS).
+#[test]
+fn a_session_lasts_two_weeks() {
+    let server = spawn_server();
+    register(&server, &server.first_code, CITY, 1, "张三").unwrap();
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let resp = Remote::new(&server.url)
+        .unwrap()
+        .login(&login_request(1))
+        .unwrap();
+    let after = time::OffsetDateTime::now_utc().unix_timestamp();
+    let two_weeks = 14 * 86_400;
+    assert!(
+        (before + two_weeks..=after + two_weeks).contains(&resp.expires_at),
+        "expires at {} (login at {before})",
+        resp.expires_at
+    );
+}
+
+/// A code that is not even well-formed is a form error beside the code field: alone when
+/// no organization is named, with the form's other errors when one is (all fixed at once).
+#[test]
+fn a_malformed_code_is_a_form_error() {
+    let server = spawn_server();
+    let remote = Remote::new(&server.url).unwrap();
+    let fields = |e: &client_core::Error| -> Vec<Option<Field>> {
+        e.violations().iter().map(|v| v.field).collect()
+    };
+    let e = remote
+        .register(&registration("不是注册码", "", 50, "张三"))
+        .unwrap_err();
+    assert_eq!(fields(&e), vec![Some(Field::RegistrationCode)], "{e}");
+    let mut req = registration("不是注册码", JINJIANG, 50, "张三");
+    req.mobile = "123".into();
+    let e = remote.register(&req).unwrap_err();
+    let f = fields(&e);
+    assert!(
+        f.contains(&Some(Field::RegistrationCode)) && f.contains(&Some(Field::Mobile)),
+        "{e}: {f:?}"
+    );
+}
+
+/// One person administering two units chooses at login: without a unit the login asks
+/// which (login.choose_org); with one, the session is that unit's.
+#[test]
+fn one_person_of_two_units_logs_in_to_the_one_chosen() {
+    let server = spawn_server();
+    let districts: Vec<String> = schemas::initial::initial_tree()
+        .into_iter()
+        .filter(|r| r.level == 4)
+        .map(|r| r.id)
+        .collect();
+    for org in &districts[..2] {
+        register(&server, &server.issue_code(org), org, 60, "张三").unwrap();
+    }
+    let remote = Remote::new(&server.url).unwrap();
+    let e = remote.login(&login_request(60)).unwrap_err();
+    assert_eq!(e.code(), "login.choose_org");
+    for org in &districts[..2] {
+        let mut req = login_request(60);
+        req.org_id = Some(org.clone());
+        assert_eq!(&remote.login(&req).unwrap().org_id, org);
+    }
+}

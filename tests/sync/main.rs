@@ -809,11 +809,16 @@ fn a_wrong_code_is_answered_by_the_look_up_as_registration_answers_it() {
 fn a_pull_brings_the_server_facts_of_each_unit() {
     let server = spawn_server();
     let (dir, remote, mut city, district_code) = city_with_district_code(&server);
+    let conn = client_core::store::open(&dir.path().join("replica.sqlite3")).unwrap();
     register(&remote, &district_code, JINJIANG, 2).unwrap();
+    sync(&mut city, &remote);
+    let registered = client_core::store::server_facts(&conn, JINJIANG).unwrap();
+    assert_eq!(registered.admins.len(), 1);
+    assert!(!registered.logged_in, "registered, not logged in yet");
+    // The first login alone is news for the units above.
     login_replica(&server, 2, &replica_dir().1);
     sync(&mut city, &remote);
 
-    let conn = client_core::store::open(&dir.path().join("replica.sqlite3")).unwrap();
     let facts = client_core::store::server_facts(&conn, JINJIANG).unwrap();
     assert_eq!(facts.admins, vec![schemas::person::mask_name("张三")]);
     assert_eq!(facts.used_codes, vec![district_code]);
