@@ -776,6 +776,15 @@ fn an_admin_of_another_subtree_reads_and_writes_nothing_of_it() {
 
 // ------------------------------------------------------------------ (b) guessing
 
+/// The ids of the pre-initialized district and county committees (level 4).
+fn districts() -> Vec<String> {
+    schemas::initial::initial_tree()
+        .into_iter()
+        .filter(|r| r.level == 4)
+        .map(|r| r.id)
+        .collect()
+}
+
 fn wrong_code() -> String {
     schemas::RegistrationCode::generate(&mut rand::rng())
         .as_str()
@@ -808,11 +817,7 @@ fn code_guessing_for_one_organization_hits_the_rate_limit() {
 #[test]
 fn code_guessing_across_organizations_from_one_address_hits_the_rate_limit() {
     let server = spawn_server();
-    let districts: Vec<String> = schemas::initial::initial_tree()
-        .into_iter()
-        .filter(|r| r.level == 4)
-        .map(|r| r.id)
-        .collect();
+    let districts = districts();
     assert!(districts.len() >= 12);
     // One wrong guess per organization (each organization's own count stays at 1)...
     for (i, org) in districts[..10].iter().enumerate() {
@@ -1154,11 +1159,7 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
 #[test]
 fn the_server_judges_the_password_rule() {
     let server = spawn_server();
-    let districts: Vec<String> = schemas::initial::initial_tree()
-        .into_iter()
-        .filter(|r| r.level == 4)
-        .map(|r| r.id)
-        .collect();
+    let districts = districts();
     let with_password = |code: &str, org: &str, n: u32, password: String| {
         let mut req = registration(code, org, n, "张三");
         req.password = password;
@@ -1229,11 +1230,7 @@ fn a_malformed_code_is_a_form_error() {
 #[test]
 fn one_person_of_two_units_logs_in_to_the_one_chosen() {
     let server = spawn_server();
-    let districts: Vec<String> = schemas::initial::initial_tree()
-        .into_iter()
-        .filter(|r| r.level == 4)
-        .map(|r| r.id)
-        .collect();
+    let districts = districts();
     for org in &districts[..2] {
         register(&server, &server.issue_code(org), org, 60, "张三").unwrap();
     }
