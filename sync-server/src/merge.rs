@@ -655,7 +655,38 @@ impl ChainCache {
 
 #[cfg(test)]
 mod tests {
-    use super::has_foreign_chunk;
+    use super::{Incoming, has_foreign_chunk, read_geneses};
+
+    /// Every pushed genesis is read, in order, whether on one thread or on two (a push of
+    /// 500 documents or more): the merge takes the n-th result for the n-th document.
+    #[test]
+    fn every_genesis_is_read_in_order_on_one_thread_or_two() {
+        for n in [3usize, 501] {
+            let docs: Vec<Incoming> = (0..n)
+                .map(|i| {
+                    let mut r = schemas::org::OrgRecord::new(
+                        format!("org-g{i}"),
+                        "org-5101",
+                        schemas::Level::new(4).unwrap(),
+                    );
+                    r.category = "团委".into();
+                    r.short_name = format!("第{i}公司团委");
+                    let actor = automerge::ActorId::random();
+                    let change = client_core::doc::genesis_change(&r, &actor, 1_700_000_000);
+                    Incoming::Doc(client_core::protocol::PushDoc {
+                        id: r.id.clone(),
+                        changes: change.raw_bytes().to_vec(),
+                    })
+                })
+                .collect();
+            let read = read_geneses(&docs);
+            assert_eq!(read.len(), n);
+            for (i, genesis) in read.iter().enumerate() {
+                let (record, _) = genesis.as_ref().expect("a genesis read");
+                assert_eq!(record.id, format!("org-g{i}"));
+            }
+        }
+    }
 
     /// A chunk as `has_foreign_chunk` reads it: magic, checksum (not checked there), type,
     /// LEB128 length, data.
