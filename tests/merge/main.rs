@@ -550,6 +550,15 @@ fn registration_codes_in_documents_are_judged() {
         f.edit("org-t-c1", with(new_code(), code_record(JINJIANG, 30))),
         "code.validity",
     );
+    // Not issued in the future (over a day ahead of the server's clock).
+    let mut ahead = code_record(JINJIANG, 20);
+    ahead.issued_at += 2 * 86_400;
+    ahead.expires_at += 2 * 86_400;
+    f.refused(
+        &f.jj,
+        f.edit("org-t-c1", with(new_code(), ahead)),
+        "code.validity",
+    );
     // Not a code that exists already (the operator's code of 团锦江区委).
     let taken: String = f
         .server
