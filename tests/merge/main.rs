@@ -347,6 +347,17 @@ fn names_categories_and_levels_of_new_units_are_judged() {
         create(&org("org-t-c2", JINJIANG, 5, "", "锦江二号公司团委")),
         "category.empty",
     );
+    // An unknown category is refused as unknown, not as missing as well.
+    let unknown = || create(&org("org-t-c2", JINJIANG, 5, "团小组", "锦江二号公司团委"));
+    f.refused(&f.jj, unknown(), "category.unknown");
+    let out = f.push(&f.jj, vec![unknown()]);
+    let DocOutcome::Rejected { violations } = &out[0] else {
+        panic!("expected a refusal, got {out:?}")
+    };
+    assert!(
+        !violations.iter().any(|v| v.code == "category.empty"),
+        "{violations:?}"
+    );
     f.refused(
         &f.jj,
         create(&org("org-t-c2", JINJIANG, 5, "团委", "")),
