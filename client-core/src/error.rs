@@ -104,6 +104,14 @@ impl From<automerge::AutomergeError> for Error {
     }
 }
 
+impl From<wire::Error> for Error {
+    fn from(e: wire::Error) -> Self {
+        match e {
+            wire::Error::Document(e) => Error::Document(e),
+        }
+    }
+}
+
 impl From<Violation> for Error {
     fn from(v: Violation) -> Self {
         Error::Invalid(vec![v])

@@ -231,21 +231,6 @@ impl Formats {
     }
 }
 
-/// Now, in China Standard Time (UTC+8, the notice's time; the country has one zone),
-/// as "2017-12-20 09:00".
-pub(crate) fn now_cst() -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let t = time::OffsetDateTime::now_utc().to_offset(offset);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

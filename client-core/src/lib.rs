@@ -3,11 +3,8 @@
 //! Excel in and out, and the sync client (`sync`). The CLI `zhtj` and the
 //! desktop app are thin layers over this crate.
 
-pub mod doc;
 pub mod error;
 pub mod excel;
-pub mod history;
-pub mod protocol;
 pub mod replica;
 pub mod store;
 pub mod supervise;
@@ -15,6 +12,9 @@ pub mod sync;
 pub mod workflows;
 
 pub use error::{Error, Result};
+// The wire messages, the document mapping and the history telling live in `wire`, shared
+// with the server; re-exported so the CLI and the desktop keep one import path.
 pub use replica::{Direction, NewChild, OrgView, Replica, TreeEntry};
 pub use sync::{Account, Rejection, Remote, SyncReport, SyncStage, SyncStatus};
+pub use wire::{doc, history, protocol};
 pub use workflows::{ImportOutcome, LevelProgress, Progress};

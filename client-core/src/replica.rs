@@ -14,9 +14,9 @@ use schemas::org::{self, CodeRecord, Context, OrgRecord, Relation};
 use schemas::{Category, Division, Field, Level, ShortName, Violation};
 use time::OffsetDateTime;
 
-use crate::doc;
 use crate::error::{Error, Result};
 use crate::store::{self, Ancestor, Projected};
+use wire::{doc, heads, history};
 
 /// A direct subordinate to create, as the user typed it (a form or an Excel row).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -382,7 +382,7 @@ impl Replica {
     /// The state a server accepted, if the document was ever acknowledged.
     fn accepted(&self, doc: &mut AutoCommit, row: &store::DocRow) -> Result<Option<OrgRecord>> {
         match &row.acked_heads {
-            Some(h) => Ok(Some(doc::read_at(doc, &doc::decode_heads(h))?)),
+            Some(h) => Ok(Some(doc::read_at(doc, &heads::decode(h))?)),
             None => Ok(None),
         }
     }
@@ -912,4 +912,21 @@ fn duplicate_name(name: &str) -> Violation {
 
 fn refused(code: &str, message: &str) -> Error {
     Error::Refused(Violation::error(code, None, message))
+}
+
+impl Replica {
+    /// The history of `id` (an organization of the replica), oldest first, with the
+    /// author records pulled from the server; this replica's changes not yet confirmed by
+    /// a server are [`history::Writer::Local`].
+    pub fn history(&self, id: &str) -> Result<Vec<history::Entry>> {
+        let row =
+            store::load_doc(self.conn(), id)?.ok_or_else(|| Error::OrgNotFound(id.to_owned()))?;
+        let mut doc = AutoCommit::load(&row.bytes)?;
+        let authors = store::change_authors(self.conn(), id)?;
+        Ok(history::history(
+            &mut doc,
+            &|h| authors.get(h).cloned(),
+            Some(self.actor()),
+        ))
+    }
 }

@@ -10,12 +10,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::protocol::{
-    ErrorBody, HistoryResponse, ProgressHistory, ProgressResponse, REPORT_CONTENT_TYPE,
-};
+use crate::protocol::{HistoryResponse, ProgressHistory, ProgressResponse, REPORT_CONTENT_TYPE};
 use crate::replica::Replica;
 use crate::store;
 use crate::sync::Remote;
+use wire::status::Failure;
 
 /// What to ask `GET /api/v1/progress` for. `Default`: the logged-in admin's organization,
 /// its first level below, the first page, judged today.
@@ -213,22 +212,12 @@ fn failure(status: u16, body: &[u8]) -> Error {
     if status == 401 {
         return Error::LoginRequired;
     }
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(body) => Error::Server {
+    match wire::status::read_failure(status, body) {
+        Failure::Server(body) => Error::Server {
             status,
             body: Box::new(body),
         },
-        Err(_) if matches!(status, 502..=504) => {
-            Error::Network(format!("服务器暂时不可用(HTTP {status})"))
-        }
-        Err(_) => Error::Server {
-            status,
-            body: Box::new(ErrorBody {
-                code: format!("http.{status}"),
-                message: format!("服务器返回错误(HTTP {status})"),
-                violations: Vec::new(),
-            }),
-        },
+        Failure::Unreachable(message) => Error::Network(message),
     }
 }
 

@@ -28,16 +28,17 @@ use schemas::org::{Context, OrgRecord};
 use schemas::{Field, Violation};
 use time::OffsetDateTime;
 
-use crate::doc;
 use crate::error::{Error, Result};
 use crate::history::{self, Writer};
 use crate::protocol::{
-    self, CodeLookupRequest, CodeLookupResponse, DocOutcome, DocResult, ErrorBody, LoginRequest,
+    self, CodeLookupRequest, CodeLookupResponse, DocOutcome, DocResult, LoginRequest,
     LoginResponse, PROTOCOL_VERSION, PullDoc, PullRequest, PullResponse, PushDoc, PushRequest,
     PushResponse, RegisterRequest, RegisterResponse, SYNC_CONTENT_TYPE,
 };
 use crate::replica::Replica;
 use crate::store::{self, Ancestor, ServerFacts};
+use wire::status::Failure;
+use wire::{chunk, doc, heads};
 
 /// Documents asked for per pull page.
 pub const PULL_LIMIT: u32 = 5_000;
@@ -249,47 +250,12 @@ impl Remote {
         if status == 401 && on401 == On401::LoginRequired {
             return Error::LoginRequired;
         }
-        match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(body) => Error::Server {
+        match wire::status::read_failure(status, body) {
+            Failure::Server(body) => Error::Server {
                 status,
                 body: Box::new(body),
             },
-            // No ErrorBody: a proxy or gateway answering for an unreachable server.
-            Err(_) if matches!(status, 502..=504) => {
-                Error::Network(format!("服务器暂时不可用(HTTP {status})"))
-            }
-            // A bare status (a body limit or a proxy answering before the server's own
-            // handlers): the same codes the server's ErrorBody uses (docs/protocol.md).
-            Err(_) => {
-                let (code, what) = match status {
-                    400 => ("bad_request".to_owned(), "请求无法识别"),
-                    403 => ("auth.forbidden".to_owned(), "无权进行此操作"),
-                    404 => (
-                        "not_found".to_owned(),
-                        "服务器上找不到该地址,请核对服务器地址",
-                    ),
-                    413 => (
-                        "payload_too_large".to_owned(),
-                        "上传的数据超过服务器允许的大小",
-                    ),
-                    429 => ("rate_limited".to_owned(), "尝试过于频繁,请稍后再试"),
-                    _ => (format!("http.{status}"), "服务器返回错误"),
-                };
-                let text = String::from_utf8_lossy(body);
-                let detail = schemas::text::truncate_for_message(text.trim());
-                Error::Server {
-                    status,
-                    body: Box::new(ErrorBody {
-                        code,
-                        message: if detail.is_empty() {
-                            format!("{what}(HTTP {status})")
-                        } else {
-                            format!("{what}(HTTP {status}:{detail})")
-                        },
-                        violations: Vec::new(),
-                    }),
-                }
-            }
+            Failure::Unreachable(message) => Error::Network(message),
         }
     }
 
@@ -958,7 +924,7 @@ impl Replica {
                 accepted.id, pd.id
             )));
         }
-        let acked = doc::encode_heads(&server_heads);
+        let acked = heads::encode(&server_heads);
         // Not held yet, as most of a first pull: stored as sent, in one statement.
         let inserted = server.is_none()
             && store::insert_new_doc(
@@ -1177,7 +1143,7 @@ impl Replica {
                 let Some(row) = store::load_doc(self.conn(), id)? else {
                     continue;
                 };
-                let (changes, heads) = match (&row.acked_heads, doc::saved_heads(&row.bytes)) {
+                let (changes, heads) = match (&row.acked_heads, chunk::saved_heads(&row.bytes)) {
                     // Never acknowledged (a unit created offline): the stored bytes are the
                     // whole document, sent as they are; its heads are read from the bytes
                     // without loading it.
@@ -1185,7 +1151,7 @@ impl Replica {
                     (acked, _) => {
                         let mut d = AutoCommit::load(&row.bytes)?;
                         let heads = sorted(d.get_heads());
-                        let acked = acked.as_deref().map(doc::decode_heads);
+                        let acked = acked.as_deref().map(heads::decode);
                         match acked {
                             Some(a) if d.get_missing_deps(&a).is_empty() => {
                                 (d.save_after(&a), heads)
@@ -1318,7 +1284,7 @@ impl Replica {
             (sent.heads.clone(), true)
         };
         conn.prepare_cached("UPDATE docs SET acked_heads = ?2, dirty = ?3 WHERE id = ?1")?
-            .execute(params![id, doc::encode_heads(&acked), dirty])?;
+            .execute(params![id, heads::encode(&acked), dirty])?;
         store::clear_rejection(conn, id)?;
         Ok(())
     }
@@ -1379,6 +1345,7 @@ mod tests {
 
     #[test]
     fn failures_map_to_errors() {
+        use crate::protocol::ErrorBody;
         let body = serde_json::to_vec(&ErrorBody {
             code: "code.used".into(),
             message: "注册码已被使用".into(),

@@ -9,14 +9,14 @@ use std::path::Path;
 use automerge::AutoCommit;
 use schemas::org::Context;
 use schemas::progress::{self, LevelCounts, ProgressRow, TreeNode, UnitFacts};
-use schemas::{Level, Violation};
+use schemas::{Level, Violation, beijing};
 use time::OffsetDateTime;
 
-use crate::doc;
 use crate::error::{Error, Result};
 use crate::excel::{self, CodeRow, ImportRow, OrgTableRow};
 use crate::replica::{NewChild, Replica};
 use crate::store::{self, Ancestor};
+use wire::{doc, heads};
 
 /// One tab of the progress view: a level below the viewer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -40,23 +40,6 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOutcome {
     pub created: Vec<String>,
-}
-
-/// Beijing time (UTC+8), as every date a Chinese user reads.
-pub fn beijing(t: OffsetDateTime) -> OffsetDateTime {
-    t.to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("valid offset"))
-}
-
-fn format_time(t: OffsetDateTime) -> String {
-    let t = beijing(t);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
 }
 
 impl Replica {
@@ -140,7 +123,7 @@ impl Replica {
         }
         let mut dirty = dirty;
         if let Some(h) = &acked {
-            let accepted = doc::read_at(&mut d, &doc::decode_heads(h))?;
+            let accepted = doc::read_at(&mut d, &heads::decode(h))?;
             if !doc::resolve_immutables(
                 &mut d,
                 &accepted,
@@ -178,7 +161,7 @@ impl Replica {
             &record,
             complete,
             &row.bytes,
-            Some(&doc::encode_heads(heads)),
+            Some(&heads::encode(heads)),
             still_dirty,
         )?;
         store::clear_rejection(self.conn(), id)?;
@@ -257,7 +240,7 @@ impl Replica {
                 short_name: c.short_name,
                 category: c.category,
                 code: c.code,
-                expires_at: format_time(c.expires_at),
+                expires_at: beijing::minute(c.expires_at),
             })
             .collect();
         excel::write_codes(path, &issuer, &rows)?;
@@ -321,7 +304,7 @@ impl Replica {
                 .push(e.record.id.as_str());
         }
         let mut by_level: std::collections::BTreeMap<u8, LevelProgress> = Default::default();
-        let local = beijing(now);
+        let local = beijing::at(now);
         let at = time::PrimitiveDateTime::new(local.date(), local.time());
         for e in tree.iter().filter(|e| e.record.id != own.id) {
             let r = &e.record;

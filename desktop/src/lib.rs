@@ -572,7 +572,7 @@ pub struct CodeView {
 }
 
 fn code_view(c: &client_core::replica::ChildCode) -> CodeView {
-    let t = client_core::workflows::beijing(c.expires_at);
+    let t = schemas::beijing::at(c.expires_at);
     CodeView {
         code: c.code.clone(),
         expires: format!(

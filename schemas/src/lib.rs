@@ -8,6 +8,7 @@
 //! Map of the crate:
 //! - [`violation`]: the one [`Violation`] type every rule reports with, and the crate's `Error`;
 //! - [`field`]: the fields of an organization, with stable keys and Chinese labels;
+//! - [`beijing`]: Beijing time, the notice's clock;
 //! - [`text`]: normalization shared by every parser (trim, full-width → half-width);
 //! - [`category`], [`level`], [`industry`], [`role`]: the enumerations of §1, §2, §4;
 //! - [`name`]: short names (§5) and full names and their generation (§6);
@@ -21,6 +22,7 @@
 //!   permission matrix (§3);
 //! - [`progress`]: the definitions of progress supervision (§11).
 
+pub mod beijing;
 pub mod category;
 pub mod code;
 pub mod contact;

@@ -14,12 +14,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use client_core::doc;
-use client_core::protocol::{
+use time::OffsetDateTime;
+use wire::protocol::{
     self, CodeLookupRequest, LoginRequest, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PullRequest,
     PushResponse, RegisterRequest,
 };
-use time::OffsetDateTime;
+use wire::{doc, heads};
 
 use crate::error::{Error, Result};
 use crate::feed;
@@ -117,7 +117,7 @@ pub fn initialize_tree(store: &Store) -> Result<()> {
                 None => format!("/{}/", r.id),
             };
             paths.insert(r.id.clone(), path.clone());
-            let heads: Vec<u8> = d.get_heads().iter().flat_map(|h| h.0).collect();
+            let heads = heads::encode(&d.get_heads());
             let was = store::get_org(tx, &r.id)?;
             store::put_org(
                 tx,

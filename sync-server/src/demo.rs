@@ -21,12 +21,12 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit};
-use client_core::doc;
 use rusqlite::{Connection, params};
 use schemas::RegistrationCode;
 use schemas::generate::{self, GenOptions, SplitMix};
 use schemas::org::{CodeRecord, Context, INFO_FIELDS, OrgRecord};
 use schemas::{Category, Role};
+use wire::{doc, heads};
 
 use crate::error::{Error, Result};
 use crate::store::{self, Accepted, Store};
@@ -381,7 +381,7 @@ fn geneses(
         }
         let mut d =
             doc::genesis(r, actor.clone(), now).map_err(|e| Error::Internal(e.to_string()))?;
-        let heads = doc::encode_heads(&d.get_heads());
+        let heads = heads::encode(&d.get_heads());
         Ok(Some((d.save_nocompress(), heads)))
     };
     let threads = std::thread::available_parallelism()
@@ -452,7 +452,7 @@ fn update_existing(
         return Ok(Existing::Unchanged);
     }
     let after = doc::read(&d);
-    let heads = doc::encode_heads(&d.get_heads());
+    let heads = heads::encode(&d.get_heads());
     store::put_org(
         tx,
         &Accepted {

@@ -5,8 +5,9 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use client_core::protocol::ErrorBody;
 use schemas::Violation;
+use wire::protocol::ErrorBody;
+use wire::status::{self, Known};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,37 +74,37 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Invalid { code, .. } => code,
-            Error::Unauthorized => "auth.required",
-            Error::Forbidden(_) => "auth.forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::RateLimited(_) => "rate_limited",
-            Error::BadRequest(_) => "bad_request",
             Error::TooLarge { code, .. } => code,
-            Error::Timeout => "request.timeout",
-            Error::MethodNotAllowed => "request.method",
-            Error::Store(e) if is_busy(e) => "store.busy",
             Error::Store(e) if is_full(e) => "store.full",
-            Error::Store(_) => "internal.store",
+            Error::Store(e) if !is_busy(e) => "internal.store",
             Error::Document(_) => "internal.document",
-            Error::Internal(_) => "internal",
+            other => other.known().code,
+        }
+    }
+
+    /// The status and code of `wire::status` (one table for client and server).
+    fn known(&self) -> Known {
+        match self {
+            Error::Unauthorized => status::AUTH_REQUIRED,
+            Error::Forbidden(_) => status::FORBIDDEN,
+            Error::NotFound(_) => status::NOT_FOUND,
+            Error::RateLimited(_) => status::RATE_LIMITED,
+            Error::BadRequest(_) => status::BAD_REQUEST,
+            Error::TooLarge { .. } => status::PAYLOAD_TOO_LARGE,
+            Error::Timeout => status::TIMEOUT,
+            Error::MethodNotAllowed => status::METHOD,
+            // Retryable: another writer holds the database, or it has no room left.
+            Error::Store(e) if is_busy(e) || is_full(e) => status::UNAVAILABLE,
+            _ => status::INTERNAL,
         }
     }
 
     fn status(&self) -> StatusCode {
-        match self {
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            // Retryable: another writer holds the database, or it has no room left.
-            Error::Store(e) if is_busy(e) || is_full(e) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        let code = match self {
+            Error::Invalid { .. } => status::INVALID,
+            other => other.known().status,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 

@@ -3,8 +3,8 @@
 //! "Anything new?" is answered from the feed's maximum first, so an empty sync costs one
 //! index seek.
 
-use client_core::protocol::{OrgFacts, PROTOCOL_VERSION, PullDoc, PullResponse};
 use rusqlite::{Connection, params};
+use wire::protocol::{OrgFacts, PROTOCOL_VERSION, PullDoc, PullResponse};
 
 use crate::error::Result;
 use crate::merge::Actor;

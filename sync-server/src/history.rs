@@ -2,7 +2,7 @@
 //! (which account pushed it, when it arrived), written in the push transaction that
 //! accepted it; the records handed to replicas with the documents they pull and push
 //! (protocol version 2); and `GET /api/v1/history`, one organization's history told by
-//! `client_core::history` (the same telling as on a replica).
+//! `wire::history` (the same telling as on a replica).
 //!
 //! What leaves the server of an author is what supervisors see: the organization, the
 //! 团内职务 and the masked name (张*). Records go only with the document they belong to,
@@ -15,10 +15,10 @@ use automerge::{AutoCommit, ChangeHash};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use client_core::history::{self, Author, AuthorRecord};
-use client_core::protocol::{ChangeAuthor, HistoryResponse};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
+use wire::history::{self, Author, AuthorRecord};
+use wire::protocol::{ChangeAuthor, HistoryResponse};
 
 use crate::app::AppState;
 use crate::app::blocking;
@@ -140,7 +140,7 @@ pub fn pushed(
         .collect())
 }
 
-/// The records of `doc_id` by change hash, for `client_core::history`.
+/// The records of `doc_id` by change hash, for `wire::history`.
 fn records_of(c: &Connection, doc_id: &str) -> Result<HashMap<ChangeHash, AuthorRecord>> {
     Ok(of_docs(c, [doc_id])?
         .into_iter()

@@ -6,16 +6,16 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use client_core::protocol::{
-    AncestorSummary, CodeLookupResponse, LoginRequest, LoginResponse, RegisterRequest,
-    RegisterResponse,
-};
 use rand::RngExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use schemas::join::{JoinRule, YearMonth};
 use schemas::person::PersonName;
 use schemas::{Category, Field, IdNumber, Mobile, RegistrationCode, Role, Violation};
 use sha2::{Digest, Sha256};
+use wire::protocol::{
+    AncestorSummary, CodeLookupResponse, LoginRequest, LoginResponse, RegisterRequest,
+    RegisterResponse,
+};
 
 use crate::error::{Error, Result};
 use crate::merge::Actor;

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use client_core::protocol::PushDoc;
+use wire::protocol::PushDoc;
 
 use crate::error::{Error, Result};
 use crate::merge::MAX_DOC_BYTES;
@@ -172,7 +172,7 @@ fn varint<R: Read>(r: &mut Counted<R>) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use client_core::protocol::{PROTOCOL_VERSION, PushRequest, encode};
+    use wire::protocol::{PROTOCOL_VERSION, PushRequest, encode};
 
     /// The same push as postcard would decode it.
     fn as_request(push: &Push) -> PushRequest {

@@ -159,18 +159,6 @@ codes 为直属下级组织分配管理员注册码;也可写中文名称,如 �
     },
 }
 
-fn beijing(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("valid offset"));
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
-
 fn open(data: &std::path::Path) -> sync_server::Result<Store> {
     let config = Config {
         data_dir: data.to_owned(),
@@ -282,7 +270,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                     println!();
                     println!("组织树已初始化(团中央 → 团四川省委 → 团成都市委 → 20个区(市)县团委)。");
                     println!("团成都市委首位管理员注册码:{}", code.code);
-                    println!("有效期至:{}(北京时间),仅限一人使用,区分大小写。", beijing(code.expires_at));
+                    println!("有效期至:{}(北京时间),仅限一人使用,区分大小写。", schemas::beijing::minute(code.expires_at));
                     println!("组织编号:{}", schemas::initial::org_id(schemas::divisions::chengdu_code()));
                     println!("{}", schemas::code::how_to_register(Some(code.code.as_str())));
                 }
@@ -303,7 +291,10 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 OffsetDateTime::now_utc(),
             )?;
             println!("{}({})的管理员注册码:{}", o.short_name, o.id, code.code);
-            println!("有效期至:{}(北京时间)", beijing(code.expires_at));
+            println!(
+                "有效期至:{}(北京时间)",
+                schemas::beijing::minute(code.expires_at)
+            );
             println!(
                 "{}",
                 schemas::code::how_to_register(Some(code.code.as_str()))

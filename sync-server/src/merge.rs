@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 
 use automerge::{AutoCommit, ChangeHash};
-use client_core::doc;
-use client_core::protocol::{DocOutcome, DocResult, PushDoc};
 use rusqlite::Connection;
 use schemas::code::{RegistrationCode, VALIDITY_DAYS};
 use schemas::name::ChainLink;
 use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
 use schemas::{Category, Field, Level, Violation};
+use wire::chunk::has_foreign_chunk;
+use wire::protocol::{DocOutcome, DocResult, PushDoc};
+use wire::{doc, heads};
 
 use crate::error::Result;
 use crate::intake::Incoming;
@@ -121,10 +122,6 @@ fn reject(v: Vec<Violation>) -> DocOutcome {
 
 fn one(code: &str, field: Option<Field>, message: impl Into<String>) -> DocOutcome {
     reject(vec![Violation::error(code, field, message)])
-}
-
-fn heads_of(d: &mut AutoCommit) -> Vec<[u8; 32]> {
-    d.get_heads().into_iter().map(|h| h.0).collect()
 }
 
 /// What [`doc::read_genesis`] reads from pushed changes (a bundle is not looked at).
@@ -391,7 +388,7 @@ fn apply(
         // Nothing new: a retry of an accepted push is answered the same way (the document
         // is inside the admin's subtree: outside ones are never loaded).
         return Ok(Err(DocOutcome::Accepted {
-            heads: heads_of(&mut d),
+            heads: heads::to_wire(&d.get_heads()),
         }));
     }
     // One organization, one history: a document has exactly one root change (its genesis),
@@ -409,56 +406,10 @@ fn apply(
     let new_changes = new_changes.iter().map(|c| c.hash()).collect();
     Ok(Ok(Applied {
         record: doc::read(&d),
-        heads: heads_of(&mut d),
+        heads: heads::to_wire(&d.get_heads()),
         bytes: d.save_nocompress(),
         new_changes,
     }))
-}
-
-/// Whether `bytes` hold an Automerge chunk of a type this project never writes: 3 (a
-/// "bundle") or above. Clients push documents (0) and changes (1, or 2 compressed) only,
-/// and automerge 0.12 can exhaust memory parsing a bundle (a 309-byte one asks for more
-/// than 16 GiB; found by fuzzing: tests/fuzz_regressions.rs), where a failed allocation
-/// aborts the server. Bytes that are not a sequence of chunks are left to automerge.
-///
-/// A chunk: magic `85 6f 4a 83`, 4 checksum bytes, the type, the LEB128 data length, the
-/// data (the layout `client_core::doc::saved_heads` reads too).
-pub fn has_foreign_chunk(bytes: &[u8]) -> bool {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        if bytes.get(pos..pos + 4) != Some(&MAGIC[..]) {
-            return false;
-        }
-        let Some(&kind) = bytes.get(pos + 8) else {
-            return false;
-        };
-        if kind > 2 {
-            return true;
-        }
-        pos += 9;
-        let mut len: u64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let Some(&b) = bytes.get(pos) else {
-                return false;
-            };
-            pos += 1;
-            if shift >= 64 {
-                return false;
-            }
-            len |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        match usize::try_from(len).ok().and_then(|l| pos.checked_add(l)) {
-            Some(next) => pos = next,
-            None => return false,
-        }
-    }
-    false
 }
 
 fn outside() -> DocOutcome {
@@ -655,7 +606,7 @@ impl ChainCache {
 
 #[cfg(test)]
 mod tests {
-    use super::{Incoming, has_foreign_chunk, read_geneses};
+    use super::{Incoming, read_geneses};
 
     /// Every pushed genesis is read, in order, whether on one thread or on two (a push of
     /// 500 documents or more): the merge takes the n-th result for the n-th document.
@@ -672,8 +623,8 @@ mod tests {
                     r.category = "团委".into();
                     r.short_name = format!("第{i}公司团委");
                     let actor = automerge::ActorId::random();
-                    let change = client_core::doc::genesis_change(&r, &actor, 1_700_000_000);
-                    Incoming::Doc(client_core::protocol::PushDoc {
+                    let change = wire::doc::genesis_change(&r, &actor, 1_700_000_000);
+                    Incoming::Doc(wire::protocol::PushDoc {
                         id: r.id.clone(),
                         changes: change.raw_bytes().to_vec(),
                     })
@@ -686,41 +637,5 @@ mod tests {
                 assert_eq!(record.id, format!("org-g{i}"));
             }
         }
-    }
-
-    /// A chunk as `has_foreign_chunk` reads it: magic, checksum (not checked there), type,
-    /// LEB128 length, data.
-    fn chunk(kind: u8, len: usize) -> Vec<u8> {
-        let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, kind];
-        let mut n = len as u64;
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-        out.extend(std::iter::repeat_n(0u8, len));
-        out
-    }
-
-    #[test]
-    fn only_chunk_types_clients_never_write_are_foreign() {
-        let seq = |chunks: &[(u8, usize)]| -> Vec<u8> {
-            chunks.iter().flat_map(|&(k, n)| chunk(k, n)).collect()
-        };
-        // Documents, changes and compressed changes, with lengths of one, two and three
-        // LEB128 bytes: not foreign.
-        assert!(!has_foreign_chunk(&seq(&[(0, 10), (1, 200), (2, 20_000)])));
-        // A bundle (3) or anything above, after chunks of every length: foreign.
-        assert!(has_foreign_chunk(&seq(&[(3, 5)])));
-        assert!(has_foreign_chunk(&seq(&[(1, 200), (3, 5)])));
-        assert!(has_foreign_chunk(&seq(&[(0, 20_000), (1, 1), (7, 0)])));
-        // Not chunks at all, or cut short: left to automerge.
-        assert!(!has_foreign_chunk(b"not a chunk"));
-        assert!(!has_foreign_chunk(&seq(&[(1, 200)])[..100]));
-        assert!(!has_foreign_chunk(&[]));
     }
 }

@@ -5,10 +5,10 @@
 //! they sync to replicas like any change.
 
 use automerge::{ActorId, AutoCommit};
-use client_core::doc;
 use rusqlite::Connection;
 use schemas::org::Context;
 use schemas::{Category, ShortName};
+use wire::{doc, heads};
 
 use crate::error::{Error, Result};
 use crate::store::{self, Accepted, OrgRow, Store};
@@ -70,7 +70,7 @@ fn edit(
     edit(&mut after);
     doc::write(&mut d, &before, &after, store::now())
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let heads: Vec<u8> = d.get_heads().iter().flat_map(|h| h.0).collect();
+    let heads = heads::encode(&d.get_heads());
     let complete = after.completeness(&Context::default()).is_complete();
     store::put_org(
         c,

@@ -26,16 +26,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use client_core::protocol::{
-    ChildRollup, ErrorBody, OverdueCount, ProgressEntry, ProgressHistory, ProgressPage,
-    ProgressResponse, ProgressTab, REPORT_CONTENT_TYPE, SnapshotDay, SnapshotLevel, UnitRef,
-};
 use rusqlite::{Connection, OptionalExtension, params};
 use schemas::level::MAX_LEVEL;
 use schemas::progress::{self, LevelCounts, ProgressRow, Schedule, Task, UnitFacts};
 use schemas::{Category, Level, Mobile};
 use serde::Deserialize;
-use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+use wire::protocol::{
+    ChildRollup, ErrorBody, OverdueCount, ProgressEntry, ProgressHistory, ProgressPage,
+    ProgressResponse, ProgressTab, REPORT_CONTENT_TYPE, SnapshotDay, SnapshotLevel, UnitRef,
+};
 
 use crate::app::{AppState, blocking};
 use crate::error::{Error, Result};
@@ -54,11 +54,6 @@ pub const FINDING_LIMIT: usize = 200;
 /// Snapshot rows returned by the history (a campaign lasts weeks, not years).
 pub const HISTORY_ROWS: i64 = 10_000;
 
-/// Beijing time, the campaign's clock (the notice's days and hours).
-pub fn beijing() -> UtcOffset {
-    UtcOffset::from_hms(8, 0, 0).expect("valid offset")
-}
-
 /// The moment a request is judged at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
@@ -74,7 +69,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn at(now: OffsetDateTime) -> Clock {
-        let b = now.to_offset(beijing());
+        let b = schemas::beijing::at(now);
         Clock {
             now: now.unix_timestamp(),
             at: PrimitiveDateTime::new(b.date(), b.time()),

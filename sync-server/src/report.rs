@@ -12,11 +12,11 @@
 
 use std::collections::HashMap;
 
-use client_core::protocol::{ChildRollup, UnitRef};
 use rusqlite::{Connection, params};
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use schemas::Level;
 use schemas::progress::{self, LevelCounts, Overdue, ProgressRow, ROW_HEADERS, Schedule};
+use wire::protocol::{ChildRollup, UnitRef};
 
 use crate::error::{Error, Result};
 use crate::feed::subtree_range;

@@ -5,12 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::AutoCommit;
-use client_core::doc;
 use client_core::protocol::LoginRequest;
 use schemas::generate::{self, GenOptions};
 use schemas::org::{Context, OrgRecord};
 use sync_server::demo::{self, DemoOptions, DemoSize};
 use sync_server::store::{self, Store};
+use wire::{doc, heads};
 
 struct Row {
     parent: String,
@@ -41,7 +41,7 @@ fn rows(store: &Store) -> HashMap<String, Row> {
                 // The document loads and reads back as the record, at the stored heads.
                 let mut d = AutoCommit::load(&bytes).expect("document loads");
                 assert_eq!(doc::read(&d), record, "{id}");
-                assert_eq!(doc::encode_heads(&d.get_heads()), heads, "{id}");
+                assert_eq!(heads::encode(&d.get_heads()), heads, "{id}");
                 assert_eq!(record.id, id);
                 assert_eq!(r.get::<_, String>(11)?, record.category);
                 assert_eq!(r.get::<_, String>(12)?, record.short_name);
@@ -291,7 +291,7 @@ fn demo_on_an_initialized_store_keeps_edited_orgs() {
             let mut after = before.clone();
             after.phone = "028-86661234".into();
             doc::write(&mut d, &before, &after, 1).unwrap();
-            let heads = doc::encode_heads(&d.get_heads());
+            let heads = heads::encode(&d.get_heads());
             store::put_org(
                 tx,
                 &store::Accepted {

@@ -36,7 +36,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash};
-use client_core::doc;
 use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::Remote;
 use client_core::{Error, NewChild, Replica};
@@ -46,6 +45,7 @@ use rusqlite::{Connection, OpenFlags};
 use schemas::Field;
 use schemas::org::OrgRecord;
 use tempfile::TempDir;
+use wire::{doc, heads};
 
 mod common;
 use common::{id_number, mobile, server_command};
@@ -507,7 +507,7 @@ fn check_server(db: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
             "{ctx}: {id}: the document and its record column differ (half-applied)"
         );
         let doc_heads = sorted(d.get_heads());
-        let col_heads = sorted(doc::decode_heads(&heads));
+        let col_heads = sorted(heads::decode(&heads));
         assert_eq!(
             heads.len(),
             32 * col_heads.len(),
@@ -578,7 +578,7 @@ fn local_docs(replica_path: &Path) -> Vec<LocalDoc> {
             bytes: r.get(1)?,
             acked: r
                 .get::<_, Option<Vec<u8>>>(2)?
-                .map(|h| sorted(doc::decode_heads(&h))),
+                .map(|h| sorted(heads::decode(&h))),
             dirty: r.get(3)?,
         })
     })
@@ -675,7 +675,7 @@ fn check_converged(replica: &Replica, db: &Path, ctx: &str) -> usize {
         .map(|row| {
             let (id, rec, heads) = row.unwrap();
             let rec: OrgRecord = serde_json::from_str(&rec).unwrap();
-            (id, (rec, sorted(doc::decode_heads(&heads))))
+            (id, (rec, sorted(heads::decode(&heads))))
         })
         .collect();
     let local = local_docs(replica.path());

@@ -47,6 +47,7 @@ use schemas::Field;
 use schemas::org::OrgRecord;
 use tempfile::TempDir;
 use time::OffsetDateTime;
+use wire::heads;
 
 const QINGYANG: &str = "org-510105";
 const CHILD_REPLICA: &str = "ZHTJ_FAULTS_CHILD_REPLICA";
@@ -200,7 +201,7 @@ fn server_subtree(
         .into_iter()
         .map(|(id, rec, heads)| {
             let rec: OrgRecord = serde_json::from_str(&rec).unwrap();
-            (id, (rec, sorted(doc::decode_heads(&heads))))
+            (id, (rec, sorted(heads::decode(&heads))))
         })
         .collect()
 }
@@ -233,10 +234,7 @@ fn assert_converged(replica: &Replica, server: &TestServer, exp: &Expected, ctx:
         let row = store::load_doc(&conn, &p.record.id).unwrap().unwrap();
         assert!(!row.dirty, "{ctx}: {} pending", p.record.id);
         assert_eq!(
-            row.acked_heads
-                .as_deref()
-                .map(doc::decode_heads)
-                .map(sorted),
+            row.acked_heads.as_deref().map(heads::decode).map(sorted),
             Some(heads.clone()),
             "{ctx}: {}: acknowledged heads are not the server's",
             p.record.id

@@ -74,6 +74,7 @@ use schemas::org::{Context, IMMUTABLE_FIELDS, OrgRecord};
 use schemas::{Category, Field, Level, Violation};
 use tempfile::TempDir;
 use time::OffsetDateTime;
+use wire::heads;
 
 mod regressions;
 
@@ -543,7 +544,7 @@ fn local_docs(path: &Path) -> BTreeMap<String, LocalDoc> {
                 LocalDoc {
                     record: p.record,
                     bytes: row.bytes,
-                    acked: row.acked_heads.as_deref().map(doc::decode_heads),
+                    acked: row.acked_heads.as_deref().map(heads::decode),
                     dirty: row.dirty,
                     complete: p.complete,
                     admins,
@@ -557,7 +558,7 @@ fn local_docs(path: &Path) -> BTreeMap<String, LocalDoc> {
 fn accepted_record(path: &Path, id: &str) -> Option<OrgRecord> {
     let conn = store::open(path).unwrap();
     let row = store::load_doc(&conn, id).unwrap()?;
-    let heads = doc::decode_heads(row.acked_heads.as_deref()?);
+    let heads = heads::decode(row.acked_heads.as_deref()?);
     let mut d = AutoCommit::load(&row.bytes).unwrap();
     Some(doc::read_at(&mut d, &heads).unwrap())
 }
@@ -654,7 +655,7 @@ fn server_orgs(server: &TestServer) -> BTreeMap<String, ServerOrg> {
                             record: serde_json::from_str::<OrgRecord>(&r.get::<_, String>(10)?)
                                 .expect("record column is an OrgRecord"),
                             bytes: r.get(11)?,
-                            heads: sorted(doc::decode_heads(&r.get::<_, Vec<u8>>(12)?)),
+                            heads: sorted(heads::decode(&r.get::<_, Vec<u8>>(12)?)),
                             complete: r.get(13)?,
                         },
                     ))

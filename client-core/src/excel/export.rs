@@ -9,7 +9,7 @@ use schemas::{Field, Violation};
 
 use super::import::ImportRow;
 use super::template::{add_import_sheet, add_instructions_sheet, add_options_sheet};
-use super::{COLUMNS, ERROR_COLUMN, Formats, TEMPLATE_ROWS, clip_for_cell, column_label, now_cst};
+use super::{COLUMNS, ERROR_COLUMN, Formats, TEMPLATE_ROWS, clip_for_cell, column_label};
 use crate::Result;
 
 const ERROR_FILL: u32 = 0xFFC7CE;
@@ -293,7 +293,15 @@ pub fn write_codes(path: &Path, issuer_short_name: &str, rows: &[CodeRow]) -> Re
         &formats.title.clone().set_align(FormatAlign::Center),
     )?;
     sheet.set_row_height(0, 24)?;
-    sheet.write_string_with_format(1, 0, format!("生成时间:{}", now_cst()), &formats.note)?;
+    sheet.write_string_with_format(
+        1,
+        0,
+        format!(
+            "生成时间:{}",
+            schemas::beijing::minute(time::OffsetDateTime::now_utc())
+        ),
+        &formats.note,
+    )?;
     sheet.write_string_with_format(
         2,
         0,

@@ -127,7 +127,7 @@ pub(crate) fn target(replica: &Replica, org: Option<&str>) -> CliResult<String> 
 /// Now, in Beijing time: the offset only changes how times are shown (the progress
 /// sentence "截至…"), never a comparison.
 pub(crate) fn now() -> OffsetDateTime {
-    crate::output::beijing(OffsetDateTime::now_utc())
+    schemas::beijing::now()
 }
 
 /// Name the file of a file error (the library's I/O errors do not carry the path).

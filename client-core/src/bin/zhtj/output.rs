@@ -6,7 +6,7 @@ use std::io::Write;
 
 use client_core::Error;
 use schemas::{Field, IdNumber, Mobile, Violation};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 /// What a command prints on stdout, collected and written once at the end (so that a
 /// closed pipe, as in `zhtj tree | head`, is not a panic).
@@ -150,27 +150,11 @@ pub fn is_personal(field: Field) -> bool {
 
 // ------------------------------------------------------------------------ time
 
-/// Beijing time (UTC+8), the notice's time.
-pub fn beijing(t: OffsetDateTime) -> OffsetDateTime {
-    t.to_offset(UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC))
-}
-
-/// "2017-12-20 09:00" in Beijing time.
-pub fn format_beijing(t: OffsetDateTime) -> String {
-    let t = beijing(t);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
+pub use schemas::beijing::minute as format_beijing;
 
 /// RFC 3339 with the Beijing offset, for JSON.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    beijing(t)
+    schemas::beijing::at(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

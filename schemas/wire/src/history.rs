@@ -23,6 +23,8 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ScalarValue};
 use schemas::Field;
 use serde::{Deserialize, Serialize};
 
+use crate::heads::hex;
+
 /// A change received by the server more than this long after it was made was made
 /// offline (or on a replica that could not sync) and synced later [inferred: a sync takes
 /// seconds; ten minutes leaves room for a slow line and a clock a few minutes off].
@@ -148,11 +150,6 @@ struct Write {
     pred: Vec<OpId>,
     value: String,
     entry: usize,
-}
-
-/// Hex of a change hash.
-pub fn hex(h: &ChangeHash) -> String {
-    h.0.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn display(v: &ScalarValue) -> String {
@@ -396,23 +393,6 @@ pub fn history(
         }
     }
     entries
-}
-
-impl crate::replica::Replica {
-    /// The history of `id` (an organization of the replica), oldest first, with the
-    /// author records pulled from the server; this replica's changes not yet confirmed by
-    /// a server are [`Writer::Local`].
-    pub fn history(&self, id: &str) -> crate::Result<Vec<Entry>> {
-        let row = crate::store::load_doc(self.conn(), id)?
-            .ok_or_else(|| crate::Error::OrgNotFound(id.to_owned()))?;
-        let mut doc = AutoCommit::load(&row.bytes)?;
-        let authors = crate::store::change_authors(self.conn(), id)?;
-        Ok(history(
-            &mut doc,
-            &|h| authors.get(h).cloned(),
-            Some(self.actor()),
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use automerge::{
     ValueRef,
 };
 use schemas::org::{CodeRecord, INFO_FIELDS, OrgRecord};
-use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::Result;
+use crate::chunk::Cursor;
 
 const CODES: &str = "codes";
 
@@ -112,11 +112,12 @@ pub fn read_genesis(bytes: &[u8]) -> Option<(OrgRecord, ChangeHash)> {
 fn genesis_candidate(bytes: &[u8]) -> Option<(OrgRecord, ActorId, i64)> {
     const VALUE_META: u64 = 5 << 4 | 6;
     const VALUE_RAW: u64 = 5 << 4 | 7;
-    let mut c = Cursor { bytes, pos: 9 };
-    if bytes.get(..4)? != [0x85, 0x6f, 0x4a, 0x83] || *bytes.get(8)? != 1 {
+    let mut c = Cursor { bytes, pos: 0 };
+    let (kind, len) = c.header()?;
+    let len = usize::try_from(len).ok()?;
+    if kind != 1 {
         return None;
     }
-    let len = usize::try_from(c.uleb()?).ok()?;
     if c.pos.checked_add(len)? != bytes.len() || c.uleb()? != 0 {
         return None; // not the whole input, or with dependencies
     }
@@ -202,54 +203,6 @@ fn int((kind, bytes): (u64, &[u8])) -> Option<i64> {
 
 fn text((kind, bytes): (u64, &[u8])) -> Option<&str> {
     (kind == 6).then(|| std::str::from_utf8(bytes).ok())?
-}
-
-/// A reader of LEB128 numbers and byte strings.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn uleb(&mut self) -> Option<u64> {
-        let mut value: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.pos)?;
-            self.pos += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn sleb(&mut self) -> Option<i64> {
-        let mut value: i64 = 0;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.pos)?;
-            self.pos += 1;
-            value |= i64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                if shift < 57 && byte & 0x40 != 0 {
-                    value |= -1 << (shift + 7);
-                }
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.bytes.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(out)
-    }
-
-    fn take_prefixed(&mut self) -> Option<&'a [u8]> {
-        let n = usize::try_from(self.uleb()?).ok()?;
-        self.take(n)
-    }
 }
 
 /// The genesis of an organization every replica and the server must share byte for byte
@@ -401,78 +354,6 @@ pub fn write(
     Ok(wrote)
 }
 
-/// Encode heads for storage: 32 bytes per hash, concatenated.
-pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-/// Decode heads stored by [`encode_heads`]; damaged input yields the valid prefix.
-pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
-}
-
-/// The heads recorded in a saved document, read without loading it (which costs ~60 µs
-/// and ~15 KB per document: DESIGN "Measured facts"): from the header of one document
-/// chunk (as `save_nocompress()` or `save()` writes it), or, for one change chunk (a genesis
-/// stored as created: [`genesis_change`]), the change's hash. `None` for anything else
-/// (several chunks, compressed changes, damaged bytes): load the document then.
-///
-/// Layout (automerge binary format): magic `85 6f 4a 83`, 4 checksum bytes, chunk type
-/// (0 = document, 1 = change), LEB128 data length, the data. A document's data starts with
-/// the actors (LEB128 count, each a LEB128 length and bytes), then the heads (LEB128 count,
-/// 32 bytes each). A change's hash is the SHA-256 of its type, length and data; the
-/// checksum is the hash's first 4 bytes.
-pub fn saved_heads(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
-    if bytes.get(..4)? != [0x85, 0x6f, 0x4a, 0x83] {
-        return None;
-    }
-    let kind = *bytes.get(8)?;
-    let mut c = Cursor { bytes, pos: 9 };
-    let len = c.uleb()?;
-    let data = c.pos;
-    if data.checked_add(usize::try_from(len).ok()?)? != bytes.len() {
-        return None;
-    }
-    match kind {
-        0 => {
-            for _ in 0..c.uleb()? {
-                c.take_prefixed()?; // an actor
-            }
-            let count = usize::try_from(c.uleb()?).ok()?;
-            let heads = c
-                .take(count.checked_mul(32)?)?
-                .chunks_exact(32)
-                .filter_map(|h| ChangeHash::try_from(h).ok())
-                .collect::<Vec<_>>();
-            (heads.len() == count).then_some(heads)
-        }
-        1 => {
-            // Hashed over the canonical LEB128 of the length, as Automerge hashes it.
-            let mut header = vec![kind];
-            let mut n = len;
-            loop {
-                let byte = (n & 0x7f) as u8;
-                n >>= 7;
-                if n == 0 {
-                    header.push(byte);
-                    break;
-                }
-                header.push(byte | 0x80);
-            }
-            let hash: [u8; 32] = Sha256::new()
-                .chain_update(&header)
-                .chain_update(&bytes[data..])
-                .finalize()
-                .into();
-            (hash[..4] == bytes[4..8]).then(|| vec![ChangeHash(hash)])
-        }
-        _ => None,
-    }
-}
-
 /// Make the document's immutable fields agree with an accepted state (`accepted`, the
 /// record at the heads a server acknowledged): the first value a server accepted stands
 /// (DESIGN "Immutable fields"). Returns the fields it reset.
@@ -505,7 +386,10 @@ pub fn read_at(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Result<OrgRecord> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::saved_heads;
+    use crate::heads::{decode as decode_heads, encode as encode_heads};
     use schemas::Level;
+    use sha2::{Digest, Sha256};
 
     fn record() -> OrgRecord {
         let mut r = OrgRecord::new("org-1", "parent-1", Level::VILLAGE);
