@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use automerge::ChangeHash;
 use client_core::sync::{PULL_LIMIT, Remote, SyncReport};
-use client_core::{Error, NewChild, Replica, doc, store};
+use client_core::{Error, NewChild, Replica, store};
 use e2e::proxy::{Dir, Proxy, Rule};
 use e2e::{CITY, JINJIANG, TestServer, login_request, registration, replica_dir, spawn_server};
 use rand::rngs::StdRng;
