@@ -18,7 +18,10 @@
 //! answers a retry of an accepted push with the same heads).
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
@@ -68,6 +71,39 @@ const META_LAST_SYNC: &str = "last_sync_at";
 pub struct Remote {
     base: String,
     agent: ureq::Agent,
+    traffic: Arc<Traffic>,
+}
+
+/// Body bytes sent and received by a [`Remote`] (and its clones) so far, counted as they
+/// cross the socket: a progress display on a slow link reads them while a request runs.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl Traffic {
+    /// (bytes sent, bytes received).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.received.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A request body that counts what ureq takes of it.
+struct Counting<'a> {
+    body: &'a [u8],
+    count: &'a AtomicU64,
+}
+
+impl std::io::Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.body.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Check and normalize a server address: `http://` or `https://`, a host, no trailing `/`.
@@ -132,6 +168,17 @@ fn network_error(e: ureq::Error) -> Error {
         _ => "网络错误",
     };
     Error::Network(format!("{what}:{e}"))
+}
+
+/// ureq's error back out of the `io::Error` its body reader wraps it in.
+fn from_io(e: std::io::Error) -> ureq::Error {
+    if e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
+        if let Some(Ok(inner)) = e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
+            return *inner;
+        }
+        return ureq::Error::Io(std::io::Error::other("网络错误"));
+    }
+    ureq::Error::Io(e)
 }
 
 /// What an endpoint does with HTTP 401.
@@ -206,7 +253,13 @@ impl Remote {
         Ok(Remote {
             base,
             agent: ureq::Agent::new_with_config(config.build()),
+            traffic: Arc::default(),
         })
+    }
+
+    /// The body bytes this remote has sent and received so far.
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
     }
 
     /// The normalized server address.
@@ -234,14 +287,34 @@ impl Remote {
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
-        let mut resp = req.send(body).map_err(network_error)?;
+        // Counted while ureq writes it; the length is announced, so it is not chunked.
+        let mut reader = Counting {
+            body,
+            count: &self.traffic.sent,
+        };
+        let mut resp = req
+            .header("Content-Length", body.len().to_string())
+            .send(ureq::SendBody::from_reader(&mut reader))
+            .map_err(network_error)?;
         let status = resp.status().as_u16();
-        let bytes = resp
+        let mut bytes = Vec::new();
+        let mut answer = resp
             .body_mut()
             .with_config()
             .limit(protocol::MAX_DECOMPRESSED as u64)
-            .read_to_vec()
-            .map_err(network_error)?;
+            .reader();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match answer.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    bytes.extend_from_slice(&buf[..n]);
+                    self.traffic.received.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(network_error(from_io(e))),
+            }
+        }
         Ok((status, bytes))
     }
 
@@ -509,6 +582,9 @@ pub struct SyncReport {
     pub overwritten: Vec<Overwritten>,
     /// HTTP requests made.
     pub round_trips: usize,
+    /// Body bytes sent and received (compressed, as on the wire, without HTTP headers).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
     pub duration: Duration,
 }
 
@@ -543,6 +619,8 @@ struct Sent {
     bytes: Vec<u8>,
     /// The local heads when sent.
     heads: Vec<ChangeHash>,
+    /// The changes sent: a document accepted as sent has the push's author stamp on each.
+    changes: Vec<ChangeHash>,
 }
 
 impl Replica {
@@ -758,6 +836,7 @@ impl Replica {
         progress: &mut dyn FnMut(SyncStage, usize, usize),
     ) -> Result<SyncReport> {
         let start = Instant::now();
+        let (sent, received) = remote.traffic().get();
         let token = self.token()?.ok_or(Error::LoginRequired)?;
         let mut report = SyncReport::default();
         let result = self
@@ -773,6 +852,9 @@ impl Replica {
         // disk (synchronous=NORMAL for this one statement), so an empty sync costs no fsync.
         store::set_meta_lazy(self.conn(), META_LAST_SYNC, &now_secs().to_string())?;
         report.duration = start.elapsed();
+        let (now_sent, now_received) = remote.traffic().get();
+        report.bytes_sent = now_sent - sent;
+        report.bytes_received = now_received - received;
         Ok(report)
     }
 
@@ -1143,25 +1225,33 @@ impl Replica {
                 let Some(row) = store::load_doc(self.conn(), id)? else {
                     continue;
                 };
-                let (changes, heads) = match (&row.acked_heads, chunk::saved_heads(&row.bytes)) {
-                    // Never acknowledged (a unit created offline): the stored bytes are the
-                    // whole document, sent as they are; its heads are read from the bytes
-                    // without loading it.
-                    (None, Some(heads)) => (row.bytes.clone(), sorted(heads)),
-                    (acked, _) => {
-                        let mut d = AutoCommit::load(&row.bytes)?;
-                        let heads = sorted(d.get_heads());
-                        let acked = acked.as_deref().map(heads::decode);
-                        match acked {
-                            Some(a) if d.get_missing_deps(&a).is_empty() => {
-                                (d.save_after(&a), heads)
-                            }
-                            // Never acknowledged, or acknowledged at heads this copy lacks:
-                            // send everything.
-                            _ => (row.bytes.clone(), heads),
+                let (changes, heads, hashes) =
+                    match (&row.acked_heads, chunk::saved_heads(&row.bytes)) {
+                        // Never acknowledged and never edited (a unit created offline): the
+                        // stored bytes are its genesis change, sent as they are; its heads
+                        // are read from the bytes without loading it.
+                        (None, Some(heads)) if chunk::is_one_change(&row.bytes) => {
+                            let heads = sorted(heads);
+                            (row.bytes.clone(), heads.clone(), heads)
                         }
-                    }
-                };
+                        (acked, _) => {
+                            let mut d = AutoCommit::load(&row.bytes)?;
+                            let heads = sorted(d.get_heads());
+                            let acked = acked.as_deref().map(heads::decode);
+                            match acked {
+                                Some(a) if d.get_missing_deps(&a).is_empty() => {
+                                    let hashes = d.get_changes(&a).iter().map(|c| c.hash()).collect();
+                                    (d.save_after(&a), heads, hashes)
+                                }
+                                // Never acknowledged, or acknowledged at heads this copy
+                                // lacks: send everything.
+                                _ => {
+                                    let hashes = d.get_changes(&[]).iter().map(|c| c.hash()).collect();
+                                    (row.bytes.clone(), heads, hashes)
+                                }
+                            }
+                        }
+                    };
                 docs.push(PushDoc {
                     id: id.clone(),
                     changes,
@@ -1171,6 +1261,7 @@ impl Replica {
                     Sent {
                         bytes: row.bytes,
                         heads,
+                        changes: hashes,
                     },
                 );
             }
@@ -1210,11 +1301,14 @@ impl Replica {
         report: &mut SyncReport,
         last_try: bool,
     ) -> Result<Vec<String>> {
+        let cursor = self.cursor()?;
+        let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
         let resp = remote.push(
             token,
             &PushRequest {
                 version: PROTOCOL_VERSION,
                 docs,
+                cursor,
             },
         )?;
         report.round_trips += 1;
@@ -1223,6 +1317,23 @@ impl Replica {
         let now = now_secs();
         store::put_change_authors(&tx, &resp.authors)?;
         let mut need_full = Vec::new();
+        // Version 3 names only the documents not accepted as sent: the others are held by
+        // the server at the heads sent, with the push's stamp on each change sent.
+        let named: HashSet<&str> = resp.results.iter().map(|r| r.id.as_str()).collect();
+        if resp.version >= 3 {
+            let mut stamped = Vec::new();
+            for id in ids.iter().filter(|id| !named.contains(id.as_str())) {
+                let Some(s) = sent.get(id) else {
+                    continue;
+                };
+                if let Some(stamp) = &resp.stamp {
+                    stamped.extend(s.changes.iter().map(|h| stamp.record(id, h.0)));
+                }
+                self.record_accepted(&tx, id, s, s.heads.clone())?;
+                report.pushed += 1;
+            }
+            store::put_change_authors(&tx, &stamped)?;
+        }
         for DocResult { id, outcome } in resp.results {
             let Some(s) = sent.get(&id) else {
                 continue;
@@ -1248,6 +1359,11 @@ impl Replica {
                     report.rejected.push(record_rejection(&tx, &id, now, v)?);
                 }
             }
+        }
+        // Nothing but this push entered the subtree's feed since the cursor: the next pull
+        // starts after it instead of bringing this push's documents back.
+        if let Some(c) = resp.cursor.filter(|&c| c > cursor) {
+            store::set_meta(&tx, META_CURSOR, &c.to_string())?;
         }
         tx.commit()?;
         Ok(need_full)

@@ -126,6 +126,13 @@ pub fn saved_heads(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
     }
 }
 
+/// Whether `bytes` are exactly one uncompressed change chunk (a genesis stored as
+/// created), whose hash [`saved_heads`] reads without loading it.
+pub fn is_one_change(bytes: &[u8]) -> bool {
+    let mut c = Cursor { bytes, pos: 0 };
+    matches!(c.header(), Some((1, len)) if usize::try_from(len).ok().and_then(|l| c.pos.checked_add(l)) == Some(bytes.len()))
+}
+
 /// Whether `bytes` hold an Automerge chunk of a type this project never writes: 3 (a
 /// "bundle") or above. Clients push documents (0) and changes (1, or 2 compressed) only,
 /// and automerge 0.12 can exhaust memory parsing a bundle (a 309-byte one asks for more
@@ -178,6 +185,17 @@ mod tests {
         assert!(!has_foreign_chunk(b"not a chunk"));
         assert!(!has_foreign_chunk(&seq(&[(1, 200)])[..100]));
         assert!(!has_foreign_chunk(&[]));
+    }
+
+    #[test]
+    fn one_change_chunk_is_told_from_documents_and_sequences() {
+        assert!(is_one_change(&chunk(1, 200)));
+        assert!(!is_one_change(&chunk(0, 200)));
+        assert!(!is_one_change(&chunk(2, 200)));
+        let two: Vec<u8> = [chunk(1, 10), chunk(1, 10)].concat();
+        assert!(!is_one_change(&two));
+        assert!(!is_one_change(&chunk(1, 200)[..100]));
+        assert!(!is_one_change(b""));
     }
 
     #[test]

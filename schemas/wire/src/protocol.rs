@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks (docs/protocol.md). Version 2 added the author
-/// records at the end of push and pull answers; the server still answers version 1 bodies
-/// (without them), and refuses others with a clear error.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// records at the end of push and pull answers; version 3 made push answers the size of
+/// the news (documents accepted as sent go unnamed, their authors in one stamp) and lets a
+/// push move the replica's feed cursor past its own documents. The server still answers
+/// versions 1 and 2 as they were, and refuses others with a clear error.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The oldest version the server still answers.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
@@ -124,6 +126,10 @@ pub struct PushDoc {
 pub struct PushRequest {
     pub version: u32,
     pub docs: Vec<PushDoc>,
+    /// (Version 3) The replica's feed cursor: if nothing but this push's own documents
+    /// entered its subtree's feed after it, the answer moves it past them
+    /// ([`PushResponse::cursor`]), so the next pull does not bring them back.
+    pub cursor: u64,
 }
 
 /// What became of one pushed document.
@@ -146,10 +152,49 @@ pub struct DocResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
     pub version: u32,
+    /// Versions 1 and 2: every document's outcome. Version 3: only the documents *not*
+    /// accepted as sent; a document the server accepted and now holds exactly as the
+    /// replica sent it (its heads are the heads of what was sent) is not named: the
+    /// replica computes those heads itself.
     pub results: Vec<DocResult>,
-    /// (Version 2) The server's author records of the changes this push made it accept.
-    /// Last, so that a version 1 reader, which stops after `results`, is not disturbed.
+    /// (Version 2) The server's author records of the changes this push made it accept
+    /// (version 3: of the documents named in `results` only). Last, so that a version 1
+    /// reader, which stops after `results`, is not disturbed.
     pub authors: Vec<ChangeAuthor>,
+    /// (Version 3) Who pushed and when, for every change the server accepted in the
+    /// documents accepted as sent (one record instead of one per change).
+    pub stamp: Option<AuthorStamp>,
+    /// (Version 3) The replica's new feed cursor, when every entry of its subtree's feed
+    /// after the request's cursor is a document this push accepted as sent: the replica
+    /// holds all of it already.
+    pub cursor: Option<u64>,
+}
+
+/// The author of the changes of one push, as [`ChangeAuthor`] records it per change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorStamp {
+    pub org_id: String,
+    pub org_short_name: String,
+    pub role: String,
+    /// Masked (张*).
+    pub name: String,
+    /// Unix seconds (server clock).
+    pub received_at: i64,
+}
+
+impl AuthorStamp {
+    /// The record of change `hash` of document `doc_id`.
+    pub fn record(&self, doc_id: &str, hash: [u8; 32]) -> ChangeAuthor {
+        ChangeAuthor {
+            doc_id: doc_id.to_owned(),
+            hash,
+            org_id: self.org_id.clone(),
+            org_short_name: self.org_short_name.clone(),
+            role: self.role.clone(),
+            name: self.name.clone(),
+            received_at: self.received_at,
+        }
+    }
 }
 
 /// The server's record of one accepted change (version 2): the document, the change, who
@@ -279,6 +324,7 @@ mod tests {
                 id: "a".into(),
                 changes: vec![1, 2, 3],
             }],
+            cursor: 7,
         };
         let body = encode(&req).unwrap();
         assert_eq!(decode::<PushRequest>(&body).unwrap(), req);
@@ -351,6 +397,8 @@ mod tests {
             version: 1,
             results: results.clone(),
             authors: vec![author],
+            stamp: None,
+            cursor: None,
         })
         .unwrap();
         let v1: PushResponseV1 = decode(&body).unwrap();
