@@ -1240,13 +1240,15 @@ impl Replica {
                             let acked = acked.as_deref().map(heads::decode);
                             match acked {
                                 Some(a) if d.get_missing_deps(&a).is_empty() => {
-                                    let hashes = d.get_changes(&a).iter().map(|c| c.hash()).collect();
+                                    let hashes =
+                                        d.get_changes(&a).iter().map(|c| c.hash()).collect();
                                     (d.save_after(&a), heads, hashes)
                                 }
                                 // Never acknowledged, or acknowledged at heads this copy
                                 // lacks: send everything.
                                 _ => {
-                                    let hashes = d.get_changes(&[]).iter().map(|c| c.hash()).collect();
+                                    let hashes =
+                                        d.get_changes(&[]).iter().map(|c| c.hash()).collect();
                                     (row.bytes.clone(), heads, hashes)
                                 }
                             }

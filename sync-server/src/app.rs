@@ -575,6 +575,8 @@ async fn push(
             version: push.version,
             results,
             authors,
+            stamp: None,
+            cursor: None,
         })
         .map_err(|e| Error::Internal(e.to_string()))
     })

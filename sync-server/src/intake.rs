@@ -58,6 +58,8 @@ impl Incoming {
 pub struct Push {
     pub version: u32,
     pub docs: Vec<Incoming>,
+    /// The replica's feed cursor (version 3; 0 before).
+    pub cursor: u64,
 }
 
 fn malformed() -> Error {
@@ -124,10 +126,16 @@ pub fn decode_push(body: &[u8]) -> Result<Push> {
         r.read_exact(&mut changes).map_err(|_| r.error())?;
         docs.push(Incoming::Doc(PushDoc { id, changes }));
     }
+    // Version 3 ends with the replica's feed cursor.
+    let cursor = if version >= 3 { varint(&mut r)? } else { 0 };
     if r.read > MAX_PUSH_DECOMPRESSED {
         return Err(too_large());
     }
-    Ok(Push { version, docs })
+    Ok(Push {
+        version,
+        docs,
+        cursor,
+    })
 }
 
 /// The decompressed stream, counting what it gave (to tell a body cut short from one over
@@ -186,6 +194,7 @@ mod tests {
                     Incoming::TooLarge { .. } => None,
                 })
                 .collect(),
+            cursor: push.cursor,
         }
     }
 
@@ -201,9 +210,29 @@ mod tests {
         let req = PushRequest {
             version: PROTOCOL_VERSION,
             docs: vec![doc("org-a", 0), doc("org-b", 300), doc("组织", 70_000)],
+            cursor: 300_000,
         };
         let push = decode_push(&encode(&req).unwrap()).unwrap();
         assert_eq!(as_request(&push), req);
+        // Version 2 bodies end after the documents: no cursor is read.
+        #[derive(serde::Serialize)]
+        struct PushRequestV2 {
+            version: u32,
+            docs: Vec<PushDoc>,
+        }
+        let v2 = PushRequestV2 {
+            version: 2,
+            docs: req.docs.clone(),
+        };
+        let push = decode_push(&encode(&v2).unwrap()).unwrap();
+        assert_eq!(
+            as_request(&push),
+            PushRequest {
+                version: 2,
+                cursor: 0,
+                ..req
+            }
+        );
     }
 
     #[test]
@@ -211,6 +240,7 @@ mod tests {
         let req = PushRequest {
             version: PROTOCOL_VERSION,
             docs: vec![doc("big", MAX_DOC_BYTES + 1), doc("small", 10)],
+            cursor: 0,
         };
         let push = decode_push(&encode(&req).unwrap()).unwrap();
         assert_eq!(
@@ -230,12 +260,14 @@ mod tests {
             docs: (0..=MAX_PUSH_DOCS)
                 .map(|i| doc(&format!("o{i}"), 0))
                 .collect(),
+            cursor: 0,
         };
         let e = decode_push(&encode(&many).unwrap()).unwrap_err();
         assert_eq!(e.code(), "push.too_many_docs");
         let twice = PushRequest {
             version: PROTOCOL_VERSION,
             docs: vec![doc("a", 1), doc("a", 2)],
+            cursor: 0,
         };
         let e = decode_push(&encode(&twice).unwrap()).unwrap_err();
         assert_eq!(e.code(), "push.duplicate_id");
@@ -243,6 +275,7 @@ mod tests {
         let bomb = PushRequest {
             version: PROTOCOL_VERSION,
             docs: (0..300).map(|i| doc(&format!("b{i}"), 250_000)).collect(),
+            cursor: 0,
         };
         let body = encode(&bomb).unwrap();
         assert!(body.len() < 1024 * 1024, "{}", body.len());
@@ -252,6 +285,7 @@ mod tests {
         let long = PushRequest {
             version: PROTOCOL_VERSION,
             docs: vec![doc(&"o".repeat(MAX_ID_BYTES + 1), 1)],
+            cursor: 0,
         };
         let e = decode_push(&encode(&long).unwrap()).unwrap_err();
         assert_eq!(e.code(), "bad_request");

@@ -134,8 +134,9 @@ impl Drop for Server {
 
 fn push_body(docs: Vec<PushDoc>) -> Vec<u8> {
     protocol::encode(&PushRequest {
-        version: PROTOCOL_VERSION,
+        version: 2,
         docs,
+        cursor: 0,
     })
     .unwrap()
 }

@@ -271,11 +271,12 @@ fn the_log_holds_no_personal_data_or_secret() {
         .push(
             &district_login.token,
             &PushRequest {
-                version: PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![PushDoc {
                     id: "org-x".into(),
                     changes: format!("garbage {} {}", id_number(41), mobile(41)).into_bytes(),
                 }],
+                cursor: 0,
             },
         )
         .unwrap();

@@ -484,11 +484,12 @@ fn a_push_whose_answer_is_lost_is_retried_idempotently() {
         .push(
             &token,
             &client_core::protocol::PushRequest {
-                version: client_core::protocol::PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![client_core::protocol::PushDoc {
                     id: new[0].clone(),
                     changes: row.bytes,
                 }],
+                cursor: 0,
             },
         )
         .unwrap();

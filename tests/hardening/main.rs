@@ -297,8 +297,9 @@ fn register_and_login(server: &TestServer, org: &str, n: u32) -> String {
 
 fn push(server: &TestServer, token: &str, docs: Vec<PushDoc>) -> Answer {
     let body = protocol::encode(&PushRequest {
-        version: PROTOCOL_VERSION,
+        version: 2,
         docs,
+        cursor: 0,
     })
     .unwrap();
     let auth = format!("Bearer {token}");
@@ -609,11 +610,12 @@ fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
         let started = Instant::now();
         let doc = new_doc("org-hardening-1", JINJIANG);
         let body = protocol::encode(&PushRequest {
-            version: PROTOCOL_VERSION,
+            version: 2,
             docs: vec![PushDoc {
                 id: "org-hardening-1".into(),
                 changes: doc,
             }],
+            cursor: 0,
         })
         .unwrap();
         let auth = format!("Bearer {pusher_token}");

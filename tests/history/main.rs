@@ -12,7 +12,7 @@
 
 use automerge::AutoCommit;
 use client_core::history::{Entry, Writer};
-use client_core::protocol::{PROTOCOL_VERSION, PushDoc, PushRequest};
+use client_core::protocol::{PushDoc, PushRequest};
 use client_core::supervise;
 use client_core::sync::Remote;
 use client_core::{Error, doc};
@@ -308,11 +308,12 @@ fn a_change_that_reaches_the_server_long_after_it_was_made_is_marked_offline() {
         .push(
             &token,
             &PushRequest {
-                version: PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![PushDoc {
                     id: JINJIANG.into(),
                     changes: d.save_after(&heads),
                 }],
+                cursor: 0,
             },
         )
         .unwrap();

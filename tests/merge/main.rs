@@ -7,7 +7,7 @@
 
 use automerge::{ActorId, AutoCommit};
 use client_core::protocol::{
-    self, DocOutcome, PROTOCOL_VERSION, PushDoc, PushRequest, PushResponse, SYNC_CONTENT_TYPE,
+    self, DocOutcome, PushDoc, PushRequest, PushResponse, SYNC_CONTENT_TYPE,
 };
 use e2e::{
     CITY, JINJIANG, TestServer, id_number, login_request, mobile, registration, spawn_server,
@@ -100,8 +100,9 @@ impl Fix {
 
     fn push(&self, token: &str, docs: Vec<PushDoc>) -> Vec<DocOutcome> {
         let body = protocol::encode(&PushRequest {
-            version: PROTOCOL_VERSION,
+            version: 2,
             docs,
+            cursor: 0,
         })
         .unwrap();
         let auth = format!("Bearer {token}");

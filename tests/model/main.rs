@@ -1880,7 +1880,7 @@ fn register_town(w: &mut World, district: u8, ctx: &str) {
 /// A refusal still shown at the end must be true of the server's state.
 /// A hostile push (see [`Op::Hostile`]): refused whatever it is, the feed unmoved.
 fn hostile(w: &mut World, a: usize, org_sel: u16, kind: u8, ctx: &str) {
-    use client_core::protocol::{DocOutcome, PROTOCOL_VERSION, PushDoc, PushRequest};
+    use client_core::protocol::{DocOutcome, PushDoc, PushRequest};
     let orgs = server_orgs(&w.server);
     let own = w.actors[a].org.clone();
     let mine: Vec<String> = {
@@ -1985,8 +1985,9 @@ fn hostile(w: &mut World, a: usize, org_sel: u16, kind: u8, ctx: &str) {
         .push(
             &token,
             &PushRequest {
-                version: PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![pushed],
+                cursor: 0,
             },
         )
         .unwrap_or_else(|e| panic!("{ctx}: a hostile push failed instead of being judged: {e}"));

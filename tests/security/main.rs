@@ -338,8 +338,9 @@ fn world() -> World {
 
 fn push_body(docs: Vec<PushDoc>) -> Vec<u8> {
     protocol::encode(&PushRequest {
-        version: PROTOCOL_VERSION,
+        version: 2,
         docs,
+        cursor: 0,
     })
     .unwrap()
 }
@@ -1129,11 +1130,12 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
         .push(
             &login.token,
             &client_core::protocol::PushRequest {
-                version: client_core::protocol::PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![client_core::protocol::PushDoc {
                     id: CITY.into(),
                     changes: jinjiang,
                 }],
+                cursor: 0,
             },
         )
         .unwrap();

@@ -347,11 +347,12 @@ fn malformed_and_truncated_bytes_are_refused() {
             .push(
                 &token,
                 &PushRequest {
-                    version: PROTOCOL_VERSION,
+                    version: 2,
                     docs: vec![PushDoc {
                         id: "org-x".into(),
                         changes,
                     }],
+                    cursor: 0,
                 },
             )
             .unwrap();
@@ -371,6 +372,7 @@ fn malformed_and_truncated_bytes_are_refused() {
             &PushRequest {
                 version: 99,
                 docs: vec![],
+                cursor: 0,
             },
         )
         .unwrap_err();
@@ -403,11 +405,12 @@ fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
         .push(
             &login.token,
             &PushRequest {
-                version: PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![PushDoc {
                     id: qingyang.into(),
                     changes: d.save_nocompress(),
                 }],
+                cursor: 0,
             },
         )
         .unwrap();
@@ -434,11 +437,12 @@ fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
         .push(
             &login.token,
             &PushRequest {
-                version: PROTOCOL_VERSION,
+                version: 2,
                 docs: vec![PushDoc {
                     id: JINJIANG.into(),
                     changes: d.save_nocompress(),
                 }],
+                cursor: 0,
             },
         )
         .unwrap();
@@ -610,11 +614,12 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
     let mut big = vec![0u8; 70 * 1024 * 1024];
     rand::fill(&mut big[..]);
     let req = PushRequest {
-        version: PROTOCOL_VERSION,
+        version: 2,
         docs: vec![PushDoc {
             id: "x".into(),
             changes: big,
         }],
+        cursor: 0,
     };
     let before = feed_len(&server);
     // Through the client: the server answers 413 as soon as it has read past the limit, and

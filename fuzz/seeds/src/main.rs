@@ -56,7 +56,7 @@ fn genesis(r: &OrgRecord, actor: &str) -> AutoCommit {
 }
 
 fn body(docs: Vec<PushDoc>) -> Vec<u8> {
-    protocol::encode(&PushRequest { version: 1, docs }).unwrap()
+    protocol::encode(&PushRequest { version: 1, docs, cursor: 0 }).unwrap()
 }
 
 fn spreadsheets() {
