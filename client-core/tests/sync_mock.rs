@@ -241,6 +241,8 @@ fn handle(mut conn: TcpStream, state: &Arc<Mutex<State>>) {
                 version: PROTOCOL_VERSION,
                 results,
                 authors: Vec::new(),
+                stamp: None,
+                cursor: None,
             };
             respond(
                 &mut conn,
