@@ -399,14 +399,14 @@ impl Remote {
     /// `POST /api/v1/push` (postcard + zstd).
     pub fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse> {
         let resp: PushResponse = self.sync_call("push", token, req)?;
-        check_version(resp.version)?;
+        check_version(resp.version, req.version)?;
         Ok(resp)
     }
 
     /// `POST /api/v1/pull` (postcard + zstd).
     pub fn pull(&self, token: &str, req: &PullRequest) -> Result<PullResponse> {
         let resp: PullResponse = self.sync_call("pull", token, req)?;
-        check_version(resp.version)?;
+        check_version(resp.version, req.version)?;
         Ok(resp)
     }
 
@@ -432,12 +432,13 @@ impl Remote {
     }
 }
 
-fn check_version(v: u32) -> Result<()> {
-    if v == PROTOCOL_VERSION {
+/// A sync answer carries the version of its request (docs/protocol.md).
+fn check_version(v: u32, asked: u32) -> Result<()> {
+    if v == asked {
         Ok(())
     } else {
         Err(Error::Protocol(format!(
-            "服务器协议版本为{v},本客户端为{PROTOCOL_VERSION}"
+            "服务器协议版本为{v},本客户端为{asked}"
         )))
     }
 }
