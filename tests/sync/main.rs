@@ -281,6 +281,65 @@ fn an_empty_sync_is_one_small_round_trip() {
     assert_eq!(report.pushed, 0);
 }
 
+/// Issue 14: a sync right after a push downloads nothing that push sent. The push answer
+/// moves the replica's feed cursor past its own documents when nothing else entered its
+/// subtree's feed; when something did, the next pull brings it (and the pushed documents
+/// with it), so nothing is missed.
+#[test]
+fn the_sync_after_a_push_downloads_nothing_it_sent() {
+    let server = spawn_server();
+    let (_cd, remote, mut city, _code) = city_with_district_code(&server);
+    sync(&mut city, &remote);
+    // Units created and edited offline, and a pre-initialized one edited.
+    let created: Vec<String> = (0..30)
+        .map(|i| {
+            city.create_child(JINJIANG, &child("团支部", &format!("回声{i}团支部")))
+                .unwrap()
+        })
+        .collect();
+    city.update_info(&created[0], &[(Field::Phone, "028-61310936".into())])
+        .unwrap();
+    city.update_info(JINJIANG, &[(Field::Phone, "028-61310937".into())])
+        .unwrap();
+    let pushed = sync(&mut city, &remote);
+    assert_eq!(pushed.pushed, 31, "{pushed:?}");
+    assert!(pushed.rejected.is_empty(), "{:?}", pushed.rejected);
+
+    let after = sync(&mut city, &remote);
+    assert_eq!(
+        after.received, 0,
+        "nothing of its own push comes back: {after:?}"
+    );
+    assert_eq!(after.pulled, 0);
+    assert_eq!(after.round_trips, 1, "one round trip");
+    assert!(
+        after.bytes_received < 200,
+        "an empty answer: {} bytes",
+        after.bytes_received
+    );
+
+    // Something else enters the subtree's feed between the replica's last pull and its
+    // push: the cursor stays, and the next sync brings it.
+    let (_dd, path) = replica_dir();
+    let (remote2, mut second) = login_replica(&server, 1, &path);
+    second
+        .update_info(&created[1], &[(Field::Phone, "028-61310938".into())])
+        .unwrap();
+    city.update_info(&created[2], &[(Field::Phone, "028-61310939".into())])
+        .unwrap();
+    assert_eq!(sync(&mut second, &remote2).pushed, 1);
+    let pushed = sync(&mut city, &remote);
+    assert_eq!(pushed.pushed, 1);
+    assert_eq!(
+        city.org(&created[1]).unwrap().record.phone,
+        "028-61310938",
+        "the other replica's write arrived"
+    );
+    let after = sync(&mut city, &remote);
+    assert_eq!(after.round_trips, 1);
+    assert_eq!(after.pulled, 0, "{after:?}");
+}
+
 #[test]
 fn concurrent_immutable_change_resolves_to_the_first_accepted() {
     let server = spawn_server();
