@@ -27,7 +27,8 @@ use client_core::protocol::{self, PullRequest, PushDoc, PushRequest};
 use libfuzzer_sys::fuzz_target;
 use schemas::org::{CodeRecord, OrgRecord};
 use schemas::{Category, Field, Industry, Level};
-use sync_server::merge::{self, Actor};
+use sync_server::identity::Actor;
+use sync_server::merge;
 use sync_server::store::{self, Store};
 
 #[path = "panics.rs"]
@@ -58,7 +59,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let store = Store::open(std::path::Path::new(":memory:")).expect("open the store");
-        sync_server::app::initialize_tree(&store).expect("initialize the tree");
+        sync_server::operator::initialize_tree(&store).expect("initialize the tree");
         let tree = store
             .read(|c| {
                 let mut out = Vec::new();

@@ -88,7 +88,7 @@ enum Server {
     /// In this process, on its own runtime.
     InProcess {
         _rt: tokio::runtime::Runtime,
-        state: Arc<sync_server::app::AppState>,
+        state: Arc<sync_server::http::AppState>,
     },
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::params;
 use schemas::progress::Schedule;
-use sync_server::merge::Actor;
+use sync_server::identity::Actor;
 use sync_server::progress::{self, Clock, ProgressParams};
 use sync_server::report;
 use sync_server::store::Store;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use client_core::protocol::{LoginRequest, RegisterRequest};
 use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
-use sync_server::app::Config;
+use sync_server::Config;
 use sync_server::identity::IdentityConfig;
 use time::OffsetDateTime;
 

@@ -221,7 +221,7 @@ pub fn run(
 ) -> Result<DemoSummary> {
     let mut summary = DemoSummary::default();
     if !store.is_initialized()? {
-        crate::app::initialize_tree(store)?;
+        crate::operator::initialize_tree(store)?;
         progress("已初始化组织树(团中央 → 团四川省委 → 团成都市委 → 20个区(市)县团委)。");
     }
     let initial: HashSet<String> = schemas::initial::initial_tree()

@@ -1,10 +1,8 @@
-//! The server's one error type. Every refusal a client sees carries a stable machine code,
-//! a Chinese message and, for rule violations, every `Violation`; internal errors are
-//! logged and answered with a generic message (no detail leaks to clients).
+//! The server's one error type, and what a client is told of each: its status, its stable
+//! machine code, its Chinese message and, for rule violations, every `Violation`
+//! ([`Error::status`], [`Error::body`]). Internal errors are answered with a generic
+//! message (no detail leaks to clients); `crate::http` sends the answer and logs them.
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use schemas::Violation;
 use wire::protocol::ErrorBody;
 use wire::status::{self, Known};
@@ -21,7 +19,8 @@ pub enum Error {
     /// No valid login token.
     #[error("请先登录")]
     Unauthorized,
-    /// Logged in, but this is outside what the account may read or write.
+    /// Logged in, but the organization asked for is outside the admin's subtree (code
+    /// `auth.outside_subtree`, as the merge's refusal of such a document).
     #[error("{0}")]
     Forbidden(String),
     #[error("找不到{0}")]
@@ -75,6 +74,7 @@ impl Error {
         match self {
             Error::Invalid { code, .. } => code,
             Error::TooLarge { code, .. } => code,
+            Error::Forbidden(_) => "auth.outside_subtree",
             Error::Store(e) if is_full(e) => "store.full",
             Error::Store(e) if !is_busy(e) => "internal.store",
             Error::Document(_) => "internal.document",
@@ -99,32 +99,18 @@ impl Error {
         }
     }
 
-    fn status(&self) -> StatusCode {
-        let code = match self {
+    /// The HTTP status a client is answered with (`wire::status`).
+    pub fn status(&self) -> u16 {
+        match self {
             Error::Invalid { .. } => status::INVALID,
             other => other.known().status,
-        };
-        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
-impl From<Violation> for Error {
-    fn from(v: Violation) -> Self {
-        Error::Invalid {
-            code: "invalid",
-            message: v.message.clone(),
-            violations: vec![v],
         }
     }
-}
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, debug = ?self, "request failed");
-        }
-        let (message, violations) = match &self {
+    /// The body a client is answered with: the code (a rule's own for a single violation),
+    /// the message a user reads, and the violations.
+    pub fn body(&self) -> ErrorBody {
+        let (message, violations) = match self {
             Error::Invalid {
                 message,
                 violations,
@@ -140,7 +126,7 @@ impl IntoResponse for Error {
             }
             other => (other.to_string(), Vec::new()),
         };
-        let code = match &self {
+        let code = match self {
             Error::Invalid {
                 code, violations, ..
             } if *code == "invalid" => violations
@@ -149,21 +135,21 @@ impl IntoResponse for Error {
                 .unwrap_or_else(|| "invalid".into()),
             other => other.code().to_owned(),
         };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                code,
-                message,
-                violations,
-            }),
-        )
-            .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, 2.into());
+        ErrorBody {
+            code,
+            message,
+            violations,
         }
-        response
+    }
+}
+
+impl From<Violation> for Error {
+    fn from(v: Violation) -> Self {
+        Error::Invalid {
+            code: "invalid",
+            message: v.message.clone(),
+            violations: vec![v],
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 use wire::protocol::{OrgFacts, PROTOCOL_VERSION, PullDoc, PullResponse};
 
 use crate::error::Result;
-use crate::merge::Actor;
+use crate::identity::Actor;
 use crate::store;
 
 /// The most documents one page holds.
@@ -122,7 +122,7 @@ mod tests {
     fn a_page_of_large_documents_ends_at_the_byte_cap() {
         let dir = tempfile::TempDir::new().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
-        crate::app::initialize_tree(&store).unwrap();
+        crate::operator::initialize_tree(&store).unwrap();
         let city = store
             .read(|c| store::get_org(c, "org-5101"))
             .unwrap()

@@ -1,30 +1,22 @@
 //! The change history on the server (issue 13): the author record of every accepted change
 //! (which account pushed it, when it arrived), written in the push transaction that
 //! accepted it; the records handed to replicas with the documents they pull and push
-//! (protocol version 2); and `GET /api/v1/history`, one organization's history told by
-//! `wire::history` (the same telling as on a replica).
+//! (protocol version 2); and one organization's history told by `wire::history` (the same
+//! telling as on a replica), served by `crate::http::history`.
 //!
 //! What leaves the server of an author is what supervisors see: the organization, the
 //! 团内职务 and the masked name (张*). Records go only with the document they belong to,
 //! so only to replicas whose subtree holds it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Deserialize;
 use wire::history::{self, Author, AuthorRecord};
 use wire::protocol::{ChangeAuthor, HistoryResponse};
 
-use crate::app::AppState;
-use crate::app::blocking;
 use crate::error::{Error, Result};
-use crate::merge::Actor;
-use crate::progress::ApiError;
+use crate::identity::Actor;
 use crate::store;
 
 /// Record that `account_id` pushed the changes `hashes` of `doc_id`, accepted at `now`.
@@ -114,11 +106,12 @@ pub fn of_docs<'a>(
     Ok(out)
 }
 
-/// The records a push just wrote (`merge::push_recorded`), for its answer.
+/// The records a push just wrote (`merge::Recorded`: per document, the changes accepted),
+/// for its answer.
 pub fn pushed(
     c: &Connection,
     account_id: i64,
-    recorded: &crate::merge::Recorded,
+    recorded: &[(String, Vec<ChangeHash>)],
     received_at: i64,
 ) -> Result<Vec<ChangeAuthor>> {
     let Some(a) = Authors::default().get(c, account_id)? else {
@@ -205,39 +198,4 @@ pub fn history_of(
         short_name: row.short_name,
         entries,
     })
-}
-
-/// The query of `GET /api/v1/history`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct HistoryParams {
-    /// Default: the admin's own organization.
-    pub org: Option<String>,
-    /// A field's key or label.
-    pub field: Option<String>,
-}
-
-/// `GET /api/v1/history`
-pub async fn get_history(
-    State(state): State<Arc<AppState>>,
-    actor: Actor,
-    q: std::result::Result<Query<HistoryParams>, QueryRejection>,
-) -> std::result::Result<Json<HistoryResponse>, ApiError> {
-    let Query(q) = q.map_err(|e| Error::BadRequest(format!("查询参数有误:{}", e.body_text())))?;
-    let resp = blocking(move || {
-        let field = q
-            .field
-            .as_deref()
-            .filter(|f| !f.trim().is_empty())
-            .map(parse_field)
-            .transpose()?;
-        let org = q
-            .org
-            .filter(|o| !o.trim().is_empty())
-            .unwrap_or_else(|| actor.org_id.clone());
-        state
-            .store
-            .read(|c| history_of(c, &actor, org.trim(), field))
-    })
-    .await?;
-    Ok(Json(resp))
 }

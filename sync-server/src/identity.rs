@@ -18,8 +18,17 @@ use wire::protocol::{
 };
 
 use crate::error::{Error, Result};
-use crate::merge::Actor;
 use crate::store::{self, OrgRow, Store};
+
+/// The logged-in admin a request is served for, from the server's session record only
+/// ([`authenticate`]): pushes are judged for it, reads are limited to its subtree.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub account_id: i64,
+    pub org_id: String,
+    /// The path of the admin's organization: its subtree is every path with this prefix.
+    pub org_path: String,
+}
 
 /// How long a login lasts [inferred: two weeks, so a unit that syncs weekly from a town
 /// office need not log in each time; revocable by logout].

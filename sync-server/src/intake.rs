@@ -5,7 +5,7 @@
 //! - at most [`MAX_PUSH_BODY`] bytes on the wire and [`MAX_PUSH_DECOMPRESSED`] once
 //!   decompressed (a zstd bomb stops there);
 //! - at most [`MAX_PUSH_DOCS`] documents, each id at most [`MAX_ID_BYTES`], no id twice;
-//! - a document's changes over [`crate::merge::MAX_DOC_BYTES`] are skipped without being
+//! - a document's changes over [`MAX_DOC_BYTES`] are skipped without being
 //!   held, and answered `size.doc_too_large` for that document alone.
 //!
 //! The layout is postcard's for [`PushRequest`] (docs/protocol.md): varint version, varint
@@ -18,8 +18,11 @@ use std::io::Read;
 use wire::protocol::PushDoc;
 
 use crate::error::{Error, Result};
-use crate::merge::MAX_DOC_BYTES;
 
+/// The largest pushed change set, and the largest stored document (bytes) [inferred: a
+/// real organization's document is under 10 KB even after years of edits]; the merge
+/// refuses a document that grows past it.
+pub const MAX_DOC_BYTES: usize = 256 * 1024;
 /// Documents in one push [inferred: the client sends 2,000 at a time; a city's whole
 /// campaign is about 10,000].
 pub const MAX_PUSH_DOCS: usize = 5_000;

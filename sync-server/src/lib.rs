@@ -3,11 +3,12 @@
 //! (`merge`), serves each unit the changes of its subtree (`feed`), and keeps everything
 //! in one SQLite file (`store`).
 
-pub mod app;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod history;
+pub mod http;
 pub mod identity;
 pub mod intake;
 pub mod limits;
@@ -17,8 +18,10 @@ pub mod operator;
 pub mod progress;
 pub mod report;
 pub mod schedule;
+pub mod server;
 pub mod store;
 pub mod tls;
 
-pub use app::{Config, Running, TlsFiles, start};
+pub use config::{Config, TlsFiles};
 pub use error::{Error, Result};
+pub use server::{Running, start};

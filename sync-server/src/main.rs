@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sync_server::app::{self, Config};
 use sync_server::identity::IdentityConfig;
+use sync_server::{Config, server};
 use sync_server::{operator, schedule, store::Store};
 use time::OffsetDateTime;
 
@@ -169,7 +169,7 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
         net: Default::default(),
         trusted_proxies: Default::default(),
     };
-    Ok(app::open_store(&config)?.0)
+    Ok(server::open_store(&config)?.0)
 }
 
 /// The schedule of `serve`'s configuration, if any is given: the notice's, moved to
@@ -259,7 +259,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 .build()
                 .map_err(|e| sync_server::Error::Internal(e.to_string()))?;
             rt.block_on(async {
-                let running = app::start(config.clone()).await?;
+                let running = sync_server::start(config.clone()).await?;
                 let scheme = if config.tls.is_some() { "https" } else { "http" };
                 println!("智慧团建组织树同步服务器已启动:{scheme}://{}", running.addr);
                 if config.tls.is_none() && !running.addr.ip().is_loopback() {

@@ -19,21 +19,9 @@ use wire::protocol::{DocOutcome, DocResult, PushDoc};
 use wire::{doc, heads};
 
 use crate::error::Result;
-use crate::intake::Incoming;
+use crate::identity::Actor;
+use crate::intake::{Incoming, MAX_DOC_BYTES};
 use crate::store::{self, Accepted, OrgRow, Store};
-
-/// The largest pushed change set, and the largest stored document (bytes) [inferred: a
-/// real organization's document is under 10 KB even after years of edits].
-pub const MAX_DOC_BYTES: usize = 256 * 1024;
-
-/// The logged-in admin a push is judged for (from the server's session record only).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub account_id: i64,
-    pub org_id: String,
-    /// The path of the admin's organization: its subtree is every path with this prefix.
-    pub org_path: String,
-}
 
 /// Judge and apply a batch of pushed documents in the transaction `tx`, in order (a parent
 /// created in the same push comes before its children). Returns one result per document.

@@ -1,8 +1,10 @@
-//! Operator commands on the database (run beside a serving server: SQLite serializes the
-//! writes): list organizations, issue a code for any organization, rename or reorder a
-//! pre-initialized organization (the notice's 核对 of names and order), each with an
-//! audit record. Changes to documents are made as the operator's own Automerge actor, so
-//! they sync to replicas like any change.
+//! The operator's work on the database: the pre-initialized tree written at first start
+//! ([`initialize_tree`]), and the operator commands (run beside a serving server: SQLite
+//! serializes the writes): list organizations, rename or reorder a pre-initialized
+//! organization (the notice's 核对 of names and order), each with an audit record. (Codes
+//! the operator issues are `crate::identity::operator_issue_code`.) Changes to documents
+//! are made as the operator's own Automerge actor, so they sync to replicas like any
+//! change.
 
 use automerge::{ActorId, AutoCommit};
 use rusqlite::Connection;
@@ -12,6 +14,40 @@ use wire::{doc, heads};
 
 use crate::error::{Error, Result};
 use crate::store::{self, Accepted, OrgRow, Store};
+
+/// Write the pre-initialized tree (RULES §1) in one transaction, with the same
+/// deterministic genesis every replica uses.
+pub fn initialize_tree(store: &Store) -> Result<()> {
+    store.transaction(|tx| {
+        let mut paths = std::collections::HashMap::<String, String>::new();
+        for r in schemas::initial::initial_tree() {
+            let mut d =
+                doc::deterministic_genesis(&r).map_err(|e| Error::Internal(e.to_string()))?;
+            let path = match paths.get(&r.parent) {
+                Some(p) => format!("{p}{}/", r.id),
+                None => format!("/{}/", r.id),
+            };
+            paths.insert(r.id.clone(), path.clone());
+            let heads = heads::encode(&d.get_heads());
+            let was = store::get_org(tx, &r.id)?;
+            store::put_org(
+                tx,
+                &Accepted {
+                    record: &r,
+                    path: &path,
+                    complete: false,
+                    bytes: &d.save_nocompress(),
+                    heads: &heads,
+                },
+                was.as_ref(),
+                None,
+            )?;
+        }
+        store::set_meta(tx, "initialized", &store::now().to_string())?;
+        store::audit(tx, None, "tree.initialize", None, "pre-initialized tree")?;
+        Ok(())
+    })
+}
 
 /// Find an organization by id or by a short name that is unique on the server.
 pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {

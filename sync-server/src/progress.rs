@@ -2,8 +2,8 @@
 //! the logged-in admin's subtree, by level below it, the counts and summary sentence of
 //! each tab, the table's rows (one page), the completeness finding (RULES §1), the
 //! campaign schedule with each unit's overdue items, and per-child roll-ups for charts;
-//! the daily snapshots the "every two days" report compares with; and the HTTP handlers
-//! of `GET /api/v1/progress`, `/api/v1/progress/history` and `/api/v1/report`.
+//! and the daily snapshots the "every two days" report compares with (served by
+//! `crate::http::progress`).
 //!
 //! The definitions are those of `schemas::progress` (shared with the client's offline
 //! view). The numbers come from the projection the push transaction maintains (`orgs`),
@@ -19,13 +19,7 @@
 //! `schemas::progress::tally` and `committees_without_branch` over generated trees.)
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use rusqlite::{Connection, OptionalExtension, params};
 use schemas::level::MAX_LEVEL;
 use schemas::progress::{self, LevelCounts, ProgressRow, Schedule, Task, UnitFacts};
@@ -33,15 +27,13 @@ use schemas::{Category, Level, Mobile};
 use serde::Deserialize;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use wire::protocol::{
-    ChildRollup, ErrorBody, OverdueCount, ProgressEntry, ProgressHistory, ProgressPage,
-    ProgressResponse, ProgressTab, REPORT_CONTENT_TYPE, SnapshotDay, SnapshotLevel, UnitRef,
+    ChildRollup, OverdueCount, ProgressEntry, ProgressHistory, ProgressPage, ProgressResponse,
+    ProgressTab, SnapshotDay, SnapshotLevel, UnitRef,
 };
 
-use crate::app::{AppState, blocking};
 use crate::error::{Error, Result};
 use crate::feed::subtree_range;
-use crate::merge::Actor;
-use crate::report;
+use crate::identity::Actor;
 use crate::store::{self, OrgRow, Store};
 
 /// Rows per page when the request does not say.
@@ -945,121 +937,6 @@ pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
     Ok(per_org.len())
 }
 
-// ------------------------------------------------------------------------------- HTTP
-
-/// An error of the progress endpoints: as the server's other errors, except that an
-/// organization outside the subtree is `auth.outside_subtree` (HTTP 403).
-pub struct ApiError(pub Error);
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        ApiError(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self.0 {
-            Error::Forbidden(message) => (
-                StatusCode::FORBIDDEN,
-                Json(ErrorBody {
-                    code: "auth.outside_subtree".into(),
-                    message,
-                    violations: Vec::new(),
-                }),
-            )
-                .into_response(),
-            other => other.into_response(),
-        }
-    }
-}
-
-fn query<T>(q: std::result::Result<Query<T>, QueryRejection>) -> Result<T> {
-    // The library's text would name its internals; say what the parameters should be.
-    q.map(|Query(t)| t).map_err(|_| {
-        Error::BadRequest(
-            "查询参数有误:org 为组织编号,level 为层级数字,offset、limit 为非负整数,as_of 为 YYYY-MM-DD"
-                .into(),
-        )
-    })
-}
-
-/// `GET /api/v1/progress`
-pub async fn get_progress(
-    State(state): State<Arc<AppState>>,
-    actor: Actor,
-    q: std::result::Result<Query<ProgressParams>, QueryRejection>,
-) -> std::result::Result<Json<ProgressResponse>, ApiError> {
-    let q = query(q)?;
-    let resp = blocking(move || {
-        let schedule = state.store.read(crate::schedule::schedule)?;
-        progress(&state.store, &actor, &q, &schedule, Clock::system())
-    })
-    .await?;
-    Ok(Json(resp))
-}
-
-/// The query of `GET /api/v1/progress/history` and `GET /api/v1/report`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct OrgParams {
-    pub org: Option<String>,
-    pub as_of: Option<String>,
-}
-
-/// `GET /api/v1/progress/history`
-pub async fn get_history(
-    State(state): State<Arc<AppState>>,
-    actor: Actor,
-    q: std::result::Result<Query<OrgParams>, QueryRejection>,
-) -> std::result::Result<Json<ProgressHistory>, ApiError> {
-    let q = query(q)?;
-    let resp = blocking(move || history(&state.store, &actor, q.org.as_deref())).await?;
-    Ok(Json(resp))
-}
-
-/// `GET /api/v1/report`: the .xlsx, named in Chinese (RFC 5987 `filename*`).
-pub async fn get_report(
-    State(state): State<Arc<AppState>>,
-    actor: Actor,
-    q: std::result::Result<Query<OrgParams>, QueryRejection>,
-) -> std::result::Result<Response, ApiError> {
-    let q = query(q)?;
-    let (name, bytes) = blocking(move || {
-        let mut clock = Clock::system();
-        if let Some(s) = q.as_of.as_deref().filter(|s| !s.trim().is_empty()) {
-            clock = clock.as_of(parse_day(s)?);
-        }
-        let schedule = state.store.read(crate::schedule::schedule)?;
-        report::build(&state.store, &actor, q.org.as_deref(), &schedule, clock)
-    })
-    .await?;
-    let disposition = format!(
-        "attachment; filename=\"progress-report.xlsx\"; filename*=UTF-8''{}",
-        rfc5987(&name)
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, REPORT_CONTENT_TYPE.to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-/// Percent-encode a value for `filename*=UTF-8''…` (RFC 5987 attr-char kept).
-pub fn rfc5987(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1266,11 +1143,6 @@ mod tests {
                 assert_eq!(snap, sub.levels, "seed {seed}, snapshot of {}", top.id);
             }
         }
-    }
-
-    #[test]
-    fn filenames_are_percent_encoded() {
-        assert_eq!(rfc5987("团a 1.xlsx"), "%E5%9B%A2a%201.xlsx");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use wire::protocol::{ChildRollup, UnitRef};
 
 use crate::error::{Error, Result};
 use crate::feed::subtree_range;
-use crate::merge::Actor;
+use crate::identity::Actor;
 use crate::progress::{self as p, Clock, RawUnit, UNIT_COLS};
 use crate::store::Store;
 

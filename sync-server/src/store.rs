@@ -465,7 +465,7 @@ mod tests {
     #[test]
     fn an_in_memory_store_reads_what_it_wrote() {
         let store = super::Store::open(std::path::Path::new(":memory:")).unwrap();
-        crate::app::initialize_tree(&store).unwrap();
+        crate::operator::initialize_tree(&store).unwrap();
         let row = store.read(|c| super::get_org(c, "org-5101")).unwrap();
         assert!(row.is_some());
     }

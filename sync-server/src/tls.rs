@@ -21,7 +21,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
-use crate::app::TlsFiles;
+use crate::config::TlsFiles;
 use crate::error::{Error, Result};
 
 /// How long a client has to complete its TLS handshake.

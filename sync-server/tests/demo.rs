@@ -280,7 +280,7 @@ fn demo_fills_a_fresh_store() {
 fn demo_on_an_initialized_store_keeps_edited_orgs() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("zhtj-server.sqlite3")).unwrap();
-    sync_server::app::initialize_tree(&store).unwrap();
+    sync_server::operator::initialize_tree(&store).unwrap();
     // A real admin already entered 团青羊区委's phone: the demo keeps that document.
     let edited = schemas::initial::org_id("510105");
     store

@@ -1,7 +1,8 @@
 //! Inputs the fuzz targets found (fuzz/README.md), kept as regular tests.
 
 use client_core::protocol::{DocOutcome, PushDoc};
-use sync_server::merge::{self, Actor};
+use sync_server::identity::Actor;
+use sync_server::merge;
 use sync_server::store::Store;
 
 /// Push `bytes` as the changes of 团锦江区委 (`org-510104`) by 团成都市委's admin, into a new
@@ -9,7 +10,7 @@ use sync_server::store::Store;
 fn push_as_city_admin(bytes: &[u8]) -> Result<DocOutcome, String> {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
-    sync_server::app::initialize_tree(&store).unwrap();
+    sync_server::operator::initialize_tree(&store).unwrap();
     let actor = Actor {
         account_id: 1,
         org_id: "org-5101".into(),

@@ -431,6 +431,85 @@ fn slow_and_silent_clients_are_cut_off() {
     println!("idle keep-alive closed after {t:?}");
 }
 
+// ------------------------------------------------------------------ malformed requests
+
+/// Library words that must not reach a user's message.
+const INTERNALS: &[&str] = &[
+    "Failed",
+    "deserialize",
+    "serde",
+    "expected",
+    "line 1",
+    "column",
+    "duplicate field",
+];
+
+/// An answer with the project's JSON error body: `status`, `code`, and a Chinese message
+/// that names no library internals.
+fn assert_json_error(a: &Answer, status: u16, code: &str, what: &str) {
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (status, code),
+        "{what}: {}",
+        a.text()
+    );
+    assert!(
+        a.content_type().starts_with("application/json"),
+        "{what}: {}",
+        a.content_type()
+    );
+    let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{what}: {message:?} is not a Chinese message"
+    );
+    for word in INTERNALS {
+        assert!(
+            !message.contains(word),
+            "{what}: {message:?} names library internals"
+        );
+    }
+}
+
+/// Malformed requests get the project's JSON error body: a login whose JSON does not
+/// parse, and queries that do not read. Before, a change-history query with a parameter
+/// given twice was answered with axum's own words ("Failed to deserialize query string:
+/// duplicate field `org`").
+#[test]
+fn malformed_requests_get_the_projects_json_error_body() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let bad_json = raw::request(
+        &server.url,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/json")],
+        b"{bad",
+    );
+    assert_json_error(&bad_json, 400, "bad_request", "malformed JSON");
+    let token = server.city_admin();
+    for (what, path) in [
+        (
+            "a history parameter given twice",
+            "/api/v1/history?org=org-5101&org=org-5101",
+        ),
+        (
+            "a progress parameter given twice",
+            "/api/v1/progress?org=org-5101&org=org-5101",
+        ),
+        ("a level that is no number", "/api/v1/progress?level=abc"),
+        (
+            "a report parameter given twice",
+            "/api/v1/report?as_of=2017-12-20&as_of=2017-12-21",
+        ),
+    ] {
+        assert_json_error(&server.get(path, &token), 400, "bad_request", what);
+    }
+}
+
 /// Before: with a 256 open-file limit, 300 idle sockets made `/api/v1/health` time out
 /// (accept failed for want of descriptors, and nothing closed the idle ones).
 #[test]

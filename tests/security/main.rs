@@ -9,7 +9,7 @@
 //!
 //! The endpoint calls are raw HTTP/1.1 over a `TcpStream`, so every header (a missing or
 //! malformed `Authorization`) and every body is exactly what the test says. The list of
-//! endpoints is checked against the router's source (`sync-server/src/app.rs`): a route
+//! endpoints is checked against the router's source (`sync-server/src/http/mod.rs`): a route
 //! added without a case here fails `every_route_of_the_router_is_covered`.
 
 use std::collections::HashSet;
@@ -84,7 +84,7 @@ const PROTECTED: &[(&str, &str)] = &[
 
 /// The routes of the router, read from its source: (method, path).
 fn routes_in_source() -> Vec<(String, String)> {
-    let src = include_str!("../../sync-server/src/app.rs");
+    let src = include_str!("../../sync-server/src/http/mod.rs");
     let router = &src[src.find("pub fn router").expect("fn router")..];
     let router = &router[..router.find("\n}\n").expect("end of fn router")];
     assert!(
@@ -125,7 +125,7 @@ fn every_route_of_the_router_is_covered() {
     for (m, p) in &routes {
         assert!(
             known.contains(&(m.as_str(), p.as_str())),
-            "route {m} {p} of sync-server/src/app.rs has no case in tests/security: add it to PUBLIC or PROTECTED"
+            "route {m} {p} of sync-server/src/http/mod.rs has no case in tests/security: add it to PUBLIC or PROTECTED"
         );
     }
     for (m, p) in &known {

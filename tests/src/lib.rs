@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use client_core::protocol::{LoginRequest, RegisterRequest};
-use sync_server::app::{AppState, Config};
+use sync_server::Config;
+use sync_server::http::AppState;
 use sync_server::identity::IdentityConfig;
 use tempfile::TempDir;
 
