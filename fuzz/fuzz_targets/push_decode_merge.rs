@@ -29,7 +29,7 @@ use schemas::org::{CodeRecord, OrgRecord};
 use schemas::{Category, Field, Industry, Level};
 use sync_server::identity::Actor;
 use sync_server::merge;
-use sync_server::store::{self, Store};
+use sync_server::storage::Store;
 
 #[path = "panics.rs"]
 mod panics;
@@ -64,8 +64,8 @@ fn fixture() -> &'static Fixture {
             .read(|c| {
                 let mut out = Vec::new();
                 for r in schemas::initial::initial_tree() {
-                    let row = store::get_org(c, &r.id)?.expect("initialized");
-                    let (bytes, _) = store::get_org_doc(c, &r.id)?.expect("initialized");
+                    let row = c.org(&r.id)?.expect("initialized");
+                    let bytes = c.org_doc(&r.id)?.expect("initialized").bytes;
                     out.push(Known {
                         id: r.id,
                         path: row.path,
@@ -417,15 +417,15 @@ fn run(f: &Fixture, actor: &Known, docs: &[PushDoc], now: i64) {
         org_id: actor.id.clone(),
         org_path: actor.path.clone(),
     };
-    let mut conn = f.store.lock();
-    let tx = conn.transaction().expect("begin");
     // Errors (a stored document that no longer loads, SQLite) are answers, not crashes.
-    let outcome = merge::push(&tx, &actor, docs, now);
+    // Rolled back: the next run sees the initial tree again.
+    let outcome = f
+        .store
+        .rolled_back(|tx| merge::push(tx, &actor, docs, now))
+        .expect("begin");
     if debug() {
         eprintln!("push by {}: {outcome:?}", actor.org_id);
     }
-    // Dropping the transaction rolls it back: the next run sees the initial tree again.
-    drop(tx);
 }
 
 fuzz_target!(|data: &[u8]| panics::run(|| one(data)));

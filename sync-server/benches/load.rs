@@ -39,7 +39,7 @@ use client_core::sync::Remote;
 use client_core::{NewChild, Replica};
 use rand::{RngExt, SeedableRng};
 use schemas::Field;
-use sync_server::store::Store;
+use sync_server::storage::Store;
 use time::OffsetDateTime;
 
 #[path = "../tests/common/mod.rs"]
@@ -454,7 +454,7 @@ fn main() {
     let on_server: i64 = server
         .store()
         .read(|c| {
-            Ok(c.query_row(
+            Ok(c.sqlite().query_row(
                 "SELECT COUNT(*) FROM orgs WHERE category = '团支部' AND parent IN \
                  (SELECT id FROM orgs WHERE parent = ?1)",
                 [JINJIANG],

@@ -12,7 +12,7 @@ use schemas::progress::Schedule;
 use sync_server::identity::Actor;
 use sync_server::progress::{self, Clock, ProgressParams};
 use sync_server::report;
-use sync_server::store::Store;
+use sync_server::storage::Store;
 
 /// A small deterministic generator (no seeding API needed).
 struct Lcg(u64);
@@ -145,19 +145,19 @@ fn build_store(dir: &std::path::Path) -> (Store, Vec<Node>) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     store
         .transaction(|tx| {
-            let mut org = tx.prepare(
+            let mut org = tx.sqlite().prepare(
                 "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category, short_name,
                      name_key, full_name, phone, complete, live_children, admin_count, logged_in,
                      seq, record, bytes, heads)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, '', ?9, ?10, ?11, ?12, ?13, 0, '{}',
                          x'', x'')",
             )?;
-            let mut account = tx.prepare(
+            let mut account = tx.sqlite().prepare(
                 "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym,
                      password_hash, created_at, last_login)
                  VALUES (?1, '书记', '张三丰', ?2, ?3, '2005-05', '', ?4, ?4)",
             )?;
-            let mut code = tx.prepare(
+            let mut code = tx.sqlite().prepare(
                 "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at)
                  VALUES (?1, ?2, 'operator', ?3, ?4)",
             )?;
@@ -269,9 +269,7 @@ fn main() {
         ),
     ];
     // Where the root's time goes.
-    let root = store
-        .read(|c| Ok(sync_server::store::get_org(c, "org-5101")?.unwrap()))
-        .unwrap();
+    let root = store.read(|c| Ok(c.org("org-5101")?.unwrap())).unwrap();
     let clock = Clock::system();
     store
         .read(|c| {

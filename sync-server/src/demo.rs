@@ -7,7 +7,7 @@
 //! as one genesis change by a fixed demo actor ([`DEMO_ACTOR`]); the pre-initialized ones
 //! (same ids in the generator and the database) keep their deterministic genesis and, if
 //! still untouched, get the campaign's values as a second change, as their admins would
-//! have entered them. The projection is written by [`store::put_org`] with paths.
+//! have entered them. The projection is written by `storage::Tx::put_org` with paths.
 //!
 //! Administrators: a seeded share of the organizations (more where the information is
 //! complete, only below a parent that has one, as registration codes flow down the tree,
@@ -21,7 +21,6 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit};
-use rusqlite::{Connection, params};
 use schemas::RegistrationCode;
 use schemas::generate::{self, GenOptions, SplitMix};
 use schemas::org::{CodeRecord, Context, INFO_FIELDS, OrgRecord};
@@ -29,7 +28,7 @@ use schemas::{Category, Role};
 use wire::{doc, heads};
 
 use crate::error::{Error, Result};
-use crate::store::{self, Accepted, Store};
+use crate::storage::{self, Accepted, LevelSummary, NewAccount, Store, Tx};
 
 /// The one password of every demo account.
 pub const DEMO_PASSWORD: &str = "zhtj2017demo";
@@ -84,7 +83,7 @@ impl DemoOptions {
         DemoOptions {
             seed,
             size,
-            now: store::now(),
+            now: storage::now(),
         }
     }
 }
@@ -96,17 +95,6 @@ pub struct DemoLogin {
     pub short_name: String,
     pub mobile: String,
     pub password: String,
-}
-
-/// One level's figures after the run (the whole database, not only what the run wrote).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LevelSummary {
-    pub level: u8,
-    pub orgs: i64,
-    pub complete: i64,
-    pub logged_in: i64,
-    pub with_admin: i64,
-    pub with_children: i64,
 }
 
 /// What a run did.
@@ -124,6 +112,8 @@ pub struct DemoSummary {
     /// Codes written: used by the demo accounts, and issued and unused.
     pub codes_used: usize,
     pub codes_open: usize,
+    /// Each level's figures after the run (the whole database, not only what the run
+    /// wrote).
     pub levels: Vec<LevelSummary>,
     pub logins: Vec<DemoLogin>,
     pub generate_time: Duration,
@@ -228,11 +218,7 @@ pub fn run(
         .into_iter()
         .map(|r| r.id)
         .collect();
-    let existing: HashMap<String, String> = store.read(|c| {
-        let mut stmt = c.prepare("SELECT id, path FROM orgs")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<HashMap<String, String>>>()?)
-    })?;
+    let existing: HashMap<String, String> = store.read(|c| c.org_paths())?;
     if let Some(other) = existing.keys().find(|id| !initial.contains(*id)) {
         return Err(Error::invalid(
             "demo.not_empty",
@@ -305,8 +291,7 @@ pub fn run(
                     };
                     let wrote = match new_doc {
                         Some((bytes, heads)) => {
-                            store::put_org(
-                                tx,
+                            tx.put_org(
                                 &Accepted {
                                     record: r,
                                     path: &path,
@@ -346,8 +331,7 @@ pub fn run(
             }
             Ok(())
         })?;
-        store::audit(
-            tx,
+        tx.audit(
             None,
             "demo.fill",
             None,
@@ -360,7 +344,7 @@ pub fn run(
     })?;
     summary.write_time = t1.elapsed();
 
-    summary.levels = store.read(level_summary)?;
+    summary.levels = store.read(|c| c.level_summary())?;
     summary.logins = demo_logins(&records, &facts);
     Ok(summary)
 }
@@ -423,17 +407,16 @@ enum Existing {
 /// actor on top of its stored document, if it still holds nothing but its names (a real
 /// admin's edits are kept).
 fn update_existing(
-    tx: &Connection,
+    tx: &Tx<'_>,
     r: &OrgRecord,
     complete: bool,
     actor: &ActorId,
     now: i64,
 ) -> Result<Existing> {
-    let (Some(row), Some((bytes, stored))) =
-        (store::get_org(tx, &r.id)?, store::get_org_doc(tx, &r.id)?)
-    else {
+    let (Some(row), Some(doc)) = (tx.org(&r.id)?, tx.org_doc(&r.id)?) else {
         return Ok(Existing::Kept);
     };
+    let (bytes, stored) = (doc.bytes, doc.record);
     let untouched = !has_info(&stored)
         && stored.codes.is_empty()
         && stored.short_name == r.short_name
@@ -453,8 +436,7 @@ fn update_existing(
     }
     let after = doc::read(&d);
     let heads = heads::encode(&d.get_heads());
-    store::put_org(
-        tx,
+    tx.put_org(
         &Accepted {
             record: &after,
             path: &row.path,
@@ -478,11 +460,7 @@ fn decide_facts(
 ) -> Result<Vec<Facts>> {
     let city = schemas::initial::org_id(schemas::divisions::chengdu_code());
     let district = schemas::initial::org_id(DEMO_DISTRICT);
-    let mut taken_codes: HashSet<String> = store.read(|c| {
-        let mut stmt = c.prepare("SELECT code FROM codes")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<HashSet<String>>>()?)
-    })?;
+    let mut taken_codes: HashSet<String> = store.read(|c| c.all_codes())?;
     let mut mobiles: HashSet<String> = [CITY_MOBILE, DISTRICT_MOBILE, TOWN_MOBILE]
         .into_iter()
         .map(str::to_owned)
@@ -628,7 +606,7 @@ fn decide_facts(
 
 /// Write one organization's accounts and codes, and the facts that follow from them.
 fn write_facts(
-    tx: &Connection,
+    tx: &Tx<'_>,
     r: &OrgRecord,
     f: &Facts,
     doc_written: bool,
@@ -643,22 +621,19 @@ fn write_facts(
     let in_doc = |code: &str| doc_written && r.codes.contains_key(code);
     let mut logged_in = false;
     for a in &f.admins {
-        tx.prepare_cached(
-            "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym, password_hash, created_at, last_login)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            r.id,
-            a.role.label(),
-            a.name,
-            a.id_number,
-            a.mobile,
-            a.join_ym,
-            phc,
-            a.created_at,
-            a.last_login
-        ])?;
-        let account_id = tx.last_insert_rowid();
+        let account_id = tx
+            .insert_account(&NewAccount {
+                org_id: &r.id,
+                role: a.role.label(),
+                name: &a.name,
+                id_number: &a.id_number,
+                mobile: &a.mobile,
+                join_ym: &a.join_ym,
+                password_hash: phc,
+                created_at: a.created_at,
+                last_login: a.last_login,
+            })?
+            .ok_or_else(|| Error::Internal(format!("演示账号手机号重复:{}", a.mobile)))?;
         let (issued_by, issued_at, expires_at) = match r.codes.get(&a.code) {
             Some(c) if in_doc(&a.code) => (c.issued_by.clone(), c.issued_at, c.expires_at),
             _ => {
@@ -670,50 +645,26 @@ fn write_facts(
                 )
             }
         };
-        store::put_code(tx, &a.code, &r.id, &issued_by, issued_at, expires_at)?;
-        tx.prepare_cached("UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3")?
-            .execute(params![account_id, a.created_at, a.code])?;
+        tx.put_code(&a.code, &r.id, &issued_by, issued_at, expires_at)?;
+        tx.use_code(&a.code, account_id, a.created_at)?;
         logged_in |= a.last_login.is_some();
         summary.accounts += 1;
         summary.codes_used += 1;
     }
     for (code, _) in &f.open_codes {
         if let Some(c) = r.codes.get(code).filter(|_| in_doc(code)) {
-            store::put_code(tx, code, &r.id, &c.issued_by, c.issued_at, c.expires_at)?;
+            tx.put_code(code, &r.id, &c.issued_by, c.issued_at, c.expires_at)?;
             summary.codes_open += 1;
         }
     }
     if !f.admins.is_empty() {
-        tx.prepare_cached(
-            "UPDATE orgs SET admin_count = admin_count + ?1, logged_in = MAX(logged_in, ?2) WHERE id = ?3",
-        )?
-        .execute(params![f.admins.len() as i64, logged_in, r.id])?;
+        tx.add_admins(&r.id, f.admins.len() as i64, logged_in)?;
         if !doc_written {
             // Its facts changed without its document: subtrees pulling must see them.
-            store::touch_org(tx, &r.id, None)?;
+            tx.touch_org(&r.id, None)?;
         }
     }
     Ok(())
-}
-
-/// The figures by level, from the projection.
-pub fn level_summary(c: &Connection) -> Result<Vec<LevelSummary>> {
-    let mut stmt = c.prepare(
-        "SELECT level, COUNT(*), SUM(complete), SUM(logged_in), SUM(admin_count > 0),
-                SUM(live_children > 0)
-         FROM orgs WHERE deleted = 0 GROUP BY level ORDER BY level",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(LevelSummary {
-            level: r.get(0)?,
-            orgs: r.get(1)?,
-            complete: r.get(2)?,
-            logged_in: r.get(3)?,
-            with_admin: r.get(4)?,
-            with_children: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// The logins to print: the city's, the district's and the street's fixed mobiles.

@@ -11,56 +11,30 @@
 use std::collections::HashMap;
 
 use automerge::{AutoCommit, ChangeHash};
-use rusqlite::{Connection, OptionalExtension, params};
 use wire::history::{self, Author, AuthorRecord};
 use wire::protocol::{ChangeAuthor, HistoryResponse};
 
 use crate::error::{Error, Result};
 use crate::identity::Actor;
-use crate::store;
-
-/// Record that `account_id` pushed the changes `hashes` of `doc_id`, accepted at `now`.
-pub fn record(
-    c: &Connection,
-    doc_id: &str,
-    hashes: &[ChangeHash],
-    account_id: i64,
-    now: i64,
-) -> Result<()> {
-    let mut stmt = c.prepare_cached(
-        "INSERT OR IGNORE INTO change_authors(doc_id, hash, account_id, received_at)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for h in hashes {
-        stmt.execute(params![doc_id, &h.0[..], account_id, now])?;
-    }
-    Ok(())
-}
+use crate::storage::{Conn, Store};
 
 /// Accounts as supervisors see them, looked up once per request.
 #[derive(Default)]
 struct Authors(HashMap<i64, Option<Author>>);
 
 impl Authors {
-    /// The account as shown with its changes; `None` for an account that no longer exists.
-    fn get(&mut self, c: &Connection, account_id: i64) -> Result<Option<Author>> {
+    /// The account as shown with its changes (name masked); `None` for an account that no
+    /// longer exists.
+    fn get(&mut self, c: &Conn<'_>, account_id: i64) -> Result<Option<Author>> {
         if let Some(a) = self.0.get(&account_id) {
             return Ok(a.clone());
         }
-        let a = c
-            .prepare_cached(
-                "SELECT a.org_id, o.short_name, a.role, a.name FROM accounts a
-                 JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
-            )?
-            .query_row([account_id], |r| {
-                Ok(Author {
-                    org_id: r.get(0)?,
-                    org_short_name: r.get(1)?,
-                    role: r.get(2)?,
-                    name: schemas::person::mask_name(&r.get::<_, String>(3)?),
-                })
-            })
-            .optional()?;
+        let a = c.author(account_id)?.map(|a| Author {
+            org_id: a.org_id,
+            org_short_name: a.org_short_name,
+            role: a.role,
+            name: schemas::person::mask_name(&a.name),
+        });
         self.0.insert(account_id, a.clone());
         Ok(a)
     }
@@ -69,37 +43,24 @@ impl Authors {
 /// The author records of the documents `ids` (all of each one's recorded changes), for a
 /// pull page.
 pub fn of_docs<'a>(
-    c: &Connection,
+    c: &Conn<'_>,
     ids: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<ChangeAuthor>> {
     let mut authors = Authors::default();
     let mut out = Vec::new();
-    let mut stmt = c.prepare_cached(
-        "SELECT hash, account_id, received_at FROM change_authors WHERE doc_id = ?1",
-    )?;
     for id in ids {
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (hash, account_id, received_at) in rows {
-            let (Ok(hash), Some(a)) = (<[u8; 32]>::try_from(hash), authors.get(c, account_id)?)
-            else {
+        for r in c.author_records(id)? {
+            let Some(a) = authors.get(c, r.account_id)? else {
                 continue;
             };
             out.push(ChangeAuthor {
                 doc_id: id.to_owned(),
-                hash,
+                hash: r.hash.0,
                 org_id: a.org_id,
                 org_short_name: a.org_short_name,
                 role: a.role,
                 name: a.name,
-                received_at,
+                received_at: r.received_at,
             });
         }
     }
@@ -109,12 +70,12 @@ pub fn of_docs<'a>(
 /// The records a push just wrote (`merge::Recorded`: per document, the changes accepted),
 /// for its answer.
 pub fn pushed(
-    c: &Connection,
+    store: &Store,
     account_id: i64,
     recorded: &[(String, Vec<ChangeHash>)],
     received_at: i64,
 ) -> Result<Vec<ChangeAuthor>> {
-    let Some(a) = Authors::default().get(c, account_id)? else {
+    let Some(a) = store.read(|c| Authors::default().get(c, account_id))? else {
         return Ok(Vec::new());
     };
     Ok(recorded
@@ -134,7 +95,7 @@ pub fn pushed(
 }
 
 /// The records of `doc_id` by change hash, for `wire::history`.
-fn records_of(c: &Connection, doc_id: &str) -> Result<HashMap<ChangeHash, AuthorRecord>> {
+fn records_of(c: &Conn<'_>, doc_id: &str) -> Result<HashMap<ChangeHash, AuthorRecord>> {
     Ok(of_docs(c, [doc_id])?
         .into_iter()
         .map(|r| {
@@ -178,16 +139,20 @@ pub fn parse_field(raw: &str) -> Result<schemas::Field> {
 /// The history of `org_id` (the admin's own organization or one below it; deleted ones
 /// too), oldest first, optionally of one field.
 pub fn history_of(
-    c: &Connection,
+    store: &Store,
     actor: &Actor,
     org_id: &str,
     field: Option<schemas::Field>,
 ) -> Result<HistoryResponse> {
-    let row = store::get_org(c, org_id)?
-        .filter(|o| o.path.starts_with(&actor.org_path))
-        .ok_or_else(outside)?;
-    let (bytes, _) = store::get_org_doc(c, &row.id)?.ok_or_else(outside)?;
-    let records = records_of(c, &row.id)?;
+    let (row, bytes, records) = store.read(|c| {
+        let row = c
+            .org(org_id)?
+            .filter(|o| o.path.starts_with(&actor.org_path))
+            .ok_or_else(outside)?;
+        let bytes = c.org_doc(&row.id)?.ok_or_else(outside)?.bytes;
+        let records = records_of(c, &row.id)?;
+        Ok((row, bytes, records))
+    })?;
     let mut doc = AutoCommit::load(&bytes)?;
     let entries = history::history(&mut doc, &|h| records.get(h).cloned(), None)
         .into_iter()

@@ -7,7 +7,6 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngExt;
-use rusqlite::{Connection, OptionalExtension, params};
 use schemas::join::{JoinRule, YearMonth};
 use schemas::person::PersonName;
 use schemas::{Category, Field, IdNumber, Mobile, RegistrationCode, Role, Violation};
@@ -18,7 +17,7 @@ use wire::protocol::{
 };
 
 use crate::error::{Error, Result};
-use crate::store::{self, OrgRow, Store};
+use crate::storage::{Conn, NewAccount, OrgRow, Store};
 
 /// The logged-in admin a request is served for, from the server's session record only
 /// ([`authenticate`]): pushes are judged for it, reads are limited to its subtree.
@@ -167,21 +166,17 @@ fn parse_code(raw: &str) -> Result<RegistrationCode> {
 /// empty: any; another organization's code reads as unknown), is unused and unexpired. The one judgement of a code, for the look-up and
 /// for registration (inside its transaction). Returns the organization and when the code
 /// expires.
-fn code_org(c: &Connection, code: &RegistrationCode, org: &str, now: i64) -> Result<(OrgRow, i64)> {
-    let row: Option<(String, i64, Option<i64>)> = c
-        .prepare_cached("SELECT org_id, expires_at, used_by FROM codes WHERE code = ?1")?
-        .query_row([code.as_str()], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
-        .optional()?;
-    let Some((org_id, expires_at, used_by)) = row else {
+fn code_org(c: &Conn<'_>, code: &RegistrationCode, org: &str, now: i64) -> Result<(OrgRow, i64)> {
+    let Some(row) = c.code(code.as_str())? else {
         return Err(code_error(
             "code.unknown",
             "注册码不存在,请核对(注意区分大小写)",
         ));
     };
-    let target = store::get_org(c, &org_id)?;
+    let target = c.org(&row.org_id)?;
     let org = org.trim();
     let named = org.is_empty()
-        || org == org_id
+        || org == row.org_id
         || target
             .as_ref()
             .is_some_and(|t| schemas::name::names_equal(&t.short_name, org));
@@ -193,13 +188,13 @@ fn code_org(c: &Connection, code: &RegistrationCode, org: &str, now: i64) -> Res
             "注册码不存在,请核对(注意区分大小写)",
         ));
     }
-    if used_by.is_some() {
+    if row.used_by.is_some() {
         return Err(code_error(
             "code.used",
             "该注册码已被使用,一个注册码仅限一位管理员注册",
         ));
     }
-    if now >= expires_at {
+    if now >= row.expires_at {
         return Err(code_error(
             "code.expired",
             "注册码已过期(有效期20天),请联系上级组织管理员重新生成",
@@ -208,7 +203,7 @@ fn code_org(c: &Connection, code: &RegistrationCode, org: &str, now: i64) -> Res
     let target = target
         .filter(|o| !o.deleted)
         .ok_or_else(|| Error::NotFound("该组织".into()))?;
-    Ok((target, expires_at))
+    Ok((target, row.expires_at))
 }
 
 /// The organization a registration is for, and its category (for the form's checks): by
@@ -225,7 +220,8 @@ pub fn registration_org(store: &Store, req: &RegisterRequest, now: i64) -> Resul
                     vec![e.on(Field::RegistrationCode)],
                 ));
             }
-            Err(_) => store::get_org(c, req.org_id.trim())?
+            Err(_) => c
+                .org(req.org_id.trim())?
                 .filter(|o| !o.deleted)
                 .ok_or_else(|| Error::NotFound("该组织".into()))?,
         };
@@ -238,9 +234,12 @@ pub fn lookup_code(store: &Store, code: &str, now: i64) -> Result<CodeLookupResp
     let code = parse_code(code)?;
     store.read(|c| {
         let (org, expires_at) = code_org(c, &code, "", now)?;
-        let (_, record) =
-            store::get_org_doc(c, &org.id)?.ok_or_else(|| Error::NotFound("该组织".into()))?;
-        let parent_short_name = store::get_org(c, &org.parent)?
+        let record = c
+            .org_doc(&org.id)?
+            .ok_or_else(|| Error::NotFound("该组织".into()))?
+            .record;
+        let parent_short_name = c
+            .org(&org.parent)?
             .map(|p| p.short_name)
             .unwrap_or_default();
         Ok(CodeLookupResponse {
@@ -263,43 +262,43 @@ pub fn register(store: &Store, r: CheckedRegistration, now: i64) -> Result<Regis
         let code = r.code.as_str();
         let (org, _) = code_org(tx, &r.code, &r.org_id, now)?;
         let org_id = org.id.clone();
-        let inserted = tx.execute(
-            "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym, password_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(mobile, org_id) DO NOTHING",
-            params![
-                org_id,
-                r.role.label(),
-                r.name.as_str(),
-                r.id_number.as_str(),
-                r.mobile.as_str(),
-                r.joined.to_string(),
-                r.password_hash,
-                now
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(Error::invalid("account.exists", "该手机号已是本组织的管理员,请直接登录"));
+        let account = NewAccount {
+            org_id: &org_id,
+            role: r.role.label(),
+            name: r.name.as_str(),
+            id_number: r.id_number.as_str(),
+            mobile: r.mobile.as_str(),
+            join_ym: &r.joined.to_string(),
+            password_hash: &r.password_hash,
+            created_at: now,
+            last_login: None,
+        };
+        let Some(account_id) = tx.insert_account(&account)? else {
+            return Err(Error::invalid(
+                "account.exists",
+                "该手机号已是本组织的管理员,请直接登录",
+            ));
+        };
+        if !tx.use_code(code, account_id, now)? {
+            return Err(code_error(
+                "code.used",
+                "该注册码已被使用,一个注册码仅限一位管理员注册",
+            ));
         }
-        let account_id = tx.last_insert_rowid();
-        // The conditional update is what makes the code single-use under concurrency.
-        let consumed = tx.execute(
-            "UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3 AND used_by IS NULL",
-            params![account_id, now, code],
-        )?;
-        if consumed != 1 {
-            return Err(code_error("code.used", "该注册码已被使用,一个注册码仅限一位管理员注册"));
-        }
-        tx.execute("UPDATE orgs SET admin_count = admin_count + 1 WHERE id = ?1", [&org_id])?;
-        store::touch_org(tx, &org_id, Some(account_id))?;
-        store::audit(
-            tx,
+        tx.add_admins(&org_id, 1, false)?;
+        tx.touch_org(&org_id, Some(account_id))?;
+        tx.audit(
             Some(account_id),
             "account.register",
             Some(&org_id),
             &format!("code {} mobile {}", r.code.masked(), r.mobile.masked()),
         )?;
         tracing::info!(account_id, org_id = %org_id, code = %r.code.masked(), "admin registered");
-        Ok(RegisterResponse { account_id, org_id, org_short_name: org.short_name })
+        Ok(RegisterResponse {
+            account_id,
+            org_id,
+            org_short_name: org.short_name,
+        })
     })
 }
 
@@ -318,16 +317,10 @@ fn code_error(code: &'static str, message: &str) -> Error {
 /// Log in: check the password, create a session token (only its hash is stored).
 pub fn login(store: &Store, req: &LoginRequest, now: i64) -> Result<LoginResponse> {
     let mobile = Mobile::parse(&req.mobile).map_err(|_| wrong_login())?;
-    let accounts: Vec<(i64, String, String)> = store.read(|c| {
-        let mut stmt = c.prepare(
-            "SELECT id, org_id, password_hash FROM accounts WHERE mobile = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([mobile.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    })?;
+    let accounts = store.read(|c| c.accounts_by_mobile(mobile.as_str()))?;
     let candidates: Vec<_> = accounts
         .into_iter()
-        .filter(|(_, org, _)| req.org_id.as_ref().is_none_or(|o| o == org))
+        .filter(|a| req.org_id.as_ref().is_none_or(|o| *o == a.org_id))
         .collect();
     // Verify against every candidate; with none, against a dummy hash, so that an unknown
     // mobile takes as long to refuse as a wrong password (its timing tells nothing).
@@ -336,11 +329,11 @@ pub fn login(store: &Store, req: &LoginRequest, now: i64) -> Result<LoginRespons
     }
     let matched: Vec<_> = candidates
         .into_iter()
-        .filter(|(_, _, h)| verify_password(&req.password, h))
+        .filter(|a| verify_password(&req.password, &a.password_hash))
         .collect();
     let (account_id, org_id) = match matched.as_slice() {
         [] => return Err(wrong_login()),
-        [(id, org, _)] => (*id, org.clone()),
+        [a] => (a.account_id, a.org_id.clone()),
         _ => {
             return Err(Error::invalid(
                 "login.choose_org",
@@ -352,17 +345,14 @@ pub fn login(store: &Store, req: &LoginRequest, now: i64) -> Result<LoginRespons
     let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
     let expires_at = now + SESSION_SECONDS;
     let (org, ancestors) = store.transaction(|tx| {
-        tx.execute(
-            "INSERT INTO sessions(token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![hash_token(&token), account_id, now, expires_at],
-        )?;
-        tx.execute("UPDATE accounts SET last_login = ?1 WHERE id = ?2", params![now, account_id])?;
-        let org = store::get_org(tx, &org_id)?.ok_or_else(|| Error::NotFound("该组织".into()))?;
-        let first = tx.execute("UPDATE orgs SET logged_in = 1 WHERE id = ?1 AND logged_in = 0", [&org_id])?;
-        if first == 1 {
-            store::touch_org(tx, &org_id, Some(account_id))?;
+        tx.open_session(&hash_token(&token), account_id, now, expires_at)?;
+        let org = tx
+            .org(&org_id)?
+            .ok_or_else(|| Error::NotFound("该组织".into()))?;
+        if tx.mark_logged_in(&org_id)? {
+            tx.touch_org(&org_id, Some(account_id))?;
         }
-        store::audit(tx, Some(account_id), "account.login", Some(&org_id), "")?;
+        tx.audit(Some(account_id), "account.login", Some(&org_id), "")?;
         let ancestors = ancestors_of(tx, &org.path, &org_id)?;
         Ok((org, ancestors))
     })?;
@@ -392,10 +382,10 @@ fn wrong_login() -> Error {
 }
 
 /// The summaries of the organizations on `path` above `org_id`, root first.
-pub fn ancestors_of(c: &Connection, path: &str, org_id: &str) -> Result<Vec<AncestorSummary>> {
+pub fn ancestors_of(c: &Conn<'_>, path: &str, org_id: &str) -> Result<Vec<AncestorSummary>> {
     let mut out = Vec::new();
     for id in path.split('/').filter(|s| !s.is_empty() && *s != org_id) {
-        if let Some((_, rec)) = store::get_org_doc(c, id)? {
+        if let Some(rec) = c.org_doc(id)?.map(|d| d.record) {
             out.push(AncestorSummary {
                 id: rec.id,
                 parent: rec.parent,
@@ -412,32 +402,44 @@ pub fn ancestors_of(c: &Connection, path: &str, org_id: &str) -> Result<Vec<Ance
 /// The logged-in admin behind a bearer token, from the server's session record: an
 /// unknown, revoked or expired token is refused.
 pub fn authenticate(store: &Store, token: &str, now: i64) -> Result<Actor> {
-    let row: Option<(i64, String, String)> = store.read(|c| {
-        Ok(c.prepare_cached(
-            "SELECT a.id, a.org_id, o.path FROM sessions s
-             JOIN accounts a ON a.id = s.account_id JOIN orgs o ON o.id = a.org_id
-             WHERE s.token_hash = ?1 AND s.revoked = 0 AND s.expires_at > ?2 AND o.deleted = 0",
-        )?
-        .query_row(params![hash_token(token), now], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?)
-    })?;
-    let (account_id, org_id, org_path) = row.ok_or(Error::Unauthorized)?;
+    let session = store
+        .read(|c| c.session(&hash_token(token), now))?
+        .ok_or(Error::Unauthorized)?;
     Ok(Actor {
-        account_id,
-        org_id,
-        org_path,
+        account_id: session.account_id,
+        org_id: session.org_id,
+        org_path: session.org_path,
     })
 }
 
 /// Revoke a session.
 pub fn logout(store: &Store, token: &str) -> Result<()> {
+    store.transaction(|tx| tx.revoke_session(&hash_token(token)))
+}
+
+/// The id of the organization `org_id`, if it exists (deleted or not).
+pub fn existing_org(store: &Store, org_id: &str) -> Result<Option<String>> {
+    store.read(|c| Ok(c.org(org_id)?.map(|o| o.id)))
+}
+
+/// Audit a failed login (`shown`: the mobile masked; `from`: the client's address).
+pub fn audit_failed_login(store: &Store, shown: &str, from: std::net::IpAddr) -> Result<()> {
     store.transaction(|tx| {
-        tx.execute(
-            "UPDATE sessions SET revoked = 1 WHERE token_hash = ?1",
-            [hash_token(token)],
-        )?;
+        tx.audit(
+            None,
+            "login.failed",
+            None,
+            &format!("mobile {shown} from {from}"),
+        )
+    })
+}
+
+/// Audit the rate-limit keys that reached their limit (as `limits::Key::shown`).
+pub fn audit_rate_limit(store: &Store, keys: &[String]) -> Result<()> {
+    store.transaction(|tx| {
+        for k in keys {
+            tx.audit(None, "ratelimit.trip", None, k)?;
+        }
         Ok(())
     })
 }
@@ -451,19 +453,17 @@ pub fn operator_issue_code(
 ) -> Result<schemas::code::IssuedCode> {
     let issued = schemas::code::IssuedCode::new(RegistrationCode::generate(&mut rand::rng()), now);
     store.transaction(|tx| {
-        store::get_org(tx, org_id)?
+        tx.org(org_id)?
             .filter(|o| !o.deleted)
             .ok_or_else(|| Error::NotFound(format!("组织{org_id}")))?;
-        store::put_code(
-            tx,
+        tx.put_code(
             issued.code.as_str(),
             org_id,
             "operator",
             issued.issued_at.unix_timestamp(),
             issued.expires_at.unix_timestamp(),
         )?;
-        store::audit(
-            tx,
+        tx.audit(
             None,
             "code.operator_issue",
             Some(org_id),

@@ -19,7 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod schedule;
 pub mod server;
-pub mod store;
+pub mod storage;
 pub mod tls;
 
 pub use config::{Config, TlsFiles};

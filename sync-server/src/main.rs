@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sync_server::identity::IdentityConfig;
-use sync_server::{Config, server};
-use sync_server::{operator, schedule, store::Store};
+use sync_server::storage::Store;
+use sync_server::{Config, operator, schedule, server};
 use time::OffsetDateTime;
 
 /// 智慧团建·组织树同步服务器

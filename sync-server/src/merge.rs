@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use automerge::{AutoCommit, ChangeHash};
-use rusqlite::Connection;
 use schemas::code::{RegistrationCode, VALIDITY_DAYS};
 use schemas::name::ChainLink;
 use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
@@ -21,11 +20,11 @@ use wire::{doc, heads};
 use crate::error::Result;
 use crate::identity::Actor;
 use crate::intake::{Incoming, MAX_DOC_BYTES};
-use crate::store::{self, Accepted, OrgRow, Store};
+use crate::storage::{Accepted, Conn, OrgRow, Store, Tx};
 
 /// Judge and apply a batch of pushed documents in the transaction `tx`, in order (a parent
 /// created in the same push comes before its children). Returns one result per document.
-pub fn push(tx: &Connection, actor: &Actor, docs: &[PushDoc], now: i64) -> Result<Vec<DocResult>> {
+pub fn push(tx: &Tx<'_>, actor: &Actor, docs: &[PushDoc], now: i64) -> Result<Vec<DocResult>> {
     let mut chains = ChainCache::default();
     let mut recorded = Recorded::new();
     docs.iter()
@@ -147,7 +146,7 @@ fn read_geneses(docs: &[Incoming]) -> Vec<Option<(OrgRecord, ChangeHash)>> {
 
 /// Judge one pushed document; `genesis`: what [`read_genesis`] read from its changes.
 fn judge(
-    tx: &Connection,
+    tx: &Tx<'_>,
     actor: &Actor,
     pushed: &PushDoc,
     genesis: Option<(OrgRecord, ChangeHash)>,
@@ -161,7 +160,7 @@ fn judge(
     // Authorization before any stored document is loaded: an organization outside the
     // subtree is judged exactly as an unknown one (a new document whose parent must be
     // inside), so the answers and their cost tell nothing of what exists outside.
-    let row = store::get_org(tx, &pushed.id)?;
+    let row = tx.org(&pushed.id)?;
     let exists_outside = row
         .as_ref()
         .is_some_and(|r| !r.path.starts_with(&actor.org_path));
@@ -169,7 +168,7 @@ fn judge(
     let stored = if exists_outside || row.is_none() {
         None
     } else {
-        store::get_org_doc(tx, &pushed.id)?
+        tx.org_doc(&pushed.id)?.map(|d| (d.bytes, d.record))
     };
     // A new organization pushed as its genesis change alone (as a replica stores what it
     // created) is read without loading it: the same record and heads as loading gives, at a
@@ -238,7 +237,8 @@ fn judge(
         }
         None => {
             // The id taken outside the subtree, or a parent unknown or outside: one answer.
-            let parent = store::get_org(tx, &after.parent)?
+            let parent = tx
+                .org(&after.parent)?
                 .filter(|p| p.path.starts_with(&actor.org_path) && !exists_outside);
             let Some(parent) = parent else {
                 return Ok(outside());
@@ -272,7 +272,7 @@ fn judge(
             .is_some_and(|(_, b)| b.short_name != after.short_name || b.deleted != after.deleted);
     if renamed && !after.deleted && !after.short_name.is_empty() {
         let key = schemas::name::name_key(&after.short_name);
-        if store::sibling_name_taken(tx, &after.parent, &key, &after.id)? {
+        if tx.sibling_name_taken(&after.parent, &key, &after.id)? {
             v.push(Violation::error(
                 "short_name.duplicate",
                 Some(Field::ShortName),
@@ -294,8 +294,7 @@ fn judge(
         return Ok(reject(v));
     }
     let heads_bytes: Vec<u8> = heads.iter().flatten().copied().collect();
-    store::put_org(
-        tx,
+    tx.put_org(
         &Accepted {
             record: &after,
             path: &path,
@@ -307,16 +306,15 @@ fn judge(
         Some(actor.account_id),
     )?;
     // Who pushed the new changes, in the transaction that accepts them.
-    crate::history::record(tx, &after.id, &new_changes, actor.account_id, now)?;
+    tx.record_authors(&after.id, &new_changes, actor.account_id, now)?;
     recorded.push((after.id.clone(), new_changes));
     let before_codes = stored.as_ref().map(|(_, b)| &b.codes);
     for (code, c) in &after.codes {
         if before_codes.is_none_or(|b| !b.contains_key(code)) {
-            store::put_code(tx, code, &after.id, &c.issued_by, c.issued_at, c.expires_at)?;
+            tx.put_code(code, &after.id, &c.issued_by, c.issued_at, c.expires_at)?;
         }
     }
-    store::audit(
-        tx,
+    tx.audit(
         Some(actor.account_id),
         if was.is_none() {
             "org.create"
@@ -467,7 +465,7 @@ fn judge_codes(
     after: &OrgRecord,
     relation: Relation,
     actor: &Actor,
-    tx: &Connection,
+    tx: &Conn<'_>,
     now: i64,
     v: &mut Vec<Violation>,
 ) -> Result<()> {
@@ -518,7 +516,7 @@ fn judge_codes(
                 "注册码有效期应为生成后20天",
             ));
         }
-        if store::code_exists(tx, code)? {
+        if tx.code_exists(code)? {
             v.push(Violation::error(
                 "code.duplicate",
                 Some(Field::Codes),
@@ -567,16 +565,16 @@ struct ChainCache {
 impl ChainCache {
     fn region(
         &mut self,
-        tx: &Connection,
+        tx: &Conn<'_>,
         parent: &str,
     ) -> Result<Option<&'static schemas::Division>> {
         if let Some(r) = self.regions.get(parent) {
             return Ok(*r);
         }
         let mut chain = Vec::new();
-        if let Some(p) = store::get_org(tx, parent)? {
+        if let Some(p) = tx.org(parent)? {
             for id in p.path.split('/').filter(|s| !s.is_empty()) {
-                let Some(o) = store::get_org(tx, id)? else {
+                let Some(o) = tx.org(id)? else {
                     break;
                 };
                 let (Ok(level), Ok(category)) = (Level::new(o.level), Category::parse(&o.category))

@@ -7,13 +7,12 @@
 //! change.
 
 use automerge::{ActorId, AutoCommit};
-use rusqlite::Connection;
 use schemas::org::Context;
 use schemas::{Category, ShortName};
 use wire::{doc, heads};
 
 use crate::error::{Error, Result};
-use crate::store::{self, Accepted, OrgRow, Store};
+use crate::storage::{self, Accepted, OrgRow, Store, Tx};
 
 /// Write the pre-initialized tree (RULES §1) in one transaction, with the same
 /// deterministic genesis every replica uses.
@@ -29,9 +28,8 @@ pub fn initialize_tree(store: &Store) -> Result<()> {
             };
             paths.insert(r.id.clone(), path.clone());
             let heads = heads::encode(&d.get_heads());
-            let was = store::get_org(tx, &r.id)?;
-            store::put_org(
-                tx,
+            let was = tx.org(&r.id)?;
+            tx.put_org(
                 &Accepted {
                     record: &r,
                     path: &path,
@@ -43,24 +41,22 @@ pub fn initialize_tree(store: &Store) -> Result<()> {
                 None,
             )?;
         }
-        store::set_meta(tx, "initialized", &store::now().to_string())?;
-        store::audit(tx, None, "tree.initialize", None, "pre-initialized tree")?;
-        Ok(())
+        tx.mark_initialized()?;
+        tx.audit(None, "tree.initialize", None, "pre-initialized tree")
     })
 }
 
 /// Find an organization by id or by a short name that is unique on the server.
 pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {
     store.read(|c| {
-        if let Some(o) = store::get_org(c, id_or_name)? {
+        if let Some(o) = c.org(id_or_name)? {
             return Ok(o);
         }
-        let ids: Vec<String> = c
-            .prepare("SELECT id FROM orgs WHERE short_name = ?1 AND deleted = 0")?
-            .query_map([id_or_name], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let ids = c.live_named(id_or_name)?;
         match ids.as_slice() {
-            [id] => store::get_org(c, id)?.ok_or_else(|| Error::NotFound(id_or_name.to_owned())),
+            [id] => c
+                .org(id)?
+                .ok_or_else(|| Error::NotFound(id_or_name.to_owned())),
             [] => Err(Error::NotFound(format!("组织“{id_or_name}”"))),
             _ => Err(Error::invalid(
                 "org.ambiguous",
@@ -72,17 +68,7 @@ pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {
 
 /// Live children of `parent`, in order.
 pub fn children(store: &Store, parent: &str) -> Result<Vec<OrgRow>> {
-    store.read(|c| children_in(c, parent))
-}
-
-fn children_in(c: &Connection, parent: &str) -> Result<Vec<OrgRow>> {
-    let ids: Vec<String> = c
-        .prepare("SELECT id FROM orgs WHERE parent = ?1 AND deleted = 0 ORDER BY sort_key, id")?
-        .query_map([parent], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    ids.iter()
-        .filter_map(|id| store::get_org(c, id).transpose())
-        .collect()
+    store.read(|c| c.live_children(parent))
 }
 
 fn operator_actor() -> ActorId {
@@ -91,25 +77,26 @@ fn operator_actor() -> ActorId {
 
 /// Apply `edit` to the record of `id` as the operator and store the result.
 fn edit(
-    c: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     action: &str,
     detail: &str,
     edit: impl FnOnce(&mut schemas::org::OrgRecord),
 ) -> Result<()> {
-    let (bytes, before) =
-        store::get_org_doc(c, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
-    let row = store::get_org(c, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    let stored = tx
+        .org_doc(id)?
+        .ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    let (bytes, before) = (stored.bytes, stored.record);
+    let row = tx.org(id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
     let mut d = AutoCommit::load(&bytes)?;
     d.set_actor(operator_actor());
     let mut after = before.clone();
     edit(&mut after);
-    doc::write(&mut d, &before, &after, store::now())
+    doc::write(&mut d, &before, &after, storage::now())
         .map_err(|e| Error::Internal(e.to_string()))?;
     let heads = heads::encode(&d.get_heads());
     let complete = after.completeness(&Context::default()).is_complete();
-    store::put_org(
-        c,
+    tx.put_org(
         &Accepted {
             record: &after,
             path: &row.path,
@@ -120,8 +107,7 @@ fn edit(
         Some(&row),
         None,
     )?;
-    store::audit(c, None, action, Some(id), detail)?;
-    Ok(())
+    tx.audit(None, action, Some(id), detail)
 }
 
 /// Rename an organization (operator's 核对): a valid short name for its category, unique
@@ -133,11 +119,11 @@ pub fn rename(
     full: Option<&str>,
 ) -> Result<(String, String)> {
     store.transaction(|tx| {
-        let row = store::get_org(tx, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+        let row = tx.org(id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
         let category = Category::parse(&row.category)?;
         let mut chain = Vec::new();
         for aid in row.path.split('/').filter(|s| !s.is_empty() && *s != id) {
-            if let Some(o) = store::get_org(tx, aid)? {
+            if let Some(o) = tx.org(aid)? {
                 chain.push(schemas::name::ChainLink::new(
                     schemas::Level::new(o.level)?,
                     Category::parse(&o.category)?,
@@ -147,7 +133,7 @@ pub fn rename(
         }
         let region = schemas::name::region_of_chain(&chain);
         let name = ShortName::parse(short, category, region)?;
-        if store::sibling_name_taken(tx, &row.parent, &name.key(), id)? {
+        if tx.sibling_name_taken(&row.parent, &name.key(), id)? {
             return Err(Error::invalid(
                 "short_name.duplicate",
                 format!("同一上级组织下已有“{}”", name.as_str()),
@@ -175,8 +161,8 @@ pub fn rename(
 /// Move an organization one place up or down among its live siblings.
 pub fn reorder(store: &Store, id: &str, up: bool) -> Result<()> {
     store.transaction(|tx| {
-        let row = store::get_org(tx, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
-        let mut sibs = children_in(tx, &row.parent)?;
+        let row = tx.org(id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+        let mut sibs = tx.live_children(&row.parent)?;
         let pos = sibs
             .iter()
             .position(|s| s.id == id)
@@ -192,8 +178,10 @@ pub fn reorder(store: &Store, id: &str, up: bool) -> Result<()> {
         sibs.swap(pos, other);
         for (i, s) in sibs.iter().enumerate() {
             let key = i as i64 + 1;
-            let (_, rec) =
-                store::get_org_doc(tx, &s.id)?.ok_or_else(|| Error::NotFound(s.id.clone()))?;
+            let rec = tx
+                .org_doc(&s.id)?
+                .ok_or_else(|| Error::NotFound(s.id.clone()))?
+                .record;
             if rec.sort_key != key {
                 edit(
                     tx,

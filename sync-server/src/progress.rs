@@ -20,7 +20,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use schemas::level::MAX_LEVEL;
 use schemas::progress::{self, LevelCounts, ProgressRow, Schedule, Task, UnitFacts};
 use schemas::{Category, Level, Mobile};
@@ -28,13 +27,12 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use wire::protocol::{
     ChildRollup, OverdueCount, ProgressEntry, ProgressHistory, ProgressPage, ProgressResponse,
-    ProgressTab, SnapshotDay, SnapshotLevel, UnitRef,
+    ProgressTab, SnapshotDay, SnapshotLevel,
 };
 
 use crate::error::{Error, Result};
-use crate::feed::subtree_range;
 use crate::identity::Actor;
-use crate::store::{self, OrgRow, Store};
+use crate::storage::{Conn, OrgRow, Store, Tx, UnitRow};
 
 /// Rows per page when the request does not say.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -120,8 +118,8 @@ pub fn outside() -> Error {
 }
 
 /// The organization `org_id`, if it is in `actor`'s subtree and live.
-pub fn authorize(c: &Connection, actor: &Actor, org_id: &str) -> Result<OrgRow> {
-    match store::get_org(c, org_id)? {
+pub fn authorize(c: &Conn<'_>, actor: &Actor, org_id: &str) -> Result<OrgRow> {
+    match c.org(org_id)? {
         Some(o) if o.path.starts_with(&actor.org_path) => {
             if o.deleted {
                 Err(Error::NotFound("该组织(已删除)".into()))
@@ -278,16 +276,9 @@ fn close(
 /// `codes_at`: also count the units of that level late with codes to their children, as
 /// of `now` (one probe of `codes_open` per admin-less child until its parent is found
 /// late).
-pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result<Subtree> {
-    let (lo, hi) = subtree_range(&org.path);
-    let mut stmt = c.prepare_cached(
-        "SELECT path, level, category, logged_in, complete, live_children, admin_count
-         FROM orgs INDEXED BY orgs_subtree
-         WHERE path >= ?1 AND path < ?2 AND deleted = 0 ORDER BY path",
-    )?;
-    let mut probe = c.prepare_cached(OPEN_CODE_SQL)?;
+pub fn scan(c: &Conn<'_>, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result<Subtree> {
+    let mut probe = c.open_codes()?;
     let mut codes_late = codes_at.map(|_| 0u64);
-    let mut rows = stmt.query(params![lo, hi])?;
     let mut cats = Categories::default();
     let mut by_level = vec![LevelCounts::default(); usize::from(MAX_LEVEL) + 1];
     let mut children: Vec<(String, LevelCounts)> = Vec::new();
@@ -296,10 +287,10 @@ pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result
     let mut pool: Vec<String> = Vec::new();
     let mut found: Vec<(usize, String)> = Vec::new();
     let mut order = 0usize;
-    while let Some(r) = rows.next()? {
-        let path = str_at(r, 0)?;
-        let level: u8 = r.get(1)?;
-        let category = cats.get(str_at(r, 2)?);
+    c.scan_subtree(&org.path, |u| {
+        let path = u.path;
+        let level = u.level;
+        let category = cats.get(u.category);
         close(&mut stack, &mut pool, Some(path), &mut found);
         if let Some(parent) = stack.last_mut() {
             if category == Some(Category::Branch) {
@@ -309,10 +300,10 @@ pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result
                 && parent.level == at
                 && level == at.saturating_add(1)
                 && !parent.late_with_codes
-                && r.get::<_, i64>(6)? == 0
+                && u.admin_count == 0
             {
                 let id = last_segment(path);
-                if !probe.exists(params![id, now])? {
+                if !probe.any(id, now)? {
                     parent.late_with_codes = true;
                     *late += u64::from(parent.expects_children);
                 }
@@ -332,17 +323,17 @@ pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result
         });
         order += 1;
         if path.len() <= org.path.len() {
-            continue; // the organization itself
+            return Ok(()); // the organization itself
         }
         let Ok(lvl) = Level::new(level) else {
-            continue;
+            return Ok(());
         };
         let facts = UnitFacts {
             level: lvl,
             category,
-            logged_in: r.get(3)?,
-            info_complete: r.get(4)?,
-            created_children: r.get::<_, i64>(5)? > 0,
+            logged_in: u.logged_in,
+            info_complete: u.complete,
+            created_children: u.live_children > 0,
             children_without_code: 0,
         };
         by_level[usize::from(level)].add(&facts);
@@ -358,7 +349,8 @@ pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result
         if let Some((_, k)) = children.last_mut() {
             k.add(&facts);
         }
-    }
+        Ok(())
+    })?;
     close(&mut stack, &mut pool, None, &mut found);
     found.sort_unstable_by_key(|(o, _)| *o);
     Ok(Subtree {
@@ -376,24 +368,17 @@ pub fn scan(c: &Connection, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result
 
 /// Per direct child of `org`, in the tree's order: its subtree's counts (from `scan`, the
 /// child included) with the percentages for charts.
-pub fn rollups(c: &Connection, org: &OrgRow, sub: &Subtree) -> Result<Vec<ChildRollup>> {
+pub fn rollups(c: &Conn<'_>, org: &OrgRow, sub: &Subtree) -> Result<Vec<ChildRollup>> {
     let counts: HashMap<&str, &LevelCounts> = sub
         .children
         .iter()
         .map(|(id, k)| (id.as_str(), k))
         .collect();
-    let children: Vec<(String, String, String)> = c
-        .prepare_cached(
-            "SELECT id, short_name, category FROM orgs
-             WHERE parent = ?1 AND deleted = 0 ORDER BY sort_key, id",
-        )?
-        .query_map([&org.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(children
+    Ok(c.live_children(&org.id)?
         .into_iter()
-        .map(|(id, short_name, category)| {
+        .map(|child| {
             let counts = counts
-                .get(id.as_str())
+                .get(child.id.as_str())
                 .copied()
                 .copied()
                 .unwrap_or_default();
@@ -407,151 +392,55 @@ pub fn rollups(c: &Connection, org: &OrgRow, sub: &Subtree) -> Result<Vec<ChildR
             ChildRollup {
                 complete_percent: pct(counts.info_complete),
                 logged_in_percent: pct(counts.logged_in),
-                org_id: id,
-                short_name,
-                category,
+                org_id: child.id,
+                short_name: child.short_name,
+                category: child.category,
                 counts,
             }
         })
         .collect())
 }
 
-/// The organizations `ids` as a finding names them (with their parent's short name).
-pub fn unit_refs(c: &Connection, ids: &[String]) -> Result<Vec<UnitRef>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT o.id, o.short_name, o.level, o.category, COALESCE(p.short_name, '')
-         FROM orgs o LEFT JOIN orgs p ON p.id = o.parent WHERE o.id = ?1",
-    )?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(u) = stmt
-            .query_row([id], |r| {
-                Ok(UnitRef {
-                    org_id: r.get(0)?,
-                    short_name: r.get(1)?,
-                    level: r.get(2)?,
-                    category: r.get(3)?,
-                    parent_short_name: r.get(4)?,
-                })
-            })
-            .optional()?
-        {
-            out.push(u);
-        }
-    }
-    Ok(out)
-}
-
 // ------------------------------------------------------------------------------- rows
 
-/// One unit as the table needs it (from `orgs`).
-#[derive(Debug, Clone)]
-pub struct RawUnit {
-    pub id: String,
-    pub parent: String,
-    pub short_name: String,
-    pub category: String,
-    pub level: u8,
-    pub logged_in: bool,
-    pub complete: bool,
-    pub live_children: i64,
-    pub admin_count: i64,
-    pub phone: String,
-}
-
-pub const UNIT_COLS: &str = "id, parent, short_name, category, level, logged_in, complete, \
-                             live_children, admin_count, phone";
-
-pub fn raw_unit(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawUnit> {
-    Ok(RawUnit {
-        id: r.get(0)?,
-        parent: r.get(1)?,
-        short_name: r.get(2)?,
-        category: r.get(3)?,
-        level: r.get(4)?,
-        logged_in: r.get(5)?,
-        complete: r.get(6)?,
-        live_children: r.get(7)?,
-        admin_count: r.get(8)?,
-        phone: r.get(9)?,
+/// A unit's facts, as `schemas::progress` defines them, from its row.
+pub fn unit_facts(u: &UnitRow, children_without_code: u32) -> Result<UnitFacts> {
+    Ok(UnitFacts {
+        level: Level::new(u.level).map_err(Error::from)?,
+        category: Category::parse(&u.category).ok(),
+        logged_in: u.logged_in,
+        info_complete: u.complete,
+        created_children: u.live_children > 0,
+        children_without_code,
     })
 }
 
-impl RawUnit {
-    pub fn facts(&self, children_without_code: u32) -> Result<UnitFacts> {
-        Ok(UnitFacts {
-            level: Level::new(self.level).map_err(Error::from)?,
-            category: Category::parse(&self.category).ok(),
-            logged_in: self.logged_in,
-            info_complete: self.complete,
-            created_children: self.live_children > 0,
-            children_without_code,
-        })
+/// The table's row of a unit: names masked, a mobile phone masked, the code only for a
+/// unit without an admin.
+pub fn unit_row(
+    u: &UnitRow,
+    facts: &UnitFacts,
+    admins: &[String],
+    code: Option<String>,
+) -> ProgressRow {
+    ProgressRow {
+        org_id: u.id.clone(),
+        short_name: u.short_name.clone(),
+        logged_in: u.logged_in,
+        info_complete: u.complete,
+        created_children: facts.expects_children().then_some(facts.created_children),
+        admins: admins
+            .iter()
+            .map(|n| schemas::person::mask_name(n))
+            .collect(),
+        phone: mask_phone(&u.phone),
+        code: if u.admin_count == 0 { code } else { None },
     }
-
-    /// The table's row: names masked, a mobile phone masked, the code only for a unit
-    /// without an admin.
-    pub fn row(&self, facts: &UnitFacts, admins: &[String], code: Option<String>) -> ProgressRow {
-        ProgressRow {
-            org_id: self.id.clone(),
-            short_name: self.short_name.clone(),
-            logged_in: self.logged_in,
-            info_complete: self.complete,
-            created_children: facts.expects_children().then_some(facts.created_children),
-            admins: admins
-                .iter()
-                .map(|n| schemas::person::mask_name(n))
-                .collect(),
-            phone: mask_phone(&self.phone),
-            code: if self.admin_count == 0 { code } else { None },
-        }
-    }
-}
-
-/// A text column without copying it.
-fn str_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str> {
-    r.get_ref(i)?
-        .as_str()
-        .map_err(|e| Error::Internal(e.to_string()))
-}
-
-/// The admins' names of an organization (unmasked: mask before showing).
-fn admin_names(c: &Connection, org_id: &str) -> Result<Vec<String>> {
-    Ok(
-        c.prepare_cached("SELECT name FROM accounts WHERE org_id = ?1 ORDER BY id")?
-            .query_map([org_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?,
-    )
-}
-
-/// Whether an organization has a valid unused code (`codes_open`: one seek).
-const OPEN_CODE_SQL: &str = "SELECT 1 FROM codes INDEXED BY codes_open
-     WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2 LIMIT 1";
-
-/// The current valid unused code of an organization (the one valid longest).
-pub fn valid_code(c: &Connection, org_id: &str, now: i64) -> Result<Option<String>> {
-    Ok(c.prepare_cached(
-        "SELECT code FROM codes INDEXED BY codes_open
-         WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2
-         ORDER BY expires_at DESC, code DESC LIMIT 1",
-    )?
-    .query_row(params![org_id, now], |r| r.get(0))
-    .optional()?)
-}
-
-/// Live direct children with neither an admin nor a valid code.
-pub fn children_without_code(c: &Connection, org_id: &str, now: i64) -> Result<u32> {
-    Ok(c.prepare_cached(
-        "SELECT COUNT(*) FROM orgs o WHERE o.parent = ?1 AND o.deleted = 0 AND o.admin_count = 0
-         AND NOT EXISTS (SELECT 1 FROM codes k INDEXED BY codes_open WHERE k.org_id = o.id
-                         AND k.used_by IS NULL AND k.expires_at > ?2)",
-    )?
-    .query_row(params![org_id, now], |r| r.get(0))?)
 }
 
 /// One page of the table of `level` below `org`, in tree order (by path).
 pub fn page(
-    c: &Connection,
+    c: &Conn<'_>,
     org: &OrgRow,
     level: u8,
     offset: u64,
@@ -559,45 +448,28 @@ pub fn page(
     clock: &Clock,
     schedule: &Schedule,
 ) -> Result<Vec<ProgressEntry>> {
-    let (lo, hi) = subtree_range(&org.path);
-    let units: Vec<RawUnit> = c
-        .prepare_cached(&format!(
-            "SELECT {UNIT_COLS} FROM orgs INDEXED BY orgs_level_path
-             WHERE level = ?1 AND path >= ?2 AND path < ?3 AND deleted = 0
-             ORDER BY path LIMIT ?4 OFFSET ?5"
-        ))?
-        .query_map(
-            params![
-                level,
-                lo,
-                hi,
-                i64::from(limit),
-                offset.min(i64::MAX as u64) as i64
-            ],
-            raw_unit,
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+    let units = c.level_page(&org.path, level, offset, limit)?;
     let mut out = Vec::with_capacity(units.len());
     for u in units {
-        let probe = u.facts(0)?;
+        let probe = unit_facts(&u, 0)?;
         let without_code = if probe.expects_children() && u.live_children > 0 {
-            children_without_code(c, &u.id, clock.now)?
+            c.children_without_code(&u.id, clock.now)?
         } else {
             0
         };
-        let facts = u.facts(without_code)?;
+        let facts = unit_facts(&u, without_code)?;
         let admins = if u.admin_count > 0 {
-            admin_names(c, &u.id)?
+            c.admin_names(&u.id)?
         } else {
             Vec::new()
         };
         let code = if u.admin_count == 0 {
-            valid_code(c, &u.id, clock.now)?
+            c.valid_code(&u.id, clock.now)?
         } else {
             None
         };
         out.push(ProgressEntry {
-            row: u.row(&facts, &admins, code),
+            row: unit_row(&u, &facts, &admins, code),
             overdue: schedule.overdue(&facts, clock.today),
             category: u.category,
         });
@@ -695,7 +567,7 @@ pub fn progress(
         let rows = page(c, &org, level, offset, limit, &clock, schedule)?;
         let finding = &sub.without_branch;
         let rollups = rollups(c, &org, &sub)?;
-        let need_snapshot = !sub.levels.is_empty() && !has_snapshot(c, &org.id, clock.day)?;
+        let need_snapshot = !sub.levels.is_empty() && !c.has_snapshot(&org.id, clock.day)?;
         let resp = ProgressResponse {
             org_id: org.id.clone(),
             org_short_name: org.short_name.clone(),
@@ -711,7 +583,7 @@ pub fn progress(
             },
             tabs,
             without_branch_total: finding.len() as u64,
-            without_branch: unit_refs(c, &finding[..finding.len().min(FINDING_LIMIT)])?,
+            without_branch: c.unit_refs(&finding[..finding.len().min(FINDING_LIMIT)])?,
             schedule: schedule.clone(),
             rollups,
         };
@@ -721,7 +593,7 @@ pub fn progress(
         // Best effort: a reader must get progress even when the day's snapshot cannot be
         // written (a full disk, another process holding the write lock).
         if let Err(e) =
-            store.transaction(|tx| write_snapshot(tx, &resp.org_id, clock.day, &levels, false))
+            store.transaction(|tx| tx.write_snapshot(&resp.org_id, clock.day, &levels, false))
         {
             tracing::warn!(error = %e, code = e.code(), "progress snapshot not written");
         }
@@ -731,90 +603,17 @@ pub fn progress(
 
 // -------------------------------------------------------------------------- snapshots
 
-pub fn has_snapshot(c: &Connection, org_id: &str, day: Date) -> Result<bool> {
-    Ok(
-        c.prepare_cached(
-            "SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1",
-        )?
-        .exists(params![org_id, fmt_day(day)])?,
-    )
-}
-
 /// Record an organization's counts of `day`. `replace`: the operator's snapshot replaces
 /// the day's (the latest of the day stands); otherwise a day already recorded is kept
 /// (the first request of the day takes it).
 pub fn write_snapshot(
-    c: &Connection,
+    tx: &Tx<'_>,
     org_id: &str,
     day: Date,
     levels: &[(u8, LevelCounts)],
     replace: bool,
 ) -> Result<()> {
-    let day = fmt_day(day);
-    if replace {
-        c.prepare_cached("DELETE FROM progress_snapshots WHERE org_id = ?1 AND day = ?2")?
-            .execute(params![org_id, day])?;
-    } else if c
-        .prepare_cached("SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1")?
-        .exists(params![org_id, day])?
-    {
-        return Ok(());
-    }
-    let mut insert = c.prepare_cached(
-        "INSERT OR IGNORE INTO progress_snapshots
-             (org_id, day, level, total, logged_in, complete, created_children, branches)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for (level, k) in levels {
-        insert.execute(params![
-            org_id,
-            day,
-            level,
-            k.total as i64,
-            k.logged_in as i64,
-            k.info_complete as i64,
-            k.created_children as i64,
-            k.branches as i64
-        ])?;
-    }
-    Ok(())
-}
-
-fn snapshot_rows(c: &Connection, org_id: &str, day: &str) -> Result<Vec<(u8, LevelCounts)>> {
-    Ok(c.prepare_cached(
-        "SELECT level, total, logged_in, complete, created_children, branches
-             FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 ORDER BY level",
-    )?
-    .query_map(params![org_id, day], snapshot_level)?
-    .collect::<rusqlite::Result<_>>()?)
-}
-
-fn snapshot_level(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u8, LevelCounts)> {
-    Ok((
-        r.get(0)?,
-        LevelCounts {
-            total: r.get::<_, i64>(1)? as u64,
-            logged_in: r.get::<_, i64>(2)? as u64,
-            info_complete: r.get::<_, i64>(3)? as u64,
-            created_children: r.get::<_, i64>(4)? as u64,
-            branches: r.get::<_, i64>(5)? as u64,
-        },
-    ))
-}
-
-/// A day's snapshot of an organization: the day ("2017-12-20") and the counts per level.
-pub type Snapshot = (String, Vec<(u8, LevelCounts)>);
-
-/// The latest snapshot of an organization taken before `day` (at least a day old).
-pub fn previous_snapshot(c: &Connection, org_id: &str, day: Date) -> Result<Option<Snapshot>> {
-    let prev: Option<String> = c
-        .prepare_cached("SELECT MAX(day) FROM progress_snapshots WHERE org_id = ?1 AND day < ?2")?
-        .query_row(params![org_id, fmt_day(day)], |r| r.get(0))?;
-    prev.map(|d| {
-        let rows = snapshot_rows(c, org_id, &d)?;
-        Ok((d, rows))
-    })
-    .transpose()
+    tx.write_snapshot(org_id, day, levels, replace)
 }
 
 /// The snapshots of an organization of `actor`'s subtree, oldest first.
@@ -822,24 +621,19 @@ pub fn history(store: &Store, actor: &Actor, org_id: Option<&str>) -> Result<Pro
     let org_id = org_id.unwrap_or(&actor.org_id).to_owned();
     store.read(|c| {
         let org = authorize(c, actor, &org_id)?;
-        let mut stmt = c.prepare_cached(
-            "SELECT level, total, logged_in, complete, created_children, branches, day
-             FROM progress_snapshots WHERE org_id = ?1
-             ORDER BY day DESC, level LIMIT ?2",
-        )?;
-        let mut rows = stmt.query(params![org.id, HISTORY_ROWS])?;
         let mut days: Vec<SnapshotDay> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let (level, counts) = snapshot_level(r)?;
-            let day: String = r.get(6)?;
-            if days.last().is_none_or(|d| d.day != day) {
+        for r in c.snapshot_rows(&org.id, HISTORY_ROWS)? {
+            if days.last().is_none_or(|d| d.day != r.day) {
                 days.push(SnapshotDay {
-                    day,
+                    day: r.day,
                     levels: Vec::new(),
                 });
             }
             if let Some(d) = days.last_mut() {
-                d.levels.push(SnapshotLevel { level, counts });
+                d.levels.push(SnapshotLevel {
+                    level: r.level,
+                    counts: r.counts,
+                });
             }
         }
         days.reverse();
@@ -854,12 +648,13 @@ pub fn history(store: &Store, actor: &Actor, org_id: Option<&str>) -> Result<Pro
 /// The operator's snapshot of one organization on `day` (replacing that day's).
 pub fn snapshot_org(store: &Store, org_id: &str, day: Date) -> Result<usize> {
     let levels = store.read(|c| {
-        let org = store::get_org(c, org_id)?
+        let org = c
+            .org(org_id)?
             .filter(|o| !o.deleted)
             .ok_or_else(|| Error::NotFound(format!("组织{org_id}")))?;
         Ok(scan(c, &org, None)?.levels)
     })?;
-    store.transaction(|tx| write_snapshot(tx, org_id, day, &levels, true))?;
+    store.transaction(|tx| tx.write_snapshot(org_id, day, &levels, true))?;
     Ok(levels.len())
 }
 
@@ -868,19 +663,13 @@ pub fn snapshot_org(store: &Store, org_id: &str, day: Date) -> Result<usize> {
 /// each of its ancestors. Returns how many organizations were recorded.
 pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
     let per_org: HashMap<String, Vec<LevelCounts>> = store.read(|c| {
-        let mut stmt = c.prepare(
-            "SELECT path, level, category, logged_in, complete, live_children
-             FROM orgs INDEXED BY orgs_level_path WHERE deleted = 0",
-        )?;
-        let mut rows = stmt.query([])?;
         let mut per_org: HashMap<String, Vec<LevelCounts>> = HashMap::new();
         let mut categories: HashMap<String, Option<Category>> = HashMap::new();
-        while let Some(r) = rows.next()? {
-            let path = str_at(r, 0)?;
-            let Ok(level) = Level::new(r.get(1)?) else {
-                continue;
+        c.scan_all(|u| {
+            let Ok(level) = Level::new(u.level) else {
+                return Ok(());
             };
-            let raw = str_at(r, 2)?;
+            let raw = u.category;
             let category = match categories.get(raw) {
                 Some(k) => *k,
                 None => {
@@ -892,14 +681,14 @@ pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
             let facts = UnitFacts {
                 level,
                 category,
-                logged_in: r.get(3)?,
-                info_complete: r.get(4)?,
-                created_children: r.get::<_, i64>(5)? > 0,
+                logged_in: u.logged_in,
+                info_complete: u.complete,
+                created_children: u.live_children > 0,
                 children_without_code: 0,
             };
-            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let segments: Vec<&str> = u.path.split('/').filter(|s| !s.is_empty()).collect();
             let Some((_, ancestors)) = segments.split_last() else {
-                continue;
+                return Ok(());
             };
             for a in ancestors {
                 let v = match per_org.get_mut(*a) {
@@ -912,7 +701,8 @@ pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
                 }
                 v[i].add(&facts);
             }
-        }
+            Ok(())
+        })?;
         Ok(per_org)
     })?;
     store.transaction(|tx| {
@@ -923,16 +713,14 @@ pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
                 .filter(|(_, k)| k.total > 0)
                 .map(|(l, k)| (l as u8, *k))
                 .collect();
-            write_snapshot(tx, org_id, day, &levels, true)?;
+            tx.write_snapshot(org_id, day, &levels, true)?;
         }
-        store::audit(
-            tx,
+        tx.audit(
             None,
             "progress.snapshot",
             None,
             &format!("{} organizations on {}", per_org.len(), fmt_day(day)),
-        )?;
-        Ok(())
+        )
     })?;
     Ok(per_org.len())
 }
@@ -940,6 +728,7 @@ pub fn snapshot_all(store: &Store, day: Date) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{RawOrg, Snapshot};
 
     #[test]
     fn phones_are_masked_when_personal() {
@@ -1037,25 +826,18 @@ mod tests {
         store
             .transaction(|tx| {
                 for (i, n) in nodes.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category,
-                             short_name, name_key, full_name, phone, complete, live_children,
-                             admin_count, logged_in, seq, record, bytes, heads)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?1, '', '', ?8, ?9, 0, ?10, 0,
-                                 '{}', x'', x'')",
-                        params![
-                            n.id,
-                            n.parent,
-                            n.path,
-                            n.level,
-                            i as i64,
-                            n.deleted,
-                            n.category,
-                            n.complete,
-                            n.live_children,
-                            n.logged_in
-                        ],
-                    )?;
+                    tx.insert_raw_org(&RawOrg {
+                        id: &n.id,
+                        parent: &n.parent,
+                        path: &n.path,
+                        level: n.level,
+                        sort_key: i as i64,
+                        deleted: n.deleted,
+                        category: &n.category,
+                        complete: n.complete,
+                        live_children: n.live_children,
+                        logged_in: n.logged_in,
+                    })?;
                 }
                 Ok(())
             })
@@ -1082,9 +864,7 @@ mod tests {
             write(&store, &nodes);
             let live: Vec<&Gen> = nodes.iter().filter(|n| !n.deleted).collect();
             for top in live.iter().filter(|n| n.live_children > 0) {
-                let org = store
-                    .read(|c| Ok(store::get_org(c, &top.id)?.unwrap()))
-                    .unwrap();
+                let org = store.read(|c| Ok(c.org(&top.id)?.unwrap())).unwrap();
                 let sub = store.read(|c| scan(c, &org, None)).unwrap();
                 let below: Vec<&&Gen> = live
                     .iter()
@@ -1133,14 +913,16 @@ mod tests {
             let day = time::macros::date!(2017 - 12 - 20);
             snapshot_all(&store, day).unwrap();
             for top in live.iter().filter(|n| n.live_children > 0) {
-                let org = store
-                    .read(|c| Ok(store::get_org(c, &top.id)?.unwrap()))
-                    .unwrap();
+                let org = store.read(|c| Ok(c.org(&top.id)?.unwrap())).unwrap();
                 let sub = store.read(|c| scan(c, &org, None)).unwrap();
                 let snap = store
-                    .read(|c| snapshot_rows(c, &top.id, "2017-12-20"))
+                    .read(|c| c.latest_snapshot_before(&top.id, day.next_day().unwrap()))
                     .unwrap();
-                assert_eq!(snap, sub.levels, "seed {seed}, snapshot of {}", top.id);
+                let want = Snapshot {
+                    day: "2017-12-20".into(),
+                    levels: sub.levels,
+                };
+                assert_eq!(snap, Some(want), "seed {seed}, snapshot of {}", top.id);
             }
         }
     }

@@ -12,17 +12,15 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use schemas::Level;
 use schemas::progress::{self, LevelCounts, Overdue, ProgressRow, ROW_HEADERS, Schedule};
 use wire::protocol::{ChildRollup, UnitRef};
 
 use crate::error::{Error, Result};
-use crate::feed::subtree_range;
 use crate::identity::Actor;
-use crate::progress::{self as p, Clock, RawUnit, UNIT_COLS};
-use crate::store::Store;
+use crate::progress::{self as p, Clock};
+use crate::storage::{Conn, Snapshot, Store};
 
 pub const SUMMARY_SHEET: &str = "汇总";
 pub const OVERDUE_SHEET: &str = "逾期事项";
@@ -57,7 +55,7 @@ pub struct ReportData {
     pub schedule: Schedule,
     pub levels: Vec<LevelSheet>,
     /// The latest snapshot at least a day old: its day and counts per level.
-    pub previous: Option<p::Snapshot>,
+    pub previous: Option<Snapshot>,
     pub rollups: Vec<ChildRollup>,
     pub overdue: Vec<OverdueUnit>,
     pub without_branch: Vec<UnitRef>,
@@ -66,7 +64,7 @@ pub struct ReportData {
 /// Gather the report of `org_id` (in `actor`'s subtree). Also returns the level counts
 /// (for today's snapshot).
 pub fn gather(
-    c: &Connection,
+    c: &Conn<'_>,
     actor: &Actor,
     org_id: &str,
     schedule: &Schedule,
@@ -74,74 +72,31 @@ pub fn gather(
 ) -> Result<(ReportData, Vec<(u8, LevelCounts)>)> {
     let org = p::authorize(c, actor, org_id)?;
     let sub = p::scan(c, &org, None)?;
-    let (lo, hi) = subtree_range(&org.path);
-
-    let mut admins: HashMap<String, Vec<String>> = HashMap::new();
-    {
-        let mut stmt = c.prepare(
-            "SELECT a.org_id, a.name FROM accounts a JOIN orgs o ON o.id = a.org_id
-             WHERE o.path > ?1 AND o.path < ?2 AND o.deleted = 0 ORDER BY a.id",
-        )?;
-        let mut rows = stmt.query(params![lo, hi])?;
-        while let Some(r) = rows.next()? {
-            admins.entry(r.get(0)?).or_default().push(r.get(1)?);
-        }
-    }
-    // The valid unused code of each unit without an admin: the one valid longest (as
-    // `progress::valid_code`), so the last of this order.
-    let mut codes: HashMap<String, String> = HashMap::new();
-    {
-        let mut stmt = c.prepare(
-            "SELECT k.org_id, k.code FROM codes k JOIN orgs o ON o.id = k.org_id
-             WHERE o.path > ?1 AND o.path < ?2 AND o.deleted = 0 AND o.admin_count = 0
-               AND k.used_by IS NULL AND k.expires_at > ?3
-             ORDER BY k.expires_at, k.code",
-        )?;
-        let mut rows = stmt.query(params![lo, hi, clock.now])?;
-        while let Some(r) = rows.next()? {
-            codes.insert(r.get(0)?, r.get(1)?);
-        }
-    }
-    let mut without_code: HashMap<String, u32> = HashMap::new();
-    {
-        let mut stmt = c.prepare(
-            "SELECT o.parent, COUNT(*) FROM orgs o
-             WHERE o.path > ?1 AND o.path < ?2 AND o.deleted = 0 AND o.admin_count = 0
-               AND NOT EXISTS (SELECT 1 FROM codes k WHERE k.org_id = o.id
-                               AND k.used_by IS NULL AND k.expires_at > ?3)
-             GROUP BY o.parent",
-        )?;
-        let mut rows = stmt.query(params![lo, hi, clock.now])?;
-        while let Some(r) = rows.next()? {
-            without_code.insert(r.get(0)?, r.get(1)?);
-        }
-    }
+    let admins = c.subtree_admins(&org.path)?;
+    // The valid unused code of each unit without an admin (as `progress::page` shows it).
+    let codes = c.subtree_open_codes(&org.path, clock.now)?;
+    let without_code = c.subtree_without_code(&org.path, clock.now)?;
 
     let scope = p::scope_of(&org);
     let mut names: HashMap<String, String> = HashMap::new();
     names.insert(org.id.clone(), org.short_name.clone());
     let mut sheets = Vec::with_capacity(sub.levels.len());
     let mut overdue = Vec::new();
-    let mut stmt = c.prepare(&format!(
-        "SELECT {UNIT_COLS} FROM orgs INDEXED BY orgs_level_path
-         WHERE level = ?1 AND path >= ?2 AND path < ?3 AND deleted = 0 ORDER BY path"
-    ))?;
     for (level, counts) in &sub.levels {
         let lvl = Level::new(*level).map_err(Error::from)?;
-        let units: Vec<RawUnit> = stmt
-            .query_map(params![level, lo, hi], p::raw_unit)?
-            .collect::<rusqlite::Result<_>>()?;
+        let units = c.level_units(&org.path, *level)?;
         let mut rows = Vec::with_capacity(units.len());
         for u in units {
-            let probe = u.facts(0)?;
+            let probe = p::unit_facts(&u, 0)?;
             let n = if probe.expects_children() {
                 without_code.get(&u.id).copied().unwrap_or(0)
             } else {
                 0
             };
-            let facts = u.facts(n)?;
+            let facts = p::unit_facts(&u, n)?;
             let none = Vec::new();
-            let row = u.row(
+            let row = p::unit_row(
+                &u,
                 &facts,
                 admins.get(&u.id).unwrap_or(&none),
                 codes.get(&u.id).cloned(),
@@ -168,9 +123,9 @@ pub fn gather(
         });
     }
     let data = ReportData {
-        previous: p::previous_snapshot(c, &org.id, clock.day)?,
+        previous: c.latest_snapshot_before(&org.id, clock.day)?,
         rollups: p::rollups(c, &org, &sub)?,
-        without_branch: p::unit_refs(c, &sub.without_branch)?,
+        without_branch: c.unit_refs(&sub.without_branch)?,
         org_id: org.id,
         org_short_name: org.short_name,
         clock,
@@ -193,13 +148,13 @@ pub fn build(
     let org_id = org.unwrap_or(&actor.org_id).to_owned();
     let (data, levels, need_snapshot) = store.read(|c| {
         let (data, levels) = gather(c, actor, &org_id, schedule, clock)?;
-        let need = !levels.is_empty() && !p::has_snapshot(c, &data.org_id, clock.day)?;
+        let need = !levels.is_empty() && !c.has_snapshot(&data.org_id, clock.day)?;
         Ok((data, levels, need))
     })?;
     if need_snapshot {
         // Best effort, as for progress: the report is read even when this cannot be written.
         if let Err(e) =
-            store.transaction(|tx| p::write_snapshot(tx, &data.org_id, clock.day, &levels, false))
+            store.transaction(|tx| tx.write_snapshot(&data.org_id, clock.day, &levels, false))
         {
             tracing::warn!(error = %e, code = e.code(), "progress snapshot not written");
         }
@@ -308,7 +263,7 @@ fn summary_sheet(ws: &mut Worksheet, d: &ReportData, f: &Formats) -> X {
         &f.title,
     )?;
     let prev_note = match &d.previous {
-        Some((day, _)) => format!("上次快照:{day}"),
+        Some(s) => format!("上次快照:{}", s.day),
         None => "尚无一天前的快照,下次报告起显示变化".to_owned(),
     };
     ws.write_string(
@@ -327,7 +282,7 @@ fn summary_sheet(ws: &mut Worksheet, d: &ReportData, f: &Formats) -> X {
     ws.write_string_with_format(r, 0, "层级", &f.header)?;
     ws.merge_range(r, 1, r, 4, "本次", &f.header)?;
     let prev_title = match &d.previous {
-        Some((day, _)) => format!("上次快照({day})"),
+        Some(s) => format!("上次快照({})", s.day),
         None => "上次快照(无)".to_owned(),
     };
     ws.merge_range(r, 5, r, 8, &prev_title, &f.header)?;
@@ -341,8 +296,8 @@ fn summary_sheet(ws: &mut Worksheet, d: &ReportData, f: &Formats) -> X {
     }
     r += 1;
     let mut all_levels: Vec<u8> = d.levels.iter().map(|l| l.level).collect();
-    if let Some((_, prev)) = &d.previous {
-        all_levels.extend(prev.iter().map(|(l, _)| *l));
+    if let Some(prev) = &d.previous {
+        all_levels.extend(prev.levels.iter().map(|(l, _)| *l));
     }
     all_levels.sort_unstable();
     all_levels.dedup();
@@ -358,8 +313,9 @@ fn summary_sheet(ws: &mut Worksheet, d: &ReportData, f: &Formats) -> X {
         for (i, v) in now_m.iter().enumerate() {
             ws.write_number(r, 1 + i as u16, *v as f64)?;
         }
-        if let Some((_, prev)) = &d.previous {
+        if let Some(prev) = &d.previous {
             let before = prev
+                .levels
                 .iter()
                 .find(|(l, _)| *l == level)
                 .map(|(_, c)| *c)

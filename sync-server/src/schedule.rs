@@ -4,21 +4,19 @@
 //! notice's 2017 dates until one is set. The rules of a schedule (known items, dates, no
 //! deadline before the start) are `schemas::progress::Schedule`'s; this module stores it.
 
-use rusqlite::Connection;
 use schemas::progress::Schedule;
 
 use crate::error::{Error, Result};
-use crate::store::{self, Store};
-
-const META_KEY: &str = "schedule";
+use crate::storage::{Conn, Store};
 
 /// The schedule in force: the stored one, or the notice's.
-pub fn schedule(c: &Connection) -> Result<Schedule> {
-    match store::get_meta(c, META_KEY)? {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| Error::Internal(format!("stored schedule unreadable: {e}"))),
-        None => Ok(Schedule::default()),
-    }
+pub fn schedule(c: &Conn<'_>) -> Result<Schedule> {
+    Ok(c.schedule()?.unwrap_or_default())
+}
+
+/// The schedule in force, read from `store`.
+pub fn current(store: &Store) -> Result<Schedule> {
+    store.read(schedule)
 }
 
 /// Refuse a schedule that breaks its rules, with every reason.
@@ -34,9 +32,8 @@ pub fn store_schedule(store: &Store, schedule: &Schedule, source: &str) -> Resul
     }
     let json = serde_json::to_string(schedule).map_err(|e| Error::Internal(e.to_string()))?;
     store.transaction(|tx| {
-        store::set_meta(tx, META_KEY, &json)?;
-        store::audit(tx, None, "schedule.set", None, &format!("{source}: {json}"))?;
-        Ok(())
+        tx.set_schedule(schedule)?;
+        tx.audit(None, "schedule.set", None, &format!("{source}: {json}"))
     })
 }
 

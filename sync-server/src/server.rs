@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{self, AppState, blocking};
-use crate::store::Store;
+use crate::storage::Store;
 use crate::{identity, net, operator, schedule, tls};
 
 /// Open the database, creating the pre-initialized tree on first start. Returns the store

@@ -9,7 +9,7 @@ use client_core::protocol::LoginRequest;
 use schemas::generate::{self, GenOptions};
 use schemas::org::{Context, OrgRecord};
 use sync_server::demo::{self, DemoOptions, DemoSize};
-use sync_server::store::{self, Store};
+use sync_server::storage::{self, Store};
 use wire::{doc, heads};
 
 struct Row {
@@ -26,7 +26,7 @@ struct Row {
 fn rows(store: &Store) -> HashMap<String, Row> {
     store
         .read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.sqlite().prepare(
                 "SELECT id, parent, path, level, complete, live_children, admin_count, logged_in,
                         record, bytes, heads, category, short_name, full_name, phone
                  FROM orgs",
@@ -102,8 +102,9 @@ fn check(store: &Store, seed: u64, kept: &[&str]) {
     }
     let accounts: Vec<(String, Option<i64>, String, String)> = store
         .read(|c| {
-            let mut stmt =
-                c.prepare("SELECT org_id, last_login, mobile, id_number FROM accounts")?;
+            let mut stmt = c
+                .sqlite()
+                .prepare("SELECT org_id, last_login, mobile, id_number FROM accounts")?;
             let v = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -138,7 +139,7 @@ fn check(store: &Store, seed: u64, kept: &[&str]) {
     // parent; every used code belongs to an account of its org.
     let codes: Vec<(String, String, String, i64, i64, Option<i64>)> = store
         .read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.sqlite().prepare(
                 "SELECT code, org_id, issued_by, issued_at, expires_at, used_by FROM codes",
             )?;
             let v = stmt
@@ -174,11 +175,11 @@ fn check(store: &Store, seed: u64, kept: &[&str]) {
     assert_eq!(used, accounts.len());
     assert!(in_docs > 100);
     assert!(
-        codes.iter().any(|c| c.5.is_none() && c.4 < store::now()),
+        codes.iter().any(|c| c.5.is_none() && c.4 < storage::now()),
         "some expired"
     );
     assert!(
-        codes.iter().any(|c| c.5.is_none() && c.4 > store::now()),
+        codes.iter().any(|c| c.5.is_none() && c.4 > storage::now()),
         "some valid"
     );
 }
@@ -191,7 +192,7 @@ fn login(store: &Store, mobile: &str) -> client_core::protocol::LoginResponse {
             password: demo::DEMO_PASSWORD.to_owned(),
             org_id: None,
         },
-        store::now(),
+        storage::now(),
     )
     .expect("demo login")
 }
@@ -244,7 +245,8 @@ fn demo_fills_a_fresh_store() {
     assert_eq!(district.org_id, "org-510104");
     assert_eq!(district.ancestors.len(), 3);
     // The district admin's first pull brings its whole subtree.
-    let actor = sync_server::identity::authenticate(&store, &district.token, store::now()).unwrap();
+    let actor =
+        sync_server::identity::authenticate(&store, &district.token, storage::now()).unwrap();
     let all = rows(&store);
     let subtree = all
         .values()
@@ -285,16 +287,16 @@ fn demo_on_an_initialized_store_keeps_edited_orgs() {
     let edited = schemas::initial::org_id("510105");
     store
         .transaction(|tx| {
-            let row = store::get_org(tx, &edited)?.unwrap();
-            let (bytes, before) = store::get_org_doc(tx, &edited)?.unwrap();
+            let row = tx.org(&edited)?.unwrap();
+            let stored = tx.org_doc(&edited)?.unwrap();
+            let (bytes, before) = (stored.bytes, stored.record);
             let mut d = AutoCommit::load(&bytes)?;
             let mut after = before.clone();
             after.phone = "028-86661234".into();
             doc::write(&mut d, &before, &after, 1).unwrap();
             let heads = heads::encode(&d.get_heads());
-            store::put_org(
-                tx,
-                &store::Accepted {
+            tx.put_org(
+                &storage::Accepted {
                     record: &after,
                     path: &row.path,
                     complete: false,

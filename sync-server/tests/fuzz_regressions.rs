@@ -3,7 +3,7 @@
 use client_core::protocol::{DocOutcome, PushDoc};
 use sync_server::identity::Actor;
 use sync_server::merge;
-use sync_server::store::Store;
+use sync_server::storage::Store;
 
 /// Push `bytes` as the changes of 团锦江区委 (`org-510104`) by 团成都市委's admin, into a new
 /// store with the initial tree: the document's outcome.

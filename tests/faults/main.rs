@@ -107,11 +107,7 @@ impl Bench {
     }
 
     fn feed_len(&self) -> i64 {
-        self.server
-            .state
-            .store
-            .read(sync_server::store::max_seq)
-            .unwrap()
+        self.server.state.store.read(|c| c.max_seq()).unwrap()
     }
 }
 
@@ -185,7 +181,9 @@ fn server_subtree(
         .state
         .store
         .read(|c| {
-            let mut stmt = c.prepare("SELECT id, record, heads FROM orgs WHERE path LIKE ?1")?;
+            let mut stmt = c
+                .sqlite()
+                .prepare("SELECT id, record, heads FROM orgs WHERE path LIKE ?1")?;
             let rows = stmt
                 .query_map([&like], |r| {
                     Ok((
@@ -842,7 +840,7 @@ fn a_client_killed_mid_sync_recovers_with_nothing_lost() {
                         .server
                         .state
                         .store
-                        .read(|c| sync_server::store::get_org_doc(c, id))
+                        .read(|c| Ok(c.org_doc(id)?.map(|d| (d.bytes, d.record))))
                         .unwrap()
                     else {
                         return false;

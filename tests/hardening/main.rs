@@ -48,7 +48,7 @@ fn audit_count(server: &TestServer, action: &str, detail_like: &str) -> i64 {
         .state
         .store
         .read(|c| {
-            Ok(c.query_row(
+            Ok(c.sqlite().query_row(
                 "SELECT COUNT(*) FROM audit WHERE action = ?1 AND detail LIKE ?2",
                 [action, detail_like],
                 |r| r.get(0),
@@ -345,7 +345,7 @@ type Changes = fn(&str) -> Vec<u8>;
 fn a_push_outside_the_subtree_answers_alike_for_existing_and_unknown_ids() {
     let server = spawn_server();
     let token = register_and_login(&server, JINJIANG, 1);
-    let feed_before = sync_server::store::max_seq(&server.state.store.lock()).unwrap();
+    let feed_before = server.state.store.read(|c| c.max_seq()).unwrap();
     let cases: [(&str, Changes); 3] = [
         ("no changes", |_| Vec::new()),
         ("a new document under another district", |id| {
@@ -378,7 +378,7 @@ fn a_push_outside_the_subtree_answers_alike_for_existing_and_unknown_ids() {
             "{what}: {existing:?}"
         );
     }
-    let feed_after = sync_server::store::max_seq(&server.state.store.lock()).unwrap();
+    let feed_after = server.state.store.read(|c| c.max_seq()).unwrap();
     assert_eq!(feed_before, feed_after, "nothing stored");
 }
 

@@ -73,12 +73,12 @@ impl Fix {
         self.server
             .state
             .store
-            .read(|c| sync_server::store::get_org_doc(c, id))
+            .read(|c| Ok(c.org_doc(id)?.map(|d| (d.bytes, d.record))))
             .unwrap()
     }
 
     fn feed(&self) -> i64 {
-        sync_server::store::max_seq(&self.server.state.store.lock()).unwrap()
+        self.server.state.store.read(|c| c.max_seq()).unwrap()
     }
 
     /// One change on the stored document of `id`, as a replica would push it.
@@ -577,7 +577,7 @@ fn registration_codes_in_documents_are_judged() {
         .state
         .store
         .read(|c| {
-            Ok(c.query_row(
+            Ok(c.sqlite().query_row(
                 "SELECT code FROM codes WHERE org_id = ?1",
                 [JINJIANG],
                 |r| r.get(0),
@@ -609,12 +609,13 @@ fn registration_codes_in_documents_are_judged() {
         .state
         .store
         .read(|c| {
-            Ok(c.query_row(
-                "SELECT org_id FROM codes WHERE code = ?1",
-                [good.as_str()],
-                |r| r.get(0),
-            )
-            .ok())
+            Ok(c.sqlite()
+                .query_row(
+                    "SELECT org_id FROM codes WHERE code = ?1",
+                    [good.as_str()],
+                    |r| r.get(0),
+                )
+                .ok())
         })
         .unwrap();
     assert_eq!(recorded.as_deref(), Some("org-t-c1"));

@@ -634,7 +634,7 @@ fn server_orgs(server: &TestServer) -> BTreeMap<String, ServerOrg> {
         .state
         .store
         .read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.sqlite().prepare(
                 "SELECT id, parent, path, level, deleted, category, short_name, name_key,
                         live_children, admin_count, record, bytes, heads, complete FROM orgs",
             )?;
@@ -672,7 +672,9 @@ fn server_admins(server: &TestServer) -> HashMap<String, i64> {
         .state
         .store
         .read(|c| {
-            let mut stmt = c.prepare("SELECT org_id, COUNT(*) FROM accounts GROUP BY org_id")?;
+            let mut stmt = c
+                .sqlite()
+                .prepare("SELECT org_id, COUNT(*) FROM accounts GROUP BY org_id")?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<HashMap<_, _>>>()?;
@@ -686,8 +688,9 @@ fn server_codes(server: &TestServer) -> Vec<(String, String, String, bool)> {
         .state
         .store
         .read(|c| {
-            let mut stmt =
-                c.prepare("SELECT code, org_id, issued_by, used_by IS NOT NULL FROM codes")?;
+            let mut stmt = c
+                .sqlite()
+                .prepare("SELECT code, org_id, issued_by, used_by IS NOT NULL FROM codes")?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1978,7 +1981,7 @@ fn hostile(w: &mut World, a: usize, org_sel: u16, kind: u8, ctx: &str) {
             changes: d.save_after(&heads),
         }
     });
-    let feed = sync_server::store::max_seq(&w.server.state.store.lock()).unwrap();
+    let feed = w.server.state.store.read(|c| c.max_seq()).unwrap();
     let token = client_core::supervise::token(&w.actors[a].replica).unwrap();
     let resp = w.actors[a]
         .remote
@@ -2004,7 +2007,7 @@ fn hostile(w: &mut World, a: usize, org_sel: u16, kind: u8, ctx: &str) {
         }
         o => panic!("{ctx}: hostile {rule} on {id} was not refused: {o:?}"),
     }
-    let after_feed = sync_server::store::max_seq(&w.server.state.store.lock()).unwrap();
+    let after_feed = w.server.state.store.read(|c| c.max_seq()).unwrap();
     assert_eq!(
         feed, after_feed,
         "{ctx}: a refused hostile push moved the feed"

@@ -213,11 +213,7 @@ fn child(category: &str, name: &str) -> NewChild {
 }
 
 fn max_seq(server: &TestServer) -> i64 {
-    server
-        .state
-        .store
-        .read(sync_server::store::max_seq)
-        .unwrap()
+    server.state.store.read(|c| c.max_seq()).unwrap()
 }
 
 /// The server's stored bytes and heads of an organization.
@@ -226,7 +222,7 @@ fn stored(server: &TestServer, id: &str) -> Option<(Vec<u8>, Vec<u8>)> {
         .state
         .store
         .read(|c| {
-            Ok(sync_server::store::get_org_doc(c, id)?.map(|(bytes, _)| {
+            Ok(c.org_doc(id)?.map(|d| d.bytes).map(|bytes| {
                 let heads: Vec<u8> = automerge::AutoCommit::load(&bytes)
                     .unwrap()
                     .get_heads()
@@ -244,14 +240,15 @@ fn subtree_ids(server: &TestServer, root: &str) -> HashSet<String> {
     let path = server
         .state
         .store
-        .read(|c| Ok(sync_server::store::get_org(c, root)?.unwrap().path))
+        .read(|c| Ok(c.org(root)?.unwrap().path))
         .unwrap();
     server
         .state
         .store
         .read(|c| {
-            let mut stmt =
-                c.prepare("SELECT id FROM orgs WHERE substr(path, 1, length(?1)) = ?1")?;
+            let mut stmt = c
+                .sqlite()
+                .prepare("SELECT id FROM orgs WHERE substr(path, 1, length(?1)) = ?1")?;
             let ids = stmt
                 .query_map([&path], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<HashSet<_>>>()?;
@@ -388,7 +385,7 @@ fn every_endpoint_refuses_a_missing_malformed_unknown_expired_or_revoked_token()
         .state
         .store
         .transaction(|tx| {
-            Ok(tx.execute(
+            Ok(tx.sqlite().execute(
                 "UPDATE sessions SET expires_at = 0 WHERE rowid = (SELECT MAX(rowid) FROM sessions)",
                 [],
             )?)
@@ -810,7 +807,10 @@ fn code_guessing_for_one_organization_hits_the_rate_limit() {
     let accounts: i64 = server
         .state
         .store
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.sqlite()
+                .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
+        })
         .unwrap();
     assert_eq!(accounts, 0);
 }
@@ -917,7 +917,10 @@ fn password_guessing_for_one_mobile_hits_the_rate_limit() {
     let sessions: i64 = server
         .state
         .store
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.sqlite()
+                .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
+        })
         .unwrap();
     assert_eq!(sessions, 0);
 }
@@ -1114,16 +1117,12 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
     register(&server, &first, CITY, 1, "张三").unwrap();
     let remote = Remote::new(&server.url).unwrap();
     let login = remote.login(&login_request(1)).unwrap();
-    let before = server
-        .state
-        .store
-        .read(sync_server::store::max_seq)
-        .unwrap();
+    let before = server.state.store.read(|c| c.max_seq()).unwrap();
     // The city pushes 团锦江区委's genesis bytes as if they were changes of its own document.
     let (jinjiang, _) = server
         .state
         .store
-        .read(|c| sync_server::store::get_org_doc(c, JINJIANG))
+        .read(|c| Ok(c.org_doc(JINJIANG)?.map(|d| (d.bytes, d.record))))
         .unwrap()
         .unwrap();
     let resp = remote
@@ -1145,14 +1144,7 @@ fn another_documents_history_cannot_be_grafted_under_ones_own_id() {
         }
         o => panic!("{o:?}"),
     }
-    assert_eq!(
-        server
-            .state
-            .store
-            .read(sync_server::store::max_seq)
-            .unwrap(),
-        before
-    );
+    assert_eq!(server.state.store.read(|c| c.max_seq()).unwrap(), before);
 }
 
 /// The password rule is the server's to judge (the client only checks that one was typed):

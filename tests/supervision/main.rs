@@ -61,7 +61,7 @@ fn path_of(server: &TestServer, id: &str) -> String {
     server
         .state
         .store
-        .read(|c| Ok(sync_server::store::get_org(c, id)?.unwrap().path))
+        .read(|c| Ok(c.org(id)?.unwrap().path))
         .unwrap()
 }
 
@@ -112,7 +112,7 @@ fn insert(server: &TestServer, units: &[Unit]) {
         .store
         .transaction(|tx| {
             for (i, u) in units.iter().enumerate() {
-                tx.execute(
+                tx.sqlite().execute(
                     "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category,
                          short_name, name_key, full_name, phone, complete, live_children,
                          admin_count, logged_in, seq, record, bytes, heads)
@@ -135,7 +135,7 @@ fn insert(server: &TestServer, units: &[Unit]) {
                     ),
                 )?;
                 for (name, mobile, idn) in &u.admins {
-                    tx.execute(
+                    tx.sqlite().execute(
                         "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym,
                              password_hash, created_at)
                          VALUES (?1, '书记', ?2, ?3, ?4, '2005-05', '', 0)",
@@ -143,7 +143,7 @@ fn insert(server: &TestServer, units: &[Unit]) {
                     )?;
                 }
                 for (code, expires_at, used) in &u.codes {
-                    tx.execute(
+                    tx.sqlite().execute(
                         "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at,
                              used_by, used_at)
                          VALUES (?1, ?2, 'operator', 0, ?3, ?4, ?4)",
@@ -154,7 +154,7 @@ fn insert(server: &TestServer, units: &[Unit]) {
             // The roots hang under existing organizations: keep their counts in step.
             for u in units {
                 if !u.deleted && !units.iter().any(|p| p.id == u.parent) {
-                    tx.execute(
+                    tx.sqlite().execute(
                         "UPDATE orgs SET live_children = live_children + 1 WHERE id = ?1",
                         [&u.parent],
                     )?;

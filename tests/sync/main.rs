@@ -381,11 +381,7 @@ fn city_token(server: &TestServer) -> (Remote, String) {
 }
 
 fn feed_len(server: &TestServer) -> i64 {
-    server
-        .state
-        .store
-        .read(sync_server::store::max_seq)
-        .unwrap()
+    server.state.store.read(|c| c.max_seq()).unwrap()
 }
 
 #[test]
@@ -452,7 +448,7 @@ fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
     let (stored, _) = server
         .state
         .store
-        .read(|c| sync_server::store::get_org_doc(c, qingyang))
+        .read(|c| Ok(c.org_doc(qingyang)?.map(|d| (d.bytes, d.record))))
         .unwrap()
         .unwrap();
     let mut d = automerge::AutoCommit::load(&stored).unwrap();
@@ -484,7 +480,7 @@ fn a_push_outside_the_subtree_or_to_an_immutable_field_is_refused() {
     let (stored, _) = server
         .state
         .store
-        .read(|c| sync_server::store::get_org_doc(c, JINJIANG))
+        .read(|c| Ok(c.org_doc(JINJIANG)?.map(|d| (d.bytes, d.record))))
         .unwrap()
         .unwrap();
     let mut d = automerge::AutoCommit::load(&stored).unwrap();
@@ -605,7 +601,10 @@ fn two_concurrent_registrations_with_one_code_exactly_one_succeeds() {
     let accounts: i64 = server
         .state
         .store
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.sqlite()
+                .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
+        })
         .unwrap();
     assert_eq!(accounts, 1);
 }
@@ -628,7 +627,11 @@ fn expired_unknown_and_revoked_tokens_are_refused() {
     server
         .state
         .store
-        .transaction(|tx| Ok(tx.execute("UPDATE sessions SET expires_at = 0", [])?))
+        .transaction(|tx| {
+            Ok(tx
+                .sqlite()
+                .execute("UPDATE sessions SET expires_at = 0", [])?)
+        })
         .unwrap();
     assert_eq!(
         remote.pull(&token, &pull).unwrap_err().code(),

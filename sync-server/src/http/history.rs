@@ -45,9 +45,7 @@ pub async fn get_history(
             .org
             .filter(|o| !o.trim().is_empty())
             .unwrap_or_else(|| actor.org_id.clone());
-        state
-            .store
-            .read(|c| history::history_of(c, &actor, org.trim(), field))
+        history::history_of(&state.store, &actor, org.trim(), field)
     })
     .await?;
     Ok(Json(resp))

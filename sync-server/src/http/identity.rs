@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::identity::{self, Actor};
 use crate::intake;
 use crate::limits::{Guess, Key};
-use crate::store;
 
 /// `POST /api/v1/register`
 pub async fn register(
@@ -84,15 +83,7 @@ pub async fn login(
         tracing::warn!(mobile = %shown, %ip, "login failed");
         let st = state.clone();
         best_effort(blocking(move || {
-            st.store.transaction(|tx| {
-                store::audit(
-                    tx,
-                    None,
-                    "login.failed",
-                    None,
-                    &format!("mobile {shown} from {ip}"),
-                )
-            })
+            identity::audit_failed_login(&st.store, &shown, ip)
         }))
         .await;
     } else {
@@ -135,12 +126,7 @@ async fn count_guess(state: &Arc<AppState>, keys: &[Key]) -> Result<()> {
         tracing::warn!(keys = ?shown, "rate limit reached");
         let st = state.clone();
         best_effort(blocking(move || {
-            st.store.transaction(|tx| {
-                for k in &shown {
-                    store::audit(tx, None, "ratelimit.trip", None, k)?;
-                }
-                Ok(())
-            })
+            identity::audit_rate_limit(&st.store, &shown)
         }))
         .await;
     }
@@ -191,7 +177,7 @@ async fn existing_org(state: &Arc<AppState>, org_id: &str) -> Result<Option<Stri
     }
     let st = state.clone();
     let id = org_id.to_owned();
-    blocking(move || st.store.read(|c| Ok(store::get_org(c, &id)?.map(|o| o.id)))).await
+    blocking(move || identity::existing_org(&st.store, &id)).await
 }
 
 /// The rate-limit keys of a code guess: the client's address, and the organization when

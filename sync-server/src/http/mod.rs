@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::limits::Limiter;
-use crate::store::Store;
+use crate::storage::Store;
 
 /// The largest JSON request body: a registration form is under 1 KB.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
@@ -113,5 +113,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// Unix seconds now.
 fn now() -> i64 {
-    crate::store::now()
+    crate::storage::now()
 }

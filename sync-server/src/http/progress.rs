@@ -41,7 +41,7 @@ pub async fn get_progress(
     Params(q): Params<ProgressParams>,
 ) -> Result<Json<ProgressResponse>> {
     let resp = blocking(move || {
-        let schedule = state.store.read(schedule::schedule)?;
+        let schedule = schedule::current(&state.store)?;
         progress::progress(&state.store, &actor, &q, &schedule, Clock::system())
     })
     .await?;

@@ -27,7 +27,7 @@ pub async fn get_report(
         if let Some(s) = q.as_of.as_deref().filter(|s| !s.trim().is_empty()) {
             clock = clock.as_of(parse_day(s)?);
         }
-        let schedule = state.store.read(schedule::schedule)?;
+        let schedule = schedule::current(&state.store)?;
         report::build(&state.store, &actor, q.org.as_deref(), &schedule, clock)
     })
     .await?;

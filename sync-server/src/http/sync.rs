@@ -63,8 +63,7 @@ pub async fn push(
         );
         // Version 2: the pusher's own author records, so its history is whole at once.
         let authors = if push.version >= 2 {
-            st.store
-                .read(|c| history::pushed(c, actor.account_id, &recorded, received_at))?
+            history::pushed(&st.store, actor.account_id, &recorded, received_at)?
         } else {
             Vec::new()
         };
@@ -100,14 +99,7 @@ pub async fn pull(
         let req: PullRequest = protocol::decode(&body)
             .map_err(|_| Error::BadRequest("无法解码拉取请求(数据不完整或已损坏)".into()))?;
         check_version(req.version)?;
-        let resp = st.store.read(|c| {
-            let mut resp = feed::pull(c, &actor, req.cursor, req.limit)?;
-            resp.version = req.version;
-            if req.version >= 2 {
-                resp.authors = history::of_docs(c, resp.docs.iter().map(|d| &*d.id))?;
-            }
-            Ok(resp)
-        })?;
+        let resp = feed::answer(&st.store, &actor, &req)?;
         protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;

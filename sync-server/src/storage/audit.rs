@@ -1,0 +1,25 @@
+//! The audit log: one record per accepted write, refusal worth keeping, operator command
+//! and rate-limit trip (who, what, which organization, a detail without personal data).
+
+use rusqlite::params;
+
+use super::{Tx, now};
+use crate::error::Result;
+
+impl Tx<'_> {
+    /// Record `action` by `account_id` (`None`: the server or the operator) on `org_id`.
+    pub fn audit(
+        &self,
+        account_id: Option<i64>,
+        action: &str,
+        org_id: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        self.db
+            .prepare_cached(
+                "INSERT INTO audit(at, account_id, action, org_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![now(), account_id, action, org_id, detail])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Author records (`change_authors`): which account pushed each accepted change of a
+//! document, and when it arrived; written in the push transaction that accepted it.
+
+use automerge::ChangeHash;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Conn, Tx};
+use crate::error::Result;
+
+/// An account as its changes are credited to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorRow {
+    pub org_id: String,
+    pub org_short_name: String,
+    /// 团内职务.
+    pub role: String,
+    /// Unmasked: mask before showing.
+    pub name: String,
+}
+
+/// One recorded change of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorRecordRow {
+    pub hash: ChangeHash,
+    pub account_id: i64,
+    /// Unix seconds.
+    pub received_at: i64,
+}
+
+impl Conn<'_> {
+    /// The account `account_id` (`None` if it no longer exists).
+    pub fn author(&self, account_id: i64) -> Result<Option<AuthorRow>> {
+        Ok(self
+            .db
+            .prepare_cached(
+                "SELECT a.org_id, o.short_name, a.role, a.name FROM accounts a
+                 JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
+            )?
+            .query_row([account_id], |r| {
+                Ok(AuthorRow {
+                    org_id: r.get(0)?,
+                    org_short_name: r.get(1)?,
+                    role: r.get(2)?,
+                    name: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Every recorded change of `doc_id`.
+    pub fn author_records(&self, doc_id: &str) -> Result<Vec<AuthorRecordRow>> {
+        let rows = self
+            .db
+            .prepare_cached(
+                "SELECT hash, account_id, received_at FROM change_authors WHERE doc_id = ?1",
+            )?
+            .query_map([doc_id], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // A hash of another length than 32 bytes cannot be a change's: skipped.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(hash, account_id, received_at)| {
+                Some(AuthorRecordRow {
+                    hash: ChangeHash(<[u8; 32]>::try_from(hash).ok()?),
+                    account_id,
+                    received_at,
+                })
+            })
+            .collect())
+    }
+}
+
+impl Tx<'_> {
+    /// Record that `account_id` pushed the changes `hashes` of `doc_id`, accepted at
+    /// `received_at`.
+    pub fn record_authors(
+        &self,
+        doc_id: &str,
+        hashes: &[ChangeHash],
+        account_id: i64,
+        received_at: i64,
+    ) -> Result<()> {
+        let mut stmt = self.db.prepare_cached(
+            "INSERT OR IGNORE INTO change_authors(doc_id, hash, account_id, received_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for h in hashes {
+            stmt.execute(params![doc_id, &h.0[..], account_id, received_at])?;
+        }
+        Ok(())
+    }
+}
