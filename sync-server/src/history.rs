@@ -1,6 +1,6 @@
 //! The change history on the server (issue 13): the author record of every accepted change
-//! (which account pushed it, when it arrived), written in the push transaction that
-//! accepted it; the records handed to replicas with the documents they pull and push
+//! (which account pushed it, when it arrived), written by the merge in the push
+//! transaction that accepted it (`storage::Tx::record_authors`); the records handed to replicas with the documents they pull and push
 //! (protocol version 2); and one organization's history told by `wire::history` (the same
 //! telling as on a replica), served by `crate::http::history`.
 //!

@@ -2,7 +2,9 @@
 //! organization a registration code was issued for, administrator registration with a
 //! registration code (the code alone names the organization; it is consumed in the same
 //! transaction that creates the account), login to an expiring, revocable session token (stored hashed), logout, and
-//! the authentication of every request from the server's own session record.
+//! the authentication of every request from the server's own session record (the
+//! logged-in [`Actor`] every service serves); the audit records of failed logins and
+//! tripped rate limits.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
