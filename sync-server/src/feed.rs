@@ -30,6 +30,30 @@ pub fn answer(store: &Store, actor: &Actor, req: &PullRequest) -> Result<PullRes
     })
 }
 
+/// Where a replica's feed cursor may move after its push (protocol version 3): past every
+/// entry of its subtree's feed after `cursor`, when each is a document of this push held as
+/// the replica sent it, at the feed position the push gave it (`own`: id → position). Any
+/// other entry (another writer's, a change of server facts, a document the server holds
+/// more of) keeps the cursor where it is: the next pull brings it. Reads at most one entry
+/// more than the push wrote.
+pub fn cursor_after_push(
+    c: &Conn<'_>,
+    actor: &Actor,
+    cursor: u64,
+    own: &std::collections::HashMap<String, i64>,
+) -> Result<Option<u64>> {
+    let max = c.max_seq()? as u64;
+    if own.is_empty() || cursor >= max {
+        return Ok(None);
+    }
+    let entries = c.feed_positions(&actor.org_path, cursor, own.len() + 1)?;
+    let only_own = entries.len() <= own.len()
+        && entries
+            .iter()
+            .all(|(id, seq)| own.get(id).is_some_and(|s| s == seq));
+    Ok(only_own.then_some(max))
+}
+
 /// One page of the feed for `actor`'s subtree after `cursor`.
 pub fn pull(c: &Conn<'_>, actor: &Actor, cursor: u64, limit: u32) -> Result<PullResponse> {
     let limit = limit.clamp(1, MAX_PAGE);

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use automerge::{AutoCommit, ChangeHash};
 use wire::history::{self, Author, AuthorRecord};
-use wire::protocol::{ChangeAuthor, HistoryResponse};
+use wire::protocol::{AuthorStamp, ChangeAuthor, HistoryResponse};
 
 use crate::error::{Error, Result};
 use crate::identity::Actor;
@@ -67,31 +67,34 @@ pub fn of_docs<'a>(
     Ok(out)
 }
 
-/// The records a push just wrote (`merge::Recorded`: per document, the changes accepted),
-/// for its answer.
-pub fn pushed(
-    store: &Store,
-    account_id: i64,
-    recorded: &[(String, Vec<ChangeHash>)],
-    received_at: i64,
-) -> Result<Vec<ChangeAuthor>> {
-    let Some(a) = store.read(|c| Authors::default().get(c, account_id))? else {
-        return Ok(Vec::new());
+/// The stamp of `account_id`'s push received at `received_at`: the author record of every
+/// change it made the server accept (organization, 团内职务, masked name).
+pub fn stamp(store: &Store, account_id: i64, received_at: i64) -> Result<Option<AuthorStamp>> {
+    Ok(store
+        .read(|c| Authors::default().get(c, account_id))?
+        .map(|a| AuthorStamp {
+            org_id: a.org_id.clone(),
+            org_short_name: a.org_short_name.clone(),
+            role: a.role.clone(),
+            name: a.name.clone(),
+            received_at,
+        }))
+}
+
+/// The author records of the changes a push made the server accept (per document, its
+/// new changes), for the push's answer (version 2), so the pushing replica's history is
+/// whole at once.
+pub fn pushed<'a>(
+    stamp: Option<&AuthorStamp>,
+    recorded: impl IntoIterator<Item = (&'a str, &'a [ChangeHash])>,
+) -> Vec<ChangeAuthor> {
+    let Some(stamp) = stamp else {
+        return Vec::new();
     };
-    Ok(recorded
-        .iter()
-        .flat_map(|(doc_id, hashes)| {
-            hashes.iter().map(|h| ChangeAuthor {
-                doc_id: doc_id.clone(),
-                hash: h.0,
-                org_id: a.org_id.clone(),
-                org_short_name: a.org_short_name.clone(),
-                role: a.role.clone(),
-                name: a.name.clone(),
-                received_at,
-            })
-        })
-        .collect())
+    recorded
+        .into_iter()
+        .flat_map(|(id, changes)| changes.iter().map(move |h| stamp.record(id, h.0)))
+        .collect()
 }
 
 /// The records of `doc_id` by change hash, for `wire::history`.

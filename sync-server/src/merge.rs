@@ -14,13 +14,14 @@ use schemas::name::ChainLink;
 use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
 use schemas::{Category, Field, Level, Violation};
 use wire::chunk::has_foreign_chunk;
-use wire::protocol::{DocOutcome, DocResult, PushDoc};
+use wire::protocol::{DocOutcome, DocResult, PushDoc, PushResponse};
 use wire::{doc, heads};
 
 use crate::error::Result;
 use crate::identity::Actor;
-use crate::intake::{Incoming, MAX_DOC_BYTES};
+use crate::intake::{Incoming, MAX_DOC_BYTES, Push};
 use crate::storage::{Accepted, Conn, OrgRow, Store, Tx};
+use crate::{feed, history};
 
 /// Judge and apply a batch of pushed documents in the transaction `tx`, in order (a parent
 /// created in the same push comes before its children). Returns one result per document.
@@ -39,9 +40,25 @@ pub fn push(tx: &Tx<'_>, actor: &Actor, docs: &[PushDoc], now: i64) -> Result<Ve
         .collect()
 }
 
-/// The changes a push made the server accept, per document: their author records were
-/// written with them (`crate::history`).
-pub type Recorded = Vec<(String, Vec<automerge::ChangeHash>)>;
+/// The changes a push made the server accept, per document, and the feed entry that
+/// accepted them: their author records were written with them (`crate::history`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDoc {
+    pub id: String,
+    pub changes: Vec<ChangeHash>,
+    /// The document's feed position after this push.
+    pub seq: i64,
+}
+
+impl RecordedDoc {
+    /// (document, its new changes).
+    pub fn changes(&self) -> (&str, &[ChangeHash]) {
+        (&self.id, &self.changes)
+    }
+}
+
+/// What a push recorded, document by document.
+pub type Recorded = Vec<RecordedDoc>;
 
 /// The longest one transaction of a push holds the database's write lock: a push of
 /// thousands of documents commits in parts, so other writers (logins, other units' pushes)
@@ -93,6 +110,68 @@ pub fn push_in_parts(
         recorded.extend(part_recorded);
     }
     Ok((results, recorded))
+}
+
+/// The answer to a decoded push of `actor` received at `received_at`, in the request's
+/// protocol version (docs/protocol.md): every document judged and the accepted ones
+/// committed (in parts, [`push_in_parts`]); version 2 and later with the author records of
+/// the changes accepted; version 3 the size of the news: only the documents not accepted
+/// exactly as sent are named, the author of the others given once as a stamp, and the
+/// replica's feed cursor moved past its own documents when nothing else came in between.
+pub fn answer(store: &Store, actor: &Actor, push: &Push, received_at: i64) -> Result<PushResponse> {
+    let (results, recorded) = push_in_parts(store, actor, &push.docs, received_at)?;
+    tracing::info!(
+        account_id = actor.account_id,
+        docs = push.docs.len(),
+        accepted = results
+            .iter()
+            .filter(|r| matches!(r.outcome, DocOutcome::Accepted { .. }))
+            .count(),
+        "push"
+    );
+    let stamp = if push.version >= 2 {
+        history::stamp(store, actor.account_id, received_at)?
+    } else {
+        None
+    };
+    if push.version < 3 {
+        return Ok(PushResponse {
+            version: push.version,
+            results,
+            authors: history::pushed(stamp.as_ref(), recorded.iter().map(RecordedDoc::changes)),
+            stamp: None,
+            cursor: None,
+        });
+    }
+    let recorded: HashMap<&str, &RecordedDoc> =
+        recorded.iter().map(|d| (d.id.as_str(), d)).collect();
+    // Accepted as sent: the server's heads are all changes of this push, so it holds
+    // nothing of the document the replica lacks, and the replica knows these heads.
+    let as_sent = |r: &DocResult| match (&r.outcome, recorded.get(r.id.as_str())) {
+        (DocOutcome::Accepted { heads }, Some(d)) => {
+            heads.iter().all(|h| d.changes.iter().any(|c| c.0 == *h))
+        }
+        _ => false,
+    };
+    let (own, named): (Vec<DocResult>, Vec<DocResult>) = results.into_iter().partition(as_sent);
+    let own: HashMap<String, i64> = own
+        .into_iter()
+        .filter_map(|r| recorded.get(r.id.as_str()).map(|d| (r.id, d.seq)))
+        .collect();
+    let authors = history::pushed(
+        stamp.as_ref(),
+        named
+            .iter()
+            .filter_map(|r| recorded.get(r.id.as_str()).map(|d| d.changes())),
+    );
+    let cursor = store.read(|c| feed::cursor_after_push(c, actor, push.cursor, &own))?;
+    Ok(PushResponse {
+        version: push.version,
+        results: named,
+        authors,
+        stamp: stamp.filter(|_| !own.is_empty()),
+        cursor,
+    })
 }
 
 fn too_large() -> DocOutcome {
@@ -294,7 +373,7 @@ fn judge(
         return Ok(reject(v));
     }
     let heads_bytes: Vec<u8> = heads.iter().flatten().copied().collect();
-    tx.put_org(
+    let seq = tx.put_org(
         &Accepted {
             record: &after,
             path: &path,
@@ -307,7 +386,11 @@ fn judge(
     )?;
     // Who pushed the new changes, in the transaction that accepts them.
     tx.record_authors(&after.id, &new_changes, actor.account_id, now)?;
-    recorded.push((after.id.clone(), new_changes));
+    recorded.push(RecordedDoc {
+        id: after.id.clone(),
+        changes: new_changes,
+        seq,
+    });
     let before_codes = stored.as_ref().map(|(_, b)| &b.codes);
     for (code, c) in &after.codes {
         if before_codes.is_none_or(|b| !b.contains_key(code)) {

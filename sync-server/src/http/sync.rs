@@ -9,14 +9,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use wire::protocol::{
-    self, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PullRequest, PushResponse, SYNC_CONTENT_TYPE,
+    self, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PullRequest, SYNC_CONTENT_TYPE,
 };
 
 use super::extract::{check_content_type, read_body, too_large};
 use super::{AppState, MAX_PULL_BODY, blocking, now};
 use crate::error::{Error, Result};
 use crate::identity::Actor;
-use crate::{feed, history, intake, merge};
+use crate::{feed, intake, merge};
 
 /// What a push body is called in its refusals.
 const PUSH_BODY: &str = "推送数据";
@@ -49,32 +49,8 @@ pub async fn push(
         let push = intake::decode_push(&body)?;
         drop(body);
         check_version(push.version)?;
-        let received_at = now();
-        let (results, recorded) = merge::push_in_parts(&st.store, &actor, &push.docs, received_at)?;
-        let accepted = results
-            .iter()
-            .filter(|r| matches!(r.outcome, protocol::DocOutcome::Accepted { .. }))
-            .count();
-        tracing::info!(
-            account_id = actor.account_id,
-            docs = push.docs.len(),
-            accepted,
-            "push"
-        );
-        // Version 2: the pusher's own author records, so its history is whole at once.
-        let authors = if push.version >= 2 {
-            history::pushed(&st.store, actor.account_id, &recorded, received_at)?
-        } else {
-            Vec::new()
-        };
-        protocol::encode(&PushResponse {
-            version: push.version,
-            results,
-            authors,
-            stamp: None,
-            cursor: None,
-        })
-        .map_err(|e| Error::Internal(e.to_string()))
+        let resp = merge::answer(&st.store, &actor, &push, now())?;
+        protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;
     Ok(sync_body(out))

@@ -239,6 +239,27 @@ impl Conn<'_> {
     }
 }
 
+impl Conn<'_> {
+    /// The first `limit` feed positions (organization, sequence number) of the subtree at
+    /// `path` after `after`, in feed order, without their documents.
+    pub fn feed_positions(
+        &self,
+        path: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>> {
+        let (lo, hi) = subtree_range(path);
+        let mut stmt = self.db.prepare_cached(
+            "SELECT id, seq FROM orgs INDEXED BY orgs_feed
+             WHERE seq > ?3 AND path >= ?1 AND path < ?2 ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![lo, hi, after as i64, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 impl Tx<'_> {
     /// Append to the feed and return the new sequence number.
     fn next_seq(&self, org_id: &str, account_id: Option<i64>) -> Result<i64> {
