@@ -988,19 +988,20 @@ impl Replica {
         // that a document not held yet is stored without loading it; without one (or an
         // unreadable one: `sent_record`, as read from `pd.record`) the bytes are loaded and
         // read here.
-        let (accepted, server_heads, server_complete, mut server) =
-            match (sent_record, pd.heads.is_empty()) {
-                (Some(record), false) => (
-                    record,
-                    sorted(pd.heads.iter().copied().map(ChangeHash).collect()),
-                    Some(pd.complete),
-                    None,
-                ),
-                _ => {
-                    let mut d = load_server()?;
-                    (doc::read(&d), sorted(d.get_heads()), None, Some(d))
-                }
-            };
+        // Version 3 leaves out heads the bytes hold (read without loading them).
+        let sent_heads = if pd.heads.is_empty() {
+            chunk::saved_heads(&pd.bytes)
+        } else {
+            Some(pd.heads.iter().copied().map(ChangeHash).collect())
+        };
+        let (accepted, server_heads, server_complete, mut server) = match (sent_record, sent_heads)
+        {
+            (Some(record), Some(heads)) => (record, sorted(heads), Some(pd.complete), None),
+            _ => {
+                let mut d = load_server()?;
+                (doc::read(&d), sorted(d.get_heads()), None, Some(d))
+            }
+        };
         if accepted.id != pd.id {
             return Err(Error::Protocol(format!(
                 "收到的组织文档({})与其编号({})不符",

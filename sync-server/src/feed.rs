@@ -21,7 +21,7 @@ pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// page's documents, read from the same snapshot).
 pub fn answer(store: &Store, actor: &Actor, req: &PullRequest) -> Result<PullResponse> {
     store.read(|c| {
-        let mut resp = pull(c, actor, req.cursor, req.limit)?;
+        let mut resp = page(c, actor, req.cursor, req.limit, req.version)?;
         resp.version = req.version;
         if req.version >= 2 {
             resp.authors = history::of_docs(c, resp.docs.iter().map(|d| &*d.id))?;
@@ -54,8 +54,20 @@ pub fn cursor_after_push(
     Ok(only_own.then_some(max))
 }
 
-/// One page of the feed for `actor`'s subtree after `cursor`.
+/// One page of the feed for `actor`'s subtree after `cursor`, every document with its heads (as
+/// version 2 sends it).
 pub fn pull(c: &Conn<'_>, actor: &Actor, cursor: u64, limit: u32) -> Result<PullResponse> {
+    page(c, actor, cursor, limit, 2)
+}
+
+/// One page of the feed for `actor`'s subtree after `cursor`, as protocol `version` sends it.
+fn page(
+    c: &Conn<'_>,
+    actor: &Actor,
+    cursor: u64,
+    limit: u32,
+    version: u32,
+) -> Result<PullResponse> {
     let limit = limit.clamp(1, MAX_PAGE);
     let max = c.max_seq()? as u64;
     let empty = |cursor| PullResponse {
@@ -81,11 +93,18 @@ pub fn pull(c: &Conn<'_>, actor: &Actor, cursor: u64, limit: u32) -> Result<Pull
                 ..OrgFacts::default()
             }
         };
+        // Version 3: heads the bytes hold are left out (32 bytes a document that do not
+        // compress); the replica reads them from the bytes.
+        let heads = if version >= 3 && holds_heads(&r.bytes, &r.heads) {
+            Vec::new()
+        } else {
+            r.heads
+        };
         docs.push(PullDoc {
             id: r.id,
             bytes: r.bytes,
             facts,
-            heads: r.heads,
+            heads,
             record: r.record,
             complete: r.complete,
         });
@@ -98,6 +117,16 @@ pub fn pull(c: &Conn<'_>, actor: &Actor, cursor: u64, limit: u32) -> Result<Pull
         cursor,
         more: page.more,
         authors: Vec::new(),
+    })
+}
+
+/// Whether `bytes` hold exactly `heads` (as `wire::chunk::saved_heads` reads them).
+fn holds_heads(bytes: &[u8], heads: &[[u8; 32]]) -> bool {
+    wire::chunk::saved_heads(bytes).is_some_and(|mut h| {
+        let mut want = heads.to_vec();
+        h.sort();
+        want.sort();
+        h.len() == want.len() && h.iter().zip(&want).all(|(a, b)| a.0 == *b)
     })
 }
 
