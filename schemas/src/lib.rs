@@ -20,7 +20,9 @@
 //! - [`initial`]: the pre-initialized tree (团中央 down to Chengdu's districts);
 //! - [`org`]: one organization's document model, completeness, immutable fields and the
 //!   permission matrix (§3);
-//! - [`progress`]: the definitions of progress supervision (§11).
+//! - [`progress`]: the definitions of progress supervision (§11);
+//! - `generate` (feature `generate`, off by default): seeded realistic trees for the
+//!   server's demonstration data, tests and benchmarks; not a rule, so not built unless asked.
 
 pub mod beijing;
 pub mod category;
@@ -29,6 +31,7 @@ pub mod contact;
 pub mod count;
 pub mod divisions;
 pub mod field;
+#[cfg(feature = "generate")]
 pub mod generate;
 pub mod id_number;
 pub mod industry;

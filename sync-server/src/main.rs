@@ -1,4 +1,8 @@
-//! `zhtj-server`: the sync server and its operator commands.
+//! `zhtj-server`: the sync server and its operator commands. Every argument that has a
+//! type is parsed by clap into it (addresses, paths, dates, the trusted proxies, the
+//! direction of a move), so a malformed value is refused with exit code 2 and the flag's
+//! name before anything is opened; what needs the database (an organization named by id or
+//! short name, a schedule item) is judged by the command.
 
 // mimalloc returns freed memory to the system promptly; under glibc's allocator the 19 MiB
 // Argon2 blocks and per-document buffers stayed in per-thread arenas (measured: 530–610 MiB
@@ -10,11 +14,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use sync_server::identity::IdentityConfig;
+use sync_server::net::TrustedProxies;
 use sync_server::storage::Store;
 use sync_server::{Config, operator, schedule, server};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 /// 智慧团建·组织树同步服务器
 #[derive(Parser)]
@@ -44,8 +49,8 @@ enum Command {
         #[arg(long, env = "ZHTJ_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// 入团年龄的截止日期(此日期前入团须满12周岁,之后须满13周岁)
-        #[arg(long, env = "ZHTJ_JOIN_CUTOFF", default_value = "2016-09-01")]
-        join_cutoff: String,
+        #[arg(long, env = "ZHTJ_JOIN_CUTOFF", default_value = "2016-09-01", value_parser = date)]
+        join_cutoff: Date,
         /// TLS证书文件(PEM,服务器证书在前、中间证书随后);与 --tls-key 一同给出时以 HTTPS 提供服务
         #[arg(long, env = "ZHTJ_TLS_CERT", value_name = "FILE")]
         tls_cert: Option<PathBuf>,
@@ -57,9 +62,10 @@ enum Command {
             long,
             env = "ZHTJ_TRUSTED_PROXIES",
             value_name = "LIST",
-            default_value = ""
+            default_value = "",
+            value_parser = trusted_proxies
         )]
-        trusted_proxy: String,
+        trusted_proxy: TrustedProxies,
         /// 同时保持的连接数上限(另受打开文件数上限约束)
         #[arg(long, default_value_t = 1024)]
         max_connections: usize,
@@ -73,8 +79,8 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         write_timeout: u64,
         /// 活动日程:以通知的日程为准、整体移到此日期开始(YYYY-MM-DD);给出此项或 --schedule 时,启动时替换已保存的日程
-        #[arg(long, env = "ZHTJ_SCHEDULE_START", value_name = "DATE")]
-        schedule_start: Option<String>,
+        #[arg(long, env = "ZHTJ_SCHEDULE_START", value_name = "DATE", value_parser = date)]
+        schedule_start: Option<Date>,
         /// 活动日程中某一事项的截止日期,如 4.info=2026-12-05(可写多个;事项见 zhtj-server schedule)
         #[arg(
             long,
@@ -95,8 +101,8 @@ codes 为直属下级组织分配管理员注册码;也可写中文名称,如 �
 不带参数时显示当前日程。截止日期不能早于活动开始日期。")]
     Schedule {
         /// 以通知的日程为准、整体移到此日期开始(YYYY-MM-DD)
-        #[arg(long, value_name = "DATE")]
-        start: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        start: Option<Date>,
         /// 恢复通知的日程
         #[arg(long, conflicts_with = "start")]
         reset: bool,
@@ -132,7 +138,7 @@ codes 为直属下级组织分配管理员注册码;也可写中文名称,如 �
         #[arg(long)]
         org: String,
         /// up 或 down(上移/下移)
-        direction: String,
+        direction: Direction,
     },
     /// 写入演示数据:成都市组织树(区县、乡镇街道、村社区及学校、企业等)和录入进行中的情况
     Demo {
@@ -154,9 +160,34 @@ codes 为直属下级组织分配管理员注册码;也可写中文名称,如 �
         #[arg(long)]
         org: Option<String>,
         /// 快照日期 YYYY-MM-DD(默认今天,北京时间;同一天再次执行则覆盖)
-        #[arg(long)]
-        day: Option<String>,
+        #[arg(long, value_parser = date)]
+        day: Option<Date>,
     },
+}
+
+/// `reorder`'s direction.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Direction {
+    #[value(alias = "上移")]
+    Up,
+    #[value(alias = "下移")]
+    Down,
+}
+
+/// A date argument, `YYYY-MM-DD` (full-width digits too, as everywhere a date is typed).
+fn date(s: &str) -> Result<Date, String> {
+    schemas::progress::parse_date(s).ok_or_else(|| {
+        format!(
+            "“{}”不是有效的日期,应为 YYYY-MM-DD,如 2017-12-15",
+            schemas::text::truncate_for_message(s)
+        )
+    })
+}
+
+/// `--trusted-proxy`: addresses or networks, comma-separated.
+fn trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
+    TrustedProxies::parse(s)
+        .map_err(|bad| format!("可信代理“{bad}”不是IP地址或网段(如 10.0.0.0/8)"))
 }
 
 fn open(data: &std::path::Path) -> sync_server::Result<Store> {
@@ -175,13 +206,13 @@ fn open(data: &std::path::Path) -> sync_server::Result<Store> {
 /// The schedule of `serve`'s configuration, if any is given: the notice's, moved to
 /// `start` if given, with `items` changed, checked.
 fn schedule_config(
-    start: Option<String>,
+    start: Option<Date>,
     items: Vec<String>,
 ) -> sync_server::Result<Option<schemas::progress::Schedule>> {
     let items: Vec<String> = items.into_iter().filter(|i| !i.trim().is_empty()).collect();
     let changes = schedule::Changes {
         reset: true,
-        start,
+        start: start.map(schemas::progress::format_date),
         items,
     };
     if changes.start.is_none() && changes.items.is_empty() {
@@ -205,13 +236,6 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             schedule_start,
             schedule,
         } => {
-            let trusted_proxies =
-                sync_server::net::TrustedProxies::parse(&trusted_proxy).map_err(|bad| {
-                    sync_server::Error::invalid(
-                        "config.trusted_proxy",
-                        format!("可信代理“{bad}”不是IP地址或网段(如 10.0.0.0/8)"),
-                    )
-                })?;
             let secs = std::time::Duration::from_secs;
             let net = sync_server::net::NetLimits {
                 max_connections: max_connections.max(1),
@@ -229,26 +253,18 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                     ));
                 }
             };
-            let cutoff = time::Date::parse(
-                &join_cutoff,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .map_err(|_| {
-                sync_server::Error::invalid(
-                    "config.join_cutoff",
-                    "入团年龄截止日期格式应为 YYYY-MM-DD",
-                )
-            })?;
             let config = Config {
                 data_dir: cli.data,
                 listen,
                 identity: IdentityConfig {
-                    join_rule: schemas::JoinRule { cutoff },
+                    join_rule: schemas::JoinRule {
+                        cutoff: join_cutoff,
+                    },
                 },
                 schedule: schedule_config(schedule_start, schedule)?,
                 tls,
                 net,
-                trusted_proxies,
+                trusted_proxies: trusted_proxy,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 // Blocking work (SQLite, Automerge, Argon2) is serialized on the store and
@@ -309,7 +325,8 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             let store = open(&cli.data)?;
             let changes = schedule::Changes {
                 reset,
-                start,
+                // The schedule takes the operator's text; a checked date prints back as it.
+                start: start.map(schemas::progress::format_date),
                 items,
             };
             let s = if changes.is_empty() {
@@ -356,16 +373,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             Ok(())
         }
         Command::Reorder { org, direction } => {
-            let up = match direction.as_str() {
-                "up" | "上移" => true,
-                "down" | "下移" => false,
-                _ => {
-                    return Err(sync_server::Error::invalid(
-                        "cli.direction",
-                        "方向应为 up/down(上移/下移)",
-                    ));
-                }
-            };
+            let up = direction == Direction::Up;
             let store = open(&cli.data)?;
             let o = operator::resolve(&store, &org)?;
             operator::reorder(&store, &o.id, up)?;
@@ -388,10 +396,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
         Command::Snapshot { org, day } => {
             use sync_server::progress;
             let store = open(&cli.data)?;
-            let day = match day {
-                Some(d) => progress::parse_day(&d)?,
-                None => progress::Clock::system().day,
-            };
+            let day = day.unwrap_or_else(|| progress::Clock::system().day);
             match org {
                 Some(org) => {
                     let o = operator::resolve(&store, &org)?;

@@ -8,8 +8,8 @@ use schemas::Field;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::cli::HistoryArgs;
-use crate::commands::{Ctx, parse_field, target};
+use crate::args::HistoryArgs;
+use crate::ctx::{Ctx, parse_field, target};
 use crate::output::{CliResult, Failure, Out, format_beijing, rfc3339, shown};
 
 fn time_of(t: i64) -> Option<OffsetDateTime> {
@@ -90,7 +90,7 @@ pub fn history(ctx: &Ctx, out: &mut Out, a: &HistoryArgs) -> CliResult {
     };
     let (org_id, short_name, entries, source) = if a.online {
         // The server answers an organization outside the subtree as an unknown one.
-        let (remote, token, org) = crate::supervise::session(ctx, a.org.as_deref())?;
+        let (remote, token, org) = ctx.session(a.org.as_deref())?;
         let resp = supervise::fetch_change_history(
             &remote,
             &token,

@@ -5,14 +5,15 @@ use std::io::IsTerminal;
 
 use client_core::protocol::{CodeLookupResponse, LoginRequest, RegisterRequest};
 use client_core::{Error, Remote, Replica, SyncReport, SyncStage};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressStyle;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::cli::{LoginArgs, RegisterArgs};
-use crate::commands::Ctx;
+use crate::args::{LoginArgs, RegisterArgs};
+use crate::ctx::Ctx;
 use crate::output::{
-    CliResult, Failure, Out, account_label, format_beijing, shown, violation_json, violation_line,
+    CliResult, Failure, Out, account_label, format_beijing, rfc3339, shown, spinner,
+    violation_json, violation_line,
 };
 
 /// The server to use: given on the command line (or ZHTJ_SERVER), else the replica's.
@@ -251,7 +252,7 @@ pub fn login(ctx: &Ctx, out: &mut Out, a: &LoginArgs) -> CliResult {
         out.json(&json!({
             "org_id": resp.org_id,
             "org_short_name": resp.org_short_name,
-            "expires_at": crate::output::rfc3339(
+            "expires_at": rfc3339(
                 OffsetDateTime::from_unix_timestamp(resp.expires_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
             ),
             "replica": path.display().to_string(),
@@ -303,17 +304,7 @@ fn rejected_failure(report: &SyncReport) -> CliResult {
 
 /// Sync with a progress display on a terminal (hidden otherwise).
 fn run_sync(replica: &mut Replica, remote: &Remote) -> CliResult<SyncReport> {
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-            bar.set_style(style);
-        }
-        bar.set_message("正在连接服务器…");
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = spinner("正在连接服务器…");
     let mut pushing = false;
     let result = replica.sync(remote, &mut |stage, done, total| match stage {
         SyncStage::Pull => bar.set_message(format!("正在接收更新:已接收{done}个组织")),
@@ -358,7 +349,7 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
             "value": shown(o.field, &o.value),
             "by": o.by,
             "by_text": o.by.describe(),
-            "at": OffsetDateTime::from_unix_timestamp(o.at).map(crate::output::rfc3339).ok(),
+            "at": OffsetDateTime::from_unix_timestamp(o.at).map(rfc3339).ok(),
         })).collect::<Vec<_>>(),
         "round_trips": r.round_trips,
         "duration_ms": r.duration.as_millis() as u64,

@@ -1,10 +1,13 @@
 //! Output helpers of `zhtj`: the stdout buffer, tables aligned for Chinese text, masking of
 //! personal data (RULES §9), times in Beijing time, and the CLI's failure type with its
 //! exit codes and its report on stderr.
+//!
+//! Also the progress spinner on stderr. Depends on no other module of the CLI.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use client_core::Error;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use schemas::{Field, IdNumber, Mobile, Violation};
 use time::OffsetDateTime;
 
@@ -102,6 +105,23 @@ pub fn table(out: &mut Out, headers: &[&str], rows: &[Vec<String>]) {
 /// A label padded to `width` display columns, for "label  value" lists.
 pub fn label(s: &str, width: usize) -> String {
     pad(s, width)
+}
+
+// ------------------------------------------------------------------------ progress
+
+/// A spinner with `message` on stderr (a command may turn it into a bar once it knows the
+/// total), hidden when stderr is not a terminal.
+pub fn spinner(message: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 // ------------------------------------------------------------------------ personal data

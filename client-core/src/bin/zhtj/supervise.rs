@@ -4,69 +4,13 @@
 //! every two days. Thin layers over `client_core::supervise`, with the session of the
 //! last `zhtj login`.
 
-use std::path::PathBuf;
-
-use clap::Args;
-use client_core::Remote;
 use client_core::protocol::{ProgressResponse, ProgressTab};
 use client_core::supervise::{self, ProgressQuery};
 use serde_json::json;
 
-use crate::commands::Ctx;
-use crate::output::{CliResult, Failure, Out, table};
-
-#[derive(Debug, Args)]
-pub struct ServerProgressArgs {
-    /// 查看哪个组织的下级录入情况(组织编号或组织简称,须在本组织范围内;默认本组织)
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
-    /// 只看这一级(如 5 为五级组织录入情况),列出更多行
-    #[arg(long, value_name = "N")]
-    pub level: Option<u8>,
-    /// 每级列出的行数(默认:查看全部层级时10行,指定 --level 时50行;最多500)
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u32>,
-    /// 从第几行之后列出(与 --level 一起翻页)
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub offset: u64,
-    /// 按此日期判断逾期事项(YYYY-MM-DD,默认今天)
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// 保存为(如 录入情况.xlsx)
-    #[arg(value_name = "OUT.xlsx")]
-    pub out: PathBuf,
-    /// 哪个组织的录入情况(组织编号或组织简称,须在本组织范围内;默认本组织)
-    #[arg(long, value_name = "ORG")]
-    pub org: Option<String>,
-}
-
-/// The server and token of the last login, and `org` resolved by the replica's names
-/// (an id the replica does not hold is passed on as is: the server judges it).
-pub(crate) fn session(ctx: &Ctx, org: Option<&str>) -> CliResult<(Remote, String, Option<String>)> {
-    let replica = ctx.open()?;
-    let token = match supervise::token(&replica) {
-        Ok(t) => t,
-        Err(error) => {
-            return Err(Failure::Core {
-                error: Box::new(error),
-                notes: vec![
-                    "查看服务器上的数据须先登录:zhtj login --server URL --mobile 手机号码。离线时可用 zhtj progress、zhtj history 查看本地数据。"
-                        .to_owned(),
-                ],
-            });
-        }
-    };
-    let remote = replica.remote_with_ca(ctx.ca_pem()?.as_deref())?;
-    let org = org
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(|o| replica.resolve(o).unwrap_or_else(|_| o.to_owned()));
-    Ok((remote, token, org))
-}
+use crate::args::{ReportArgs, ServerProgressArgs};
+use crate::ctx::Ctx;
+use crate::output::{CliResult, Out, table};
 
 fn print_tab(out: &mut Out, tab: &ProgressTab) {
     out.line(format!("【{}】", tab.title));
@@ -116,7 +60,7 @@ fn print_page(out: &mut Out, p: &ProgressResponse) {
 }
 
 pub fn server_progress(ctx: &Ctx, out: &mut Out, a: &ServerProgressArgs) -> CliResult {
-    let (remote, token, org) = session(ctx, a.org.as_deref())?;
+    let (remote, token, org) = ctx.session(a.org.as_deref())?;
     let limit = a.limit.unwrap_or(if a.level.is_some() { 50 } else { 10 });
     let q = |level: Option<u8>, offset: u64| ProgressQuery {
         org: org.clone(),
@@ -213,7 +157,7 @@ pub fn server_progress(ctx: &Ctx, out: &mut Out, a: &ServerProgressArgs) -> CliR
 }
 
 pub fn report(ctx: &Ctx, out: &mut Out, a: &ReportArgs) -> CliResult {
-    let (remote, token, org) = session(ctx, a.org.as_deref())?;
+    let (remote, token, org) = ctx.session(a.org.as_deref())?;
     let got = supervise::download_report(&remote, &token, org.as_deref(), &a.out)?;
     if ctx.json {
         out.json(&json!({

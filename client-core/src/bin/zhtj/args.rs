@@ -1,4 +1,5 @@
-//! The command line of `zhtj`: every subcommand, its options and its Chinese help.
+//! The command line of `zhtj`: every subcommand, its options and its Chinese help (clap
+//! types only; what the commands do is in `local`, `online`, `supervise` and `history`).
 
 use std::path::PathBuf;
 
@@ -243,11 +244,11 @@ pub enum Command {
 
     /// 从服务器查看本组织或某下级组织的录入进度:各级录入情况、逾期事项、直属下级汇总、未建团支部的组织(需联网)
     #[command(after_help = EXIT_CODES_ONLINE)]
-    ServerProgress(crate::supervise::ServerProgressArgs),
+    ServerProgress(ServerProgressArgs),
 
     /// 从服务器下载录入情况报表(Excel:汇总及与上次对比、各级录入情况、逾期事项、未建团支部的组织;需联网)
     #[command(after_help = EXIT_CODES_ONLINE)]
-    Report(crate::supervise::ReportArgs),
+    Report(ReportArgs),
 
     /// (测试用)逐个创建 N 个团支部,每创建成功一个就输出其编号
     #[command(hide = true)]
@@ -370,6 +371,35 @@ pub struct LoginArgs {
         value_name = "PASSWORD"
     )]
     pub password: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerProgressArgs {
+    /// 查看哪个组织的下级录入情况(组织编号或组织简称,须在本组织范围内;默认本组织)
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// 只看这一级(如 5 为五级组织录入情况),列出更多行
+    #[arg(long, value_name = "N")]
+    pub level: Option<u8>,
+    /// 每级列出的行数(默认:查看全部层级时10行,指定 --level 时50行;最多500)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// 从第几行之后列出(与 --level 一起翻页)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub offset: u64,
+    /// 按此日期判断逾期事项(YYYY-MM-DD,默认今天)
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// 保存为(如 录入情况.xlsx)
+    #[arg(value_name = "OUT.xlsx")]
+    pub out: PathBuf,
+    /// 哪个组织的录入情况(组织编号或组织简称,须在本组织范围内;默认本组织)
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 /// 上移 / 下移.

@@ -1,132 +1,28 @@
-//! What each subcommand does: thin layers over `client_core::Replica`.
+//! The commands that work on the local replica alone (offline): init, show, set, create,
+//! preview-name, template, import, export, tree, list, move, delete, code, codes, progress,
+//! status. Thin layers over `client_core::Replica`.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use client_core::{Direction, Error, NewChild, OrgView, Replica};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressStyle;
 use schemas::org::{INFO_FIELDS, required_fields};
 use schemas::{Category, Field, Level};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::cli::{Cli, Command, CreateArgs, MoveDirection};
+use crate::args::{CreateArgs, MoveDirection};
+use crate::ctx::{Ctx, parse_field, target};
 use crate::output::{
-    CliResult, Failure, Out, account_label, format_beijing, is_personal, label, mask, rfc3339,
-    table, violation_json, violation_line,
+    CliResult, Failure, Out, account_label, display_width, format_beijing, is_personal, label,
+    mask, rfc3339, spinner, table, violation_json, violation_line,
 };
-
-/// The replica file inside the data directory.
-pub const REPLICA_FILE: &str = "replica.sqlite3";
-
-/// Run the parsed command line; what is printed on stdout goes to `out`.
-pub fn run(cli: &Cli, out: &mut Out) -> CliResult {
-    let ctx = Ctx {
-        data: cli.data.clone(),
-        json: cli.json,
-        ca: cli.ca.clone(),
-    };
-    match &cli.command {
-        Command::Init { unit } => init(&ctx, out, unit),
-        Command::Show { org, full } => show(&ctx, out, org.as_deref(), *full),
-        Command::Set { org, pairs } => set(&ctx, out, org.as_deref(), pairs),
-        Command::Create(args) => create(&ctx, out, args),
-        Command::PreviewName {
-            category,
-            name,
-            parent,
-        } => preview_name(&ctx, out, category, name, parent.as_deref()),
-        Command::Template { out: path } => template(out, path),
-        Command::Import {
-            file,
-            parent,
-            annotated,
-        } => import(&ctx, out, file, parent.as_deref(), annotated.as_deref()),
-        Command::Tree => tree(&ctx, out),
-        Command::List { parent } => list(&ctx, out, parent.as_deref()),
-        Command::Move {
-            org,
-            direction,
-            parent,
-        } => move_org(&ctx, out, org, *direction, parent.as_deref()),
-        Command::Delete { org } => delete(&ctx, out, org),
-        Command::Code { org } => code(&ctx, out, org),
-        Command::Codes { parent, export } => codes(&ctx, out, parent.as_deref(), export.as_deref()),
-        Command::Export { out: path } => export(&ctx, out, path),
-        Command::Progress => progress(&ctx, out),
-        Command::Status => status(&ctx, out),
-        Command::History(args) => crate::history::history(&ctx, out, args),
-        Command::Register(args) => crate::online::register(&ctx, out, args),
-        Command::Login(args) => crate::online::login(&ctx, out, args),
-        Command::Sync => crate::online::sync(&ctx, out),
-        Command::Logout => crate::online::logout(&ctx, out),
-        Command::ServerProgress(args) => crate::supervise::server_progress(&ctx, out, args),
-        Command::Report(args) => crate::supervise::report(&ctx, out, args),
-        Command::StressCreate { count, parent } => stress_create(&ctx, *count, parent.as_deref()),
-    }
-}
-
-pub(crate) struct Ctx {
-    pub data: PathBuf,
-    pub json: bool,
-    /// `--ca`/`ZHTJ_CA`: a city's own CA, read only when a server is reached.
-    pub ca: Option<PathBuf>,
-}
-
-impl Ctx {
-    /// The PEM of `--ca`, if given.
-    pub fn ca_pem(&self) -> CliResult<Option<Vec<u8>>> {
-        let Some(path) = &self.ca else {
-            return Ok(None);
-        };
-        std::fs::read(path).map(Some).map_err(|source| Failure::Io {
-            message: format!("无法读取根证书文件 {}", path.display()),
-            source,
-        })
-    }
-
-    /// A client of `server`, trusting also `--ca`.
-    pub fn remote(&self, server: &str) -> CliResult<client_core::Remote> {
-        Ok(match self.ca_pem()? {
-            Some(pem) => client_core::Remote::with_ca(server, &pem)?,
-            None => client_core::Remote::new(server)?,
-        })
-    }
-
-    pub fn replica_path(&self) -> PathBuf {
-        self.data.join(REPLICA_FILE)
-    }
-
-    pub fn open(&self) -> CliResult<Replica> {
-        Replica::open(&self.replica_path()).map_err(|error| {
-            let missing = matches!(&error, Error::Refused(v) if v.code == "replica.missing");
-            Failure::Core {
-                error: Box::new(error),
-                notes: if missing {
-                    vec![
-                        "请先用 zhtj init <单位> 离线初始化,或用 zhtj login 登录服务器下载本组织数据,或用 --data 指定已有的数据目录。"
-                            .to_owned(),
-                    ]
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-    }
-}
-
-/// The organization named by `org` (id or short name), or the own unit.
-pub(crate) fn target(replica: &Replica, org: Option<&str>) -> CliResult<String> {
-    match org {
-        None => Ok(replica.own_id().to_owned()),
-        Some(s) => Ok(replica.resolve(s.trim())?),
-    }
-}
 
 /// Now, in Beijing time: the offset only changes how times are shown (the progress
 /// sentence "截至…"), never a comparison.
-pub(crate) fn now() -> OffsetDateTime {
+fn now() -> OffsetDateTime {
     schemas::beijing::now()
 }
 
@@ -190,7 +86,7 @@ fn field_labels(fields: &[Field]) -> String {
 
 // ------------------------------------------------------------------------ init
 
-fn init(ctx: &Ctx, out: &mut Out, unit: &str) -> CliResult {
+pub fn init(ctx: &Ctx, out: &mut Out, unit: &str) -> CliResult {
     let path = ctx.replica_path();
     if path.exists() {
         return Err(Error::Refused(schemas::Violation::error(
@@ -230,7 +126,7 @@ fn init(ctx: &Ctx, out: &mut Out, unit: &str) -> CliResult {
 
 // ------------------------------------------------------------------------ show / set
 
-fn show(ctx: &Ctx, out: &mut Out, org: Option<&str>, full: bool) -> CliResult {
+pub fn show(ctx: &Ctx, out: &mut Out, org: Option<&str>, full: bool) -> CliResult {
     let replica = ctx.open()?;
     let id = target(&replica, org)?;
     let view = replica.org(&id)?;
@@ -290,7 +186,7 @@ fn show(ctx: &Ctx, out: &mut Out, org: Option<&str>, full: bool) -> CliResult {
     out.line("组织信息(* 为必填项):");
     let width = INFO_FIELDS
         .iter()
-        .map(|f| crate::output::display_width(f.label()) + 1)
+        .map(|f| display_width(f.label()) + 1)
         .max()
         .unwrap_or(0);
     for &f in &INFO_FIELDS {
@@ -337,23 +233,6 @@ fn describe_completeness(out: &mut Out, view: &OrgView) {
     }
 }
 
-/// The field named by a user: the Chinese label (`书记姓名`), the stable key
-/// (`secretary_name`) or the import sheet's column header (`联系电话`); a trailing `*`
-/// (the required mark) is ignored.
-pub(crate) fn parse_field(name: &str) -> Option<Field> {
-    let name = name.trim().trim_end_matches(['*', '*']).trim();
-    Field::ALL
-        .iter()
-        .copied()
-        .find(|f| f.label() == name || f.key() == name)
-        .or_else(|| {
-            INFO_FIELDS
-                .iter()
-                .copied()
-                .find(|&f| client_core::excel::column_label(f) == Some(name))
-        })
-}
-
 fn parse_pairs(pairs: &[String]) -> CliResult<Vec<(Field, String)>> {
     pairs
         .iter()
@@ -379,7 +258,7 @@ fn parse_pairs(pairs: &[String]) -> CliResult<Vec<(Field, String)>> {
         .collect()
 }
 
-fn set(ctx: &Ctx, out: &mut Out, org: Option<&str>, pairs: &[String]) -> CliResult {
+pub fn set(ctx: &Ctx, out: &mut Out, org: Option<&str>, pairs: &[String]) -> CliResult {
     let changes = parse_pairs(pairs)?;
     let mut replica = ctx.open()?;
     let id = target(&replica, org)?;
@@ -418,7 +297,7 @@ fn set(ctx: &Ctx, out: &mut Out, org: Option<&str>, pairs: &[String]) -> CliResu
 
 // ------------------------------------------------------------------------ create
 
-fn create(ctx: &Ctx, out: &mut Out, a: &CreateArgs) -> CliResult {
+pub fn create(ctx: &Ctx, out: &mut Out, a: &CreateArgs) -> CliResult {
     let mut replica = ctx.open()?;
     let parent = target(&replica, a.parent.as_deref())?;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -463,7 +342,7 @@ fn create(ctx: &Ctx, out: &mut Out, a: &CreateArgs) -> CliResult {
     Ok(())
 }
 
-fn preview_name(
+pub fn preview_name(
     ctx: &Ctx,
     out: &mut Out,
     category: &str,
@@ -484,7 +363,7 @@ fn preview_name(
 
 // ------------------------------------------------------------------------ Excel
 
-fn template(out: &mut Out, path: &Path) -> CliResult {
+pub fn template(out: &mut Out, path: &Path) -> CliResult {
     client_core::excel::write_template(path).map_err(on_file(path))?;
     out.line(format!("已生成导入模板:{}", path.display()));
     out.line(
@@ -502,21 +381,7 @@ fn default_annotated(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}-错误标注.xlsx"))
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(message: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-        bar.set_style(style);
-    }
-    bar.set_message(message);
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
-}
-
-fn import(
+pub fn import(
     ctx: &Ctx,
     out: &mut Out,
     file: &Path,
@@ -535,7 +400,7 @@ fn import(
     let annotated = annotated
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_annotated(file));
-    let bar = progress_bar("正在读取并检查导入文件…");
+    let bar = spinner("正在读取并检查导入文件…");
     let mut sized = false;
     let result = replica.import_excel(&parent, file, Some(&annotated), &mut |done, total| {
         if !sized {
@@ -584,7 +449,7 @@ fn import(
     }
 }
 
-fn export(ctx: &Ctx, out: &mut Out, path: &Path) -> CliResult {
+pub fn export(ctx: &Ctx, out: &mut Out, path: &Path) -> CliResult {
     let replica = ctx.open()?;
     let n = replica.export_table(path).map_err(on_file(path))?;
     out.line(format!(
@@ -596,7 +461,7 @@ fn export(ctx: &Ctx, out: &mut Out, path: &Path) -> CliResult {
 
 // ------------------------------------------------------------------------ tree / list
 
-fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
+pub fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
     let replica = ctx.open()?;
     let entries = replica.tree()?;
     let rejected: std::collections::HashSet<String> =
@@ -676,7 +541,7 @@ fn tree(ctx: &Ctx, out: &mut Out) -> CliResult {
     Ok(())
 }
 
-fn list(ctx: &Ctx, out: &mut Out, parent: Option<&str>) -> CliResult {
+pub fn list(ctx: &Ctx, out: &mut Out, parent: Option<&str>) -> CliResult {
     let replica = ctx.open()?;
     let parent = target(&replica, parent)?;
     list_children(&replica, out, &parent, ctx.json)
@@ -731,7 +596,7 @@ fn list_children(replica: &Replica, out: &mut Out, parent: &str, as_json: bool) 
     Ok(())
 }
 
-fn move_org(
+pub fn move_org(
     ctx: &Ctx,
     out: &mut Out,
     org: &str,
@@ -771,7 +636,7 @@ fn move_org(
     list_children(&replica, out, &me.parent, false)
 }
 
-fn delete(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
+pub fn delete(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
     let mut replica = ctx.open()?;
     let id = replica.resolve(org.trim())?;
     let name = replica.org(&id)?.record.short_name;
@@ -784,7 +649,7 @@ fn delete(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
 
 // ------------------------------------------------------------------------ codes
 
-fn code(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
+pub fn code(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
     let mut replica = ctx.open()?;
     let id = replica.resolve(org.trim())?;
     let c = replica.issue_code(&id, now())?;
@@ -809,7 +674,7 @@ fn code(ctx: &Ctx, out: &mut Out, org: &str) -> CliResult {
     Ok(())
 }
 
-fn codes(ctx: &Ctx, out: &mut Out, parent: Option<&str>, export: Option<&Path>) -> CliResult {
+pub fn codes(ctx: &Ctx, out: &mut Out, parent: Option<&str>, export: Option<&Path>) -> CliResult {
     let mut replica = ctx.open()?;
     let parent = target(&replica, parent)?;
     let parent_name = replica.org(&parent)?.record.short_name;
@@ -893,7 +758,7 @@ fn codes(ctx: &Ctx, out: &mut Out, parent: Option<&str>, export: Option<&Path>) 
 
 // ------------------------------------------------------------------------ progress / status
 
-fn progress(ctx: &Ctx, out: &mut Out) -> CliResult {
+pub fn progress(ctx: &Ctx, out: &mut Out) -> CliResult {
     let replica = ctx.open()?;
     let p = replica.progress(now())?;
     if ctx.json {
@@ -922,7 +787,7 @@ fn progress(ctx: &Ctx, out: &mut Out) -> CliResult {
     Ok(())
 }
 
-fn status(ctx: &Ctx, out: &mut Out) -> CliResult {
+pub fn status(ctx: &Ctx, out: &mut Out) -> CliResult {
     let replica = ctx.open()?;
     // A replica started by a login holds no document until its first sync.
     let own = match replica.own() {
@@ -1047,7 +912,7 @@ fn status(ctx: &Ctx, out: &mut Out) -> CliResult {
 /// Create `count` branches one at a time, printing each id only after `create_child`
 /// returned (the crash test kills this process at random moments and checks that every
 /// printed id survived).
-fn stress_create(ctx: &Ctx, count: u64, parent: Option<&str>) -> CliResult {
+pub fn stress_create(ctx: &Ctx, count: u64, parent: Option<&str>) -> CliResult {
     let mut replica = ctx.open()?;
     let parent = target(&replica, parent)?;
     let mut n = replica.children(&parent)?.len() as u64;
