@@ -305,24 +305,52 @@ fn rejected_failure(report: &SyncReport) -> CliResult {
 /// Sync with a progress display on a terminal (hidden otherwise).
 fn run_sync(replica: &mut Replica, remote: &Remote) -> CliResult<SyncReport> {
     let bar = spinner("正在连接服务器…");
-    let mut pushing = false;
-    let result = replica.sync(remote, &mut |stage, done, total| match stage {
-        SyncStage::Pull => bar.set_message(format!("正在接收更新:已接收{done}个组织")),
-        SyncStage::Push => {
-            if !pushing {
-                pushing = true;
-                if let Ok(style) =
-                    ProgressStyle::with_template("正在上传修改 [{bar:30}] {pos}/{len}")
-                {
-                    bar.set_style(style.progress_chars("=> "));
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {prefix}") {
+        bar.set_style(style);
+    }
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    let result = std::thread::scope(|s| {
+        // On a slow link one request takes many seconds: the bytes that crossed it so far
+        // are shown while it runs, refreshed four times a second until the sync ends.
+        if !bar.is_hidden() {
+            let bar = bar.clone();
+            s.spawn(move || {
+                loop {
+                    let (sent, received) = remote.traffic().get();
+                    bar.set_prefix(format!("(已上传{},已接收{})", kb(sent), kb(received)));
+                    match wait.recv_timeout(std::time::Duration::from_millis(250)) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => break,
+                    }
                 }
-                bar.set_length(total as u64);
-            }
-            bar.set_position(done as u64);
+            });
         }
+        let mut pushing = false;
+        let result = replica.sync(remote, &mut |stage, done, total| match stage {
+            SyncStage::Pull => bar.set_message(format!("正在接收更新:已接收{done}个组织")),
+            SyncStage::Push => {
+                if !pushing {
+                    pushing = true;
+                    if let Ok(style) =
+                        ProgressStyle::with_template("正在上传修改 [{bar:30}] {pos}/{len} {prefix}")
+                    {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                    bar.set_length(total as u64);
+                }
+                bar.set_position(done as u64);
+            }
+        });
+        drop(finished);
+        result
     });
     bar.finish_and_clear();
     Ok(result?)
+}
+
+/// Bytes as KB with one decimal (how a data plan counts).
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
 }
 
 fn report_json(r: &SyncReport) -> serde_json::Value {
@@ -352,6 +380,8 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
             "at": OffsetDateTime::from_unix_timestamp(o.at).map(rfc3339).ok(),
         })).collect::<Vec<_>>(),
         "round_trips": r.round_trips,
+        "bytes_sent": r.bytes_sent,
+        "bytes_received": r.bytes_received,
         "duration_ms": r.duration.as_millis() as u64,
     })
 }
@@ -367,6 +397,11 @@ fn print_report(out: &mut Out, replica: &Replica, r: &SyncReport) -> CliResult {
     out.line(format!("同步完成(用时{secs:.2}秒):"));
     out.line(format!("  接收:{}个组织的更新", r.pulled));
     out.line(format!("  上传:{}个组织的修改已被服务器接受", r.pushed));
+    out.line(format!(
+        "  数据:上传{},接收{}",
+        kb(r.bytes_sent),
+        kb(r.bytes_received)
+    ));
     if !r.resolved.is_empty() {
         out.line(format!(
             "  有{}项“填写后不可修改”的信息与服务器已确认的值不同,已改为服务器确认的值:",
