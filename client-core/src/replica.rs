@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use schemas::code::{IssuedCode, RegistrationCode};
 use schemas::name::ChainLink;
 use schemas::org::{self, CodeRecord, Context, OrgRecord, Relation};
+use schemas::tree;
 use schemas::{Category, Division, Field, Level, ShortName, Violation};
 use time::OffsetDateTime;
 
@@ -474,7 +475,7 @@ impl Replica {
                 && schemas::name::names_equal(&p.record.short_name, name)
         });
         if taken {
-            out.push(duplicate_name(name));
+            out.push(tree::duplicate_short_name(name));
         }
         Ok(())
     }
@@ -528,6 +529,8 @@ impl Replica {
     }
 
     /// Judge one new child and build its record; `taken` holds the normalized names in use.
+    /// Its place in the tree is judged by `schemas::tree`, as the server's merge judges it;
+    /// the values as typed by their parsers.
     fn judge_child(
         &self,
         parent: &OrgRecord,
@@ -536,64 +539,27 @@ impl Replica {
         c: &NewChild,
         taken: &mut HashSet<String>,
     ) -> std::result::Result<OrgRecord, Vec<Violation>> {
-        let mut v = Vec::new();
-        if parent.deleted {
-            v.push(Violation::error(
-                "parent.deleted",
-                Some(Field::Parent),
-                "上级组织已删除,不能在其下创建组织",
-            ));
-        }
-        let level = match Level::new(parent.level).and_then(Level::child) {
-            Ok(l) => Some(l),
+        let mut rec = OrgRecord::new(new_org_id(), parent.id.clone(), Level::CENTRAL);
+        rec.level = parent.level.saturating_add(1);
+        rec.category = schemas::text::normalize(&c.category);
+        rec.short_name = schemas::text::normalize(&c.short_name);
+        let mut v = tree::judge_new(&tree::Parent::from(parent), &rec);
+        // Empty ones are reported by `tree::judge_new`.
+        let category = match Category::parse(&rec.category) {
+            Ok(cat) => Some(cat),
             Err(e) => {
-                v.push(e);
-                None
-            }
-        };
-        let category = match Category::parse(&c.category) {
-            Ok(cat) => {
-                match parent.category() {
-                    Some(pc) if !pc.may_contain(cat) => v.push(Violation::error(
-                        "category.not_allowed",
-                        Some(Field::Category),
-                        format!(
-                            "{}下不能创建{},可创建:{}",
-                            pc.label(),
-                            cat.label(),
-                            pc.allowed_children()
-                                .iter()
-                                .map(|c| c.label())
-                                .collect::<Vec<_>>()
-                                .join("、")
-                        ),
-                    )),
-                    None => v.push(Violation::error(
-                        "parent.no_category",
-                        Some(Field::Parent),
-                        "上级组织尚未确定组织类别",
-                    )),
-                    _ => {}
+                if !rec.category.is_empty() {
+                    v.push(e);
                 }
-                Some(cat)
-            }
-            Err(e) => {
-                v.push(e);
                 None
             }
         };
         let mut short = None;
-        if c.short_name.trim().is_empty() {
-            v.push(Violation::error(
-                "short_name.empty",
-                Some(Field::ShortName),
-                "请填写组织简称",
-            ));
-        } else if let Some(cat) = category {
+        if let (false, Some(cat)) = (rec.short_name.is_empty(), category) {
             match ShortName::parse(&c.short_name, cat, ctx.region) {
                 Ok(n) => {
                     if !taken.insert(n.key()) {
-                        v.push(duplicate_name(n.as_str()));
+                        v.push(tree::duplicate_short_name(n.as_str()));
                     }
                     short = Some(n);
                 }
@@ -609,11 +575,6 @@ impl Replica {
         if let (false, Err(e)) = (full.is_empty(), schemas::FullName::parse(&full)) {
             v.push(e);
         }
-        let mut rec = OrgRecord::new(
-            new_org_id(),
-            parent.id.clone(),
-            level.unwrap_or(Level::CENTRAL),
-        );
         rec.category = category.map(|c| c.label().to_owned()).unwrap_or_default();
         rec.short_name = short.map(|n| n.as_str().to_owned()).unwrap_or_default();
         rec.full_name = full;
@@ -732,20 +693,8 @@ impl Replica {
             .iter()
             .position(|r| r.id == id)
             .ok_or_else(|| Error::OrgNotFound(id.to_owned()))?;
-        let other = match dir {
-            Direction::Up if pos > 0 => pos - 1,
-            Direction::Down if pos + 1 < sibs.len() => pos + 1,
-            _ => {
-                return Err(refused(
-                    "order.edge",
-                    if dir == Direction::Up {
-                        "已经是第一个,不能上移"
-                    } else {
-                        "已经是最后一个,不能下移"
-                    },
-                ));
-            }
-        };
+        let other =
+            tree::neighbour(pos, sibs.len(), dir == Direction::Up).map_err(Error::Refused)?;
         // Renumber the live siblings 1..n in the new order; only changed keys are written.
         sibs.swap(pos, other);
         let tx = self.conn.unchecked_transaction()?;
@@ -769,18 +718,6 @@ impl Replica {
         if id == self.own_id {
             return Err(refused("delete.own", "不能删除本组织"));
         }
-        if !self.children(id)?.is_empty() {
-            return Err(refused(
-                "delete.has_children",
-                "该组织下还有下级组织,请先删除下级组织",
-            ));
-        }
-        if !store::server_facts(&self.conn, id)?.admins.is_empty() {
-            return Err(refused(
-                "delete.has_admin",
-                "该组织已有注册的管理员,不能删除",
-            ));
-        }
         let (mut d, row) = self.load_doc(id)?;
         let before = doc::read(&d);
         if before.deleted {
@@ -788,6 +725,16 @@ impl Replica {
         }
         let mut after = before.clone();
         after.deleted = true;
+        let dependents = tree::Dependents {
+            live_children: self.children(id)?.len() as u64,
+            admins: store::server_facts(&self.conn, id)?.admins.len() as u64,
+        };
+        let mut v = tree::judge_deletion(&before, &after, dependents);
+        match v.len() {
+            0 => {}
+            1 => return Err(Error::Refused(v.remove(0))),
+            _ => return Err(Error::Invalid(v)),
+        }
         let tx = self.conn.unchecked_transaction()?;
         self.store_change(&tx, &mut d, &row, &before, &after)?;
         tx.commit()?;
@@ -800,7 +747,9 @@ impl Replica {
         let used = store::server_facts(&self.conn, id)?.used_codes;
         Ok(r.codes
             .iter()
-            .filter(|(c, rec)| rec.expires_at > now.unix_timestamp() && !used.contains(c))
+            .filter(|(c, rec)| {
+                !schemas::code::expired(rec.expires_at, now.unix_timestamp()) && !used.contains(c)
+            })
             .max_by_key(|(_, rec)| rec.expires_at)
             .map(|(c, rec)| ChildCode {
                 org_id: r.id.clone(),
@@ -897,17 +846,6 @@ pub(crate) struct Judged {
     pub records: Vec<OrgRecord>,
     pub failures: Vec<(usize, Vec<Violation>)>,
     pub region: Option<&'static Division>,
-}
-
-fn duplicate_name(name: &str) -> Violation {
-    Violation::error(
-        "short_name.duplicate",
-        Some(Field::ShortName),
-        format!(
-            "同一上级组织下已有名为“{}”的组织,组织简称不能重复",
-            schemas::text::truncate_for_message(name)
-        ),
-    )
 }
 
 fn refused(code: &str, message: &str) -> Error {

@@ -443,50 +443,44 @@ fn check_version(v: u32, asked: u32) -> Result<()> {
     }
 }
 
-/// Check a registration form locally before sending it (the formats of RULES §7–§9, with
-/// the same `schemas` parsers the server uses), and return it normalized. The server
-/// judges the rest: the code (and which organization it names), the role for the
-/// organization's category, the joining age with its configured cutoff, the password rule.
+/// Check a registration form locally before sending it, with the rules the server judges
+/// it by (`schemas::registration`), and return it normalized. The server judges what only
+/// it knows: the code (and which organization it names), the role for the organization's
+/// category, the joining age with its configured cutoff.
 pub fn check_registration(req: &RegisterRequest) -> Result<RegisterRequest> {
-    let mut v = Vec::new();
-    let mut out = req.clone();
-    out.org_id = req.org_id.trim().to_owned();
-    match schemas::code::RegistrationCode::parse(&req.code) {
-        Ok(c) => out.code = c.as_str().to_owned(),
-        Err(e) => v.push(e.on(Field::RegistrationCode)),
-    }
-    match schemas::role::Role::parse(&req.role) {
-        Ok(r) => out.role = r.label().to_owned(),
-        Err(e) => v.push(e),
-    }
-    match schemas::person::PersonName::parse(&req.name) {
-        Ok(n) => out.name = n.as_str().to_owned(),
-        Err(e) => v.push(e.on(Field::AdminName)),
-    }
-    match schemas::IdNumber::parse(&req.id_number) {
-        Ok(i) => out.id_number = i.as_str().to_owned(),
-        Err(e) => v.push(e.on(Field::IdNumber)),
-    }
-    match schemas::Mobile::parse(&req.mobile) {
-        Ok(m) => out.mobile = m.as_str().to_owned(),
-        Err(e) => v.push(e.on(Field::Mobile)),
-    }
-    match schemas::join::YearMonth::parse(&req.join_year_month) {
-        Ok(j) => out.join_year_month = j.to_string(),
-        Err(e) => v.push(e.on(Field::JoinYearMonth)),
-    }
-    if req.password.is_empty() {
-        v.push(Violation::error(
-            "password.empty",
-            Some(Field::Password),
-            "请设置密码",
-        ));
-    }
-    if v.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Invalid(v))
-    }
+    check_form(req, req.form())
+}
+
+/// [`check_registration`] without the password, for a command line that checks the form
+/// before it asks for the password.
+pub fn check_registration_before_password(req: &RegisterRequest) -> Result<RegisterRequest> {
+    let form = schemas::registration::Form {
+        password: None,
+        ..req.form()
+    };
+    check_form(req, form)
+}
+
+fn check_form(
+    req: &RegisterRequest,
+    form: schemas::registration::Form<'_>,
+) -> Result<RegisterRequest> {
+    let judge = schemas::registration::Judge {
+        category: None,
+        join_rule: None,
+        today: OffsetDateTime::now_utc().date(),
+    };
+    let c = schemas::registration::check(&form, &judge).map_err(Error::Invalid)?;
+    Ok(RegisterRequest {
+        code: c.code.as_str().to_owned(),
+        org_id: req.org_id.trim().to_owned(),
+        role: c.role.label().to_owned(),
+        name: c.name.as_str().to_owned(),
+        id_number: c.id_number.as_str().to_owned(),
+        mobile: c.mobile.as_str().to_owned(),
+        join_year_month: c.joined.to_string(),
+        password: req.password.clone(),
+    })
 }
 
 // ------------------------------------------------------------------------ state

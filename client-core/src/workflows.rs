@@ -115,11 +115,7 @@ impl Replica {
         d.set_actor(self.actor().clone());
         let record = doc::read(&d);
         if record.id != id {
-            return Err(Error::Refused(Violation::error(
-                "doc.id_mismatch",
-                None,
-                format!("收到的组织文档({})与目标组织({id})不符", record.id),
-            )));
+            return Err(Error::Refused(schemas::org::id_mismatch(id, &record.id)));
         }
         let mut dirty = dirty;
         if let Some(h) = &acked {
@@ -389,11 +385,7 @@ impl Replica {
         match matches.len() {
             1 => Ok(matches.into_iter().next().unwrap_or_default()),
             0 => Err(Error::OrgNotFound(id_or_name.to_owned())),
-            n => Err(Error::Refused(Violation::error(
-                "org.ambiguous",
-                None,
-                format!("有{n}个组织名为“{id_or_name}”,请改用组织编号"),
-            ))),
+            n => Err(Error::Refused(schemas::tree::ambiguous_name(id_or_name, n))),
         }
     }
 

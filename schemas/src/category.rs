@@ -38,6 +38,11 @@ pub enum Profile {
     C,
 }
 
+/// No category given (a parser's and `tree::judge_new`'s one report of it).
+pub(crate) fn missing() -> Violation {
+    Violation::error("category.empty", Some(Field::Category), "请选择组织类别")
+}
+
 impl Category {
     pub const ALL: [Category; 5] = [
         Category::LeadingOrgan,
@@ -62,11 +67,7 @@ impl Category {
     pub fn parse(raw: &str) -> Result<Category> {
         let s = normalize(raw);
         if s.is_empty() {
-            return Err(Violation::error(
-                "category.empty",
-                Some(Field::Category),
-                "请选择组织类别",
-            ));
+            return Err(missing());
         }
         Category::ALL
             .into_iter()

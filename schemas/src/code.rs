@@ -35,6 +35,14 @@ pub fn expires_at(issued: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(issued)
 }
 
+/// Whether a code that expires at `expires_at` (Unix seconds, as documents and the server
+/// store it) has expired at `now`: a code is valid strictly before its expiry, as
+/// [`IssuedCode::is_valid_at`] says (the replica's display and the server's registration
+/// judge with this).
+pub fn expired(expires_at: i64, now: i64) -> bool {
+    now >= expires_at
+}
+
 fn invalid(code: &str, message: impl Into<String>) -> Violation {
     Violation::error(code, Some(Field::RegistrationCode), message)
 }

@@ -20,6 +20,9 @@
 //! - [`initial`]: the pre-initialized tree (团中央 down to Chengdu's districts);
 //! - [`org`]: one organization's document model, completeness, immutable fields and the
 //!   permission matrix (§3);
+//! - [`tree`]: the rules over more than one organization: a new one under its parent,
+//!   sibling names, deletion, sibling order (§1, §2, §5);
+//! - [`registration`]: the administrator registration form (§7–§9);
 //! - [`progress`]: the definitions of progress supervision (§11);
 //! - `generate` (feature `generate`, off by default): seeded realistic trees for the
 //!   server's demonstration data, tests and benchmarks; not a rule, so not built unless asked.
@@ -42,8 +45,10 @@ pub mod name;
 pub mod org;
 pub mod person;
 pub mod progress;
+pub mod registration;
 pub mod role;
 pub mod text;
+pub mod tree;
 pub mod violation;
 
 pub use category::{Category, Profile};

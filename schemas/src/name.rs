@@ -116,6 +116,11 @@ fn short_err(code: &str, message: impl Into<String>) -> Violation {
     Violation::error(code, Some(Field::ShortName), message)
 }
 
+/// No short name given (the parser's and `tree::judge_new`'s one report of it).
+pub(crate) fn missing_short_name() -> Violation {
+    short_err("short_name.empty", "请填写组织简称")
+}
+
 fn example_for(category: Category) -> &'static str {
     match category {
         Category::LeadingOrgan => "团锦江区委",
@@ -154,7 +159,7 @@ impl ShortName {
     pub fn parse_uncategorized(raw: &str) -> Result<ShortName> {
         let s = normalize(raw);
         if s.is_empty() {
-            return Err(short_err("short_name.empty", "请填写组织简称"));
+            return Err(missing_short_name());
         }
         if has_whitespace(&s) {
             return Err(short_err(

@@ -407,6 +407,20 @@ pub fn forbidden_changes(relation: Relation, changed: &[Field]) -> Vec<Violation
         .collect()
 }
 
+/// A document that says it is another organization than the one it was sent or received
+/// as (`expected`: that one's id; `found`: the document's).
+pub fn id_mismatch(expected: &str, found: &str) -> Violation {
+    Violation::error(
+        "doc.id_mismatch",
+        None,
+        format!(
+            "组织文档的编号({})与目标组织的编号({})不符",
+            crate::text::truncate_for_message(found),
+            crate::text::truncate_for_message(expected)
+        ),
+    )
+}
+
 /// The changes to immutable fields, each as a violation.
 pub fn immutable_violations(before: &OrgRecord, after: &OrgRecord) -> Vec<Violation> {
     before

@@ -365,6 +365,25 @@ pub fn parse_date(raw: &str) -> Option<Date> {
     .ok()
 }
 
+/// The date `raw` of the schedule's item `item` (its key or Chinese name), or why not.
+pub fn parse_item_date(item: &str, raw: &str) -> Result<Date, Violation> {
+    parse_date(raw).ok_or_else(|| {
+        let item = crate::text::truncate_for_message(item);
+        let what = if item.ends_with("日期") {
+            item
+        } else {
+            format!("{item}的日期")
+        };
+        schedule_violation(
+            "schedule.bad_date",
+            format!(
+                "{what}“{}”格式不对,应为 YYYY-MM-DD,如 2017-12-18",
+                crate::text::truncate_for_message(raw)
+            ),
+        )
+    })
+}
+
 /// "2017-12-18".
 pub fn format_date(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
@@ -399,16 +418,12 @@ impl Schedule {
                 continue;
             };
             let (item, value) = (item.trim(), value.trim());
-            let Some(date) = parse_date(value) else {
-                v.push(schedule_violation(
-                    "schedule.bad_date",
-                    format!(
-                        "{}的日期“{}”格式不对,应为 YYYY-MM-DD,如 2017-12-18",
-                        crate::text::truncate_for_message(item),
-                        crate::text::truncate_for_message(value)
-                    ),
-                ));
-                continue;
+            let date = match parse_item_date(item, value) {
+                Ok(d) => d,
+                Err(e) => {
+                    v.push(e);
+                    continue;
+                }
             };
             if item == "start" || item == "活动开始日期" {
                 out.start = date;

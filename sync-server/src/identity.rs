@@ -11,6 +11,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngExt;
 use schemas::join::{JoinRule, YearMonth};
 use schemas::person::PersonName;
+use schemas::registration;
 use schemas::{Category, Field, IdNumber, Mobile, RegistrationCode, Role, Violation};
 use sha2::{Digest, Sha256};
 use wire::protocol::{
@@ -34,9 +35,6 @@ pub struct Actor {
 /// How long a login lasts [inferred: two weeks, so a unit that syncs weekly from a town
 /// office need not log in each time; revocable by logout].
 pub const SESSION_SECONDS: i64 = 14 * 86_400;
-
-/// Minimum password length [inferred].
-pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// The settings identity depends on.
 #[derive(Debug, Clone, Default)]
@@ -80,87 +78,42 @@ pub struct CheckedRegistration {
     pub password_hash: String,
 }
 
-/// Check every field of a registration form (everything that needs no database), and hash
-/// the password. Reports every violation at once.
+/// Check every field of a registration form (everything that needs no database) with
+/// `schemas::registration`, as the client does, plus what only the server knows (the
+/// organization's category, the configured joining-age cutoff), and hash the password.
+/// Reports every violation at once.
 pub fn check_registration(
     req: &RegisterRequest,
     category: Category,
     config: &IdentityConfig,
     today: time::Date,
 ) -> Result<CheckedRegistration> {
-    let mut v = Vec::new();
-    let code = RegistrationCode::parse(&req.code)
-        .map_err(|e| v.push(e.on(Field::RegistrationCode)))
-        .ok();
-    let role = Role::parse_for(&req.role, category)
-        .map_err(|e| v.push(e))
-        .ok();
-    let name = PersonName::parse(&req.name)
-        .map_err(|e| v.push(e.on(Field::AdminName)))
-        .ok();
-    let id_number = IdNumber::parse_on(&req.id_number, today)
-        .map_err(|e| v.push(e.on(Field::IdNumber)))
-        .ok();
-    let mobile = Mobile::parse(&req.mobile)
-        .map_err(|e| v.push(e.on(Field::Mobile)))
-        .ok();
-    let joined = YearMonth::parse(&req.join_year_month)
-        .map_err(|e| v.push(e.on(Field::JoinYearMonth)))
-        .ok();
-    if let (Some(id), Some(j)) = (&id_number, joined)
-        && let Err(e) = config.join_rule.check(id.birth_date(), j, today)
-    {
-        v.push(e.on(Field::JoinYearMonth));
-    }
-    if req.password.chars().count() < MIN_PASSWORD_CHARS
-        || !req.password.chars().any(|c| c.is_ascii_digit())
-        || !req.password.chars().any(|c| c.is_alphabetic())
-    {
-        v.push(Violation::error(
-            "password.weak",
-            Some(Field::Password),
-            format!("密码至少{MIN_PASSWORD_CHARS}位,且须同时包含字母和数字"),
-        ));
-    }
-    if req.password.chars().count() > 128 {
-        v.push(Violation::error(
-            "password.too_long",
-            Some(Field::Password),
-            "密码不能超过128位",
-        ));
-    }
-    match (code, role, name, id_number, mobile, joined) {
-        (Some(code), Some(role), Some(name), Some(id_number), Some(mobile), Some(joined))
-            if v.is_empty() =>
-        {
-            Ok(CheckedRegistration {
-                code,
-                org_id: req.org_id.clone(),
-                role,
-                name,
-                id_number,
-                mobile,
-                joined,
-                password_hash: hash_password(&req.password)?,
-            })
-        }
-        _ => Err(Error::violations(
-            "register.invalid",
-            "注册信息有误,请按提示修改",
-            v,
-        )),
-    }
+    let judge = registration::Judge {
+        category: Some(category),
+        join_rule: Some(&config.join_rule),
+        today,
+    };
+    let c = registration::check(&req.form(), &judge).map_err(form_refused)?;
+    Ok(CheckedRegistration {
+        code: c.code,
+        org_id: req.org_id.clone(),
+        role: c.role,
+        name: c.name,
+        id_number: c.id_number,
+        mobile: c.mobile,
+        joined: c.joined,
+        password_hash: hash_password(&req.password)?,
+    })
+}
+
+/// The registration form refused, with every reason.
+fn form_refused(violations: Vec<Violation>) -> Error {
+    Error::violations("register.invalid", "注册信息有误,请按提示修改", violations)
 }
 
 /// A typed code, well-formed, or the registration form's refusal of it.
 fn parse_code(raw: &str) -> Result<RegistrationCode> {
-    RegistrationCode::parse(raw).map_err(|e| {
-        Error::violations(
-            "register.invalid",
-            "注册信息有误,请按提示修改",
-            vec![e.on(Field::RegistrationCode)],
-        )
-    })
+    RegistrationCode::parse(raw).map_err(|e| form_refused(vec![e.on(Field::RegistrationCode)]))
 }
 
 /// The live organization a code may register an admin for: the code exists
@@ -170,10 +123,7 @@ fn parse_code(raw: &str) -> Result<RegistrationCode> {
 /// expires.
 fn code_org(c: &Conn<'_>, code: &RegistrationCode, org: &str, now: i64) -> Result<(OrgRow, i64)> {
     let Some(row) = c.code(code.as_str())? else {
-        return Err(code_error(
-            "code.unknown",
-            "注册码不存在,请核对(注意区分大小写)",
-        ));
+        return Err(unknown_code());
     };
     let target = c.org(&row.org_id)?;
     let org = org.trim();
@@ -185,18 +135,12 @@ fn code_org(c: &Conn<'_>, code: &RegistrationCode, org: &str, now: i64) -> Resul
     // A code of another organization than the one named is answered as an unknown one:
     // the answer must not tell a guesser that a code exists.
     if !named {
-        return Err(code_error(
-            "code.unknown",
-            "注册码不存在,请核对(注意区分大小写)",
-        ));
+        return Err(unknown_code());
     }
     if row.used_by.is_some() {
-        return Err(code_error(
-            "code.used",
-            "该注册码已被使用,一个注册码仅限一位管理员注册",
-        ));
+        return Err(used_code());
     }
-    if now >= row.expires_at {
+    if schemas::code::expired(row.expires_at, now) {
         return Err(code_error(
             "code.expired",
             "注册码已过期(有效期20天),请联系上级组织管理员重新生成",
@@ -216,11 +160,7 @@ pub fn registration_org(store: &Store, req: &RegisterRequest, now: i64) -> Resul
         let org = match RegistrationCode::parse(&req.code) {
             Ok(code) => code_org(c, &code, &req.org_id, now)?.0,
             Err(e) if req.org_id.trim().is_empty() => {
-                return Err(Error::violations(
-                    "register.invalid",
-                    "注册信息有误,请按提示修改",
-                    vec![e.on(Field::RegistrationCode)],
-                ));
+                return Err(form_refused(vec![e.on(Field::RegistrationCode)]));
             }
             Err(_) => c
                 .org(req.org_id.trim())?
@@ -282,10 +222,7 @@ pub fn register(store: &Store, r: CheckedRegistration, now: i64) -> Result<Regis
             ));
         };
         if !tx.use_code(code, account_id, now)? {
-            return Err(code_error(
-                "code.used",
-                "该注册码已被使用,一个注册码仅限一位管理员注册",
-            ));
+            return Err(used_code());
         }
         tx.add_admins(&org_id, 1, false)?;
         tx.touch_org(&org_id, Some(account_id))?;
@@ -302,6 +239,17 @@ pub fn register(store: &Store, r: CheckedRegistration, now: i64) -> Result<Regis
             org_short_name: org.short_name,
         })
     })
+}
+
+fn unknown_code() -> Error {
+    code_error("code.unknown", "注册码不存在,请核对(注意区分大小写)")
+}
+
+fn used_code() -> Error {
+    code_error(
+        "code.used",
+        "该注册码已被使用,一个注册码仅限一位管理员注册",
+    )
 }
 
 fn code_error(code: &'static str, message: &str) -> Error {

@@ -12,6 +12,7 @@ use automerge::{AutoCommit, ChangeHash};
 use schemas::code::{RegistrationCode, VALIDITY_DAYS};
 use schemas::name::ChainLink;
 use schemas::org::{self, Context, OrgRecord, Relation, SCHEMA_VERSION};
+use schemas::tree;
 use schemas::{Category, Field, Level, Violation};
 use wire::chunk::has_foreign_chunk;
 use wire::protocol::{DocOutcome, DocResult, PushDoc, PushResponse};
@@ -175,10 +176,15 @@ pub fn answer(store: &Store, actor: &Actor, push: &Push, received_at: i64) -> Re
 }
 
 fn too_large() -> DocOutcome {
-    one(
+    reject(vec![doc_too_large()])
+}
+
+/// A pushed change set, or the document it makes, over [`MAX_DOC_BYTES`].
+fn doc_too_large() -> Violation {
+    Violation::error(
         "size.doc_too_large",
         None,
-        format!("单个组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
+        format!("组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
     )
 }
 
@@ -270,11 +276,7 @@ fn judge(
         },
     };
     if after.id != pushed.id {
-        return Ok(one(
-            "doc.id_mismatch",
-            None,
-            "组织文档的编号与推送的编号不符",
-        ));
+        return Ok(reject(vec![org::id_mismatch(&pushed.id, &after.id)]));
     }
     if after.schema != SCHEMA_VERSION {
         return Ok(one(
@@ -311,7 +313,11 @@ fn judge(
             v.extend(org::forbidden_changes(relation, &changed));
             v.extend(org::immutable_violations(before, &after));
             judge_codes(before, &after, relation, actor, tx, now, &mut v)?;
-            judge_deletion(before, &after, &row, &mut v);
+            let dependents = tree::Dependents {
+                live_children: u64::try_from(row.live_children).unwrap_or(0),
+                admins: u64::try_from(row.admin_count).unwrap_or(0),
+            };
+            v.extend(tree::judge_deletion(before, &after, dependents));
             (relation, row.path.clone(), Some(row))
         }
         None => {
@@ -322,7 +328,12 @@ fn judge(
             let Some(parent) = parent else {
                 return Ok(outside());
             };
-            judge_new(&parent, &after, &mut v);
+            let facts = tree::Parent {
+                deleted: parent.deleted,
+                level: parent.level,
+                category: &parent.category,
+            };
+            v.extend(tree::judge_new(&facts, &after));
             judge_codes(
                 &OrgRecord::default(),
                 &after,
@@ -352,22 +363,11 @@ fn judge(
     if renamed && !after.deleted && !after.short_name.is_empty() {
         let key = schemas::name::name_key(&after.short_name);
         if tx.sibling_name_taken(&after.parent, &key, &after.id)? {
-            v.push(Violation::error(
-                "short_name.duplicate",
-                Some(Field::ShortName),
-                format!(
-                    "同一上级组织下已有名为“{}”的组织",
-                    schemas::text::truncate_for_message(&after.short_name)
-                ),
-            ));
+            v.push(tree::duplicate_short_name(&after.short_name));
         }
     }
     if bytes.len() > MAX_DOC_BYTES {
-        v.push(Violation::error(
-            "size.doc_too_large",
-            None,
-            format!("组织文档超过{}KB上限", MAX_DOC_BYTES / 1024),
-        ));
+        v.push(doc_too_large());
     }
     if !v.is_empty() {
         return Ok(reject(v));
@@ -489,58 +489,6 @@ fn outside() -> DocOutcome {
     )
 }
 
-/// A new organization: under a live parent, one level below it, of a category the parent
-/// may contain (RULES §1, §2).
-fn judge_new(parent: &OrgRow, after: &OrgRecord, v: &mut Vec<Violation>) {
-    if parent.deleted {
-        v.push(Violation::error(
-            "tree.parent_deleted",
-            Some(Field::Parent),
-            "上级组织已删除",
-        ));
-    }
-    if Some(after.level) != parent.level.checked_add(1) || Level::new(after.level).is_err() {
-        v.push(Violation::error(
-            "tree.level",
-            Some(Field::Level),
-            format!(
-                "组织层级应为上级组织层级加一({}级)",
-                parent.level.saturating_add(1)
-            ),
-        ));
-    }
-    if after.deleted {
-        v.push(Violation::error(
-            "tree.created_deleted",
-            Some(Field::Deleted),
-            "不能创建已删除的组织",
-        ));
-    }
-    match (
-        Category::parse(&parent.category),
-        Category::parse(&after.category),
-    ) {
-        (Ok(p), Ok(c)) if !p.may_contain(c) => v.push(Violation::error(
-            "category.not_allowed",
-            Some(Field::Category),
-            format!("{}下不能创建{}", p.label(), c.label()),
-        )),
-        (_, Err(_)) if after.category.trim().is_empty() => v.push(Violation::error(
-            "category.empty",
-            Some(Field::Category),
-            "新建组织须有组织类别",
-        )),
-        _ => {}
-    }
-    if after.short_name.trim().is_empty() {
-        v.push(Violation::error(
-            "short_name.empty",
-            Some(Field::ShortName),
-            "新建组织须有组织简称",
-        ));
-    }
-}
-
 /// Codes added in this push: well-formed, globally unique, issued by an ancestor (the
 /// pushing admin's organization), valid for at most 20 days. Codes are never removed.
 fn judge_codes(
@@ -608,34 +556,6 @@ fn judge_codes(
         }
     }
     Ok(())
-}
-
-/// A deletion: only of an organization with no live children and no registered admin;
-/// a deleted organization is not restored.
-fn judge_deletion(before: &OrgRecord, after: &OrgRecord, row: &OrgRow, v: &mut Vec<Violation>) {
-    if before.deleted && !after.deleted {
-        v.push(Violation::error(
-            "tree.undelete",
-            Some(Field::Deleted),
-            "已删除的组织不能恢复,请重新创建",
-        ));
-    }
-    if !before.deleted && after.deleted {
-        if row.live_children > 0 {
-            v.push(Violation::error(
-                "delete.has_children",
-                Some(Field::Deleted),
-                "该组织下还有下级组织,不能删除",
-            ));
-        }
-        if row.admin_count > 0 {
-            v.push(Violation::error(
-                "delete.has_admin",
-                Some(Field::Deleted),
-                "该组织已有注册的管理员,不能删除",
-            ));
-        }
-    }
 }
 
 /// The region (RULES §5) for children of an organization, by its chain of ancestors;

@@ -58,10 +58,7 @@ pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {
                 .org(id)?
                 .ok_or_else(|| Error::NotFound(id_or_name.to_owned())),
             [] => Err(Error::NotFound(format!("组织“{id_or_name}”"))),
-            _ => Err(Error::invalid(
-                "org.ambiguous",
-                format!("有{}个组织名为“{id_or_name}”,请改用组织编号", ids.len()),
-            )),
+            _ => Err(schemas::tree::ambiguous_name(id_or_name, ids.len()).into()),
         }
     })
 }
@@ -134,10 +131,7 @@ pub fn rename(
         let region = schemas::name::region_of_chain(&chain);
         let name = ShortName::parse(short, category, region)?;
         if tx.sibling_name_taken(&row.parent, &name.key(), id)? {
-            return Err(Error::invalid(
-                "short_name.duplicate",
-                format!("同一上级组织下已有“{}”", name.as_str()),
-            ));
+            return Err(schemas::tree::duplicate_short_name(name.as_str()).into());
         }
         let full = match full {
             Some(f) => schemas::FullName::parse(f)?.as_str().to_owned(),
@@ -167,14 +161,7 @@ pub fn reorder(store: &Store, id: &str, up: bool) -> Result<()> {
             .iter()
             .position(|s| s.id == id)
             .ok_or_else(|| Error::NotFound(id.to_owned()))?;
-        let other = match (up, pos) {
-            (true, 0) => return Err(Error::invalid("order.edge", "已经是第一个,不能上移")),
-            (true, p) => p - 1,
-            (false, p) if p + 1 >= sibs.len() => {
-                return Err(Error::invalid("order.edge", "已经是最后一个,不能下移"));
-            }
-            (false, p) => p + 1,
-        };
+        let other = schemas::tree::neighbour(pos, sibs.len(), up)?;
         sibs.swap(pos, other);
         for (i, s) in sibs.iter().enumerate() {
             let key = i as i64 + 1;

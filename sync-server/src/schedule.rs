@@ -57,16 +57,9 @@ impl Changes {
     pub fn apply(&self, current: &Schedule) -> Result<Schedule> {
         let base = match &self.start {
             Some(day) => {
-                Schedule::notice_from(schemas::progress::parse_date(day).ok_or_else(|| {
-                    refuse(vec![schemas::Violation::error(
-                        "schedule.bad_date",
-                        None,
-                        format!(
-                            "活动开始日期“{}”格式不对,应为 YYYY-MM-DD,如 2017-12-15",
-                            schemas::text::truncate_for_message(day)
-                        ),
-                    )])
-                })?)
+                let start = schemas::progress::parse_item_date("活动开始日期", day)
+                    .map_err(|e| refuse(vec![e]))?;
+                Schedule::notice_from(start)
             }
             None if self.reset => Schedule::default(),
             None => current.clone(),

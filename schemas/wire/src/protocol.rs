@@ -40,6 +40,21 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
+impl RegisterRequest {
+    /// The form's fields for `schemas::registration::check` (the password included).
+    pub fn form(&self) -> schemas::registration::Form<'_> {
+        schemas::registration::Form {
+            code: &self.code,
+            role: &self.role,
+            name: &self.name,
+            id_number: &self.id_number,
+            mobile: &self.mobile,
+            join_year_month: &self.join_year_month,
+            password: Some(&self.password),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
     pub account_id: i64,

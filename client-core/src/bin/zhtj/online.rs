@@ -149,8 +149,7 @@ pub fn register(ctx: &Ctx, out: &mut Out, a: &RegisterArgs) -> CliResult {
         password: String::new(),
     };
     // Check the form before anything goes over the network or the password is asked.
-    req.password = "-".to_owned();
-    client_core::sync::check_registration(&req)?;
+    client_core::sync::check_registration_before_password(&req)?;
     // The code names the organization: show it and have it confirmed first.
     let remote = ctx.remote(&server)?;
     let unit = remote.lookup_code(&req.code)?;
