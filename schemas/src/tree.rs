@@ -234,7 +234,10 @@ mod tests {
         gone.deleted = true;
         assert_eq!(codes(&judge_new(&PARENT, &gone)), ["tree.created_deleted"]);
         assert_eq!(
-            codes(&judge_new(&PARENT, &record(5, "团的领导机关", "团锦江区委"))),
+            codes(&judge_new(
+                &PARENT,
+                &record(5, "团的领导机关", "团锦江区委")
+            )),
             ["category.not_allowed"]
         );
         assert_eq!(
@@ -248,7 +251,10 @@ mod tests {
             ..PARENT
         };
         assert_eq!(
-            codes(&judge_new(&no_category, &record(5, "团支部", "一车间团支部"))),
+            codes(&judge_new(
+                &no_category,
+                &record(5, "团支部", "一车间团支部")
+            )),
             ["parent.no_category"]
         );
     }
@@ -311,6 +317,9 @@ mod tests {
         assert_eq!(neighbour(1, 3, false), Ok(2));
         assert_eq!(neighbour(0, 3, true).unwrap_err().code, "order.edge");
         assert_eq!(neighbour(2, 3, false).unwrap_err().code, "order.edge");
-        assert_eq!(neighbour(0, 1, false).unwrap_err().message, "已经是最后一个,不能下移");
+        assert_eq!(
+            neighbour(0, 1, false).unwrap_err().message,
+            "已经是最后一个,不能下移"
+        );
     }
 }

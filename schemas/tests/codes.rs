@@ -69,7 +69,14 @@ const EXCEPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Directories never scanned, by name: build output, test, benchmark and example code.
-const SKIP_DIRS: &[&str] = &["target", "tests", "benches", "examples", "node_modules", ".git"];
+const SKIP_DIRS: &[&str] = &[
+    "target",
+    "tests",
+    "benches",
+    "examples",
+    "node_modules",
+    ".git",
+];
 
 /// Directories never scanned, from the workspace root: the fuzz crate (not a workspace
 /// member), the desktop front-end.
@@ -304,7 +311,11 @@ fn rust_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         if p.is_dir() {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             if !SKIP_DIRS.contains(&name.as_str()) && !SKIP_PATHS.contains(&rel.as_str()) {
                 rust_files(root, &p, out);
             }
@@ -318,7 +329,11 @@ fn package_of(root: &Path, file: &Path) -> String {
     let mut dir = file.parent();
     while let Some(d) = dir {
         if d.join("Cargo.toml").is_file() {
-            let rel = d.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = d
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             return if rel.is_empty() { ".".into() } else { rel };
         }
         dir = d.parent();

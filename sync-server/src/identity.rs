@@ -246,10 +246,7 @@ fn unknown_code() -> Error {
 }
 
 fn used_code() -> Error {
-    code_error(
-        "code.used",
-        "该注册码已被使用,一个注册码仅限一位管理员注册",
-    )
+    code_error("code.used", "该注册码已被使用,一个注册码仅限一位管理员注册")
 }
 
 fn code_error(code: &'static str, message: &str) -> Error {
