@@ -21,7 +21,7 @@ use wire::{doc, heads};
 use crate::error::Result;
 use crate::identity::Actor;
 use crate::intake::{Incoming, MAX_DOC_BYTES, Push};
-use crate::storage::{Accepted, Conn, OrgRow, Store, Tx};
+use crate::storage::{Accepted, Conn, Store, Tx};
 use crate::{feed, history};
 
 /// Judge and apply a batch of pushed documents in the transaction `tx`, in order (a parent
