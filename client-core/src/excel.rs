@@ -1,4 +1,4 @@
-//! Excel in and out (RULES §10, §7, §11): the template for 批量创建下级组织, reading a
+//! Excel in and out (rules.md §10, §7, §11): the template for 批量创建下级组织, reading a
 //! filled template back, the annotated copy of a failing import, and the exports
 //! (管理员注册码, 组织列表).
 //!
@@ -32,7 +32,7 @@ pub use template::write_template;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder};
 use schemas::{Field, Violation};
 
-/// At most this many data rows in one import. **[inferred]** (RULES §10 sets no limit):
+/// At most this many data rows in one import. **[inferred]** (rules.md §10 sets no limit):
 /// a county has a few hundred units below it, a big school a few thousand classes;
 /// 20,000 leaves room and keeps one upload's validation and report manageable. A larger
 /// file is refused with `excel.too_many_rows` as soon as row 20,001 is seen, without
@@ -40,7 +40,7 @@ use schemas::{Field, Violation};
 pub const MAX_IMPORT_ROWS: usize = 20_000;
 
 /// At most this many characters in one cell of an import. **[inferred]**: the longest
-/// legitimate value (a full name, RULES §5) is 99 characters; a longer cell is reported on
+/// legitimate value (a full name, rules.md §5) is 99 characters; a longer cell is reported on
 /// its row (`excel.cell_too_long`) and its value is cut to this length.
 pub const MAX_CELL_CHARS: usize = 500;
 
@@ -50,7 +50,7 @@ pub const TEMPLATE_ROWS: u32 = 10_000;
 /// The header rows searched for the import's header: the first 10.
 pub const HEADER_SEARCH_ROWS: u32 = 10;
 
-/// 14~28周岁青年数 is 0..=10000, 年度经推优入党团员数 0..=1000 (RULES §3).
+/// 14~28周岁青年数 is 0..=10000, 年度经推优入党团员数 0..=1000 (rules.md §3).
 pub(crate) const YOUTH_COUNT_MAX: i32 = 10_000;
 pub(crate) const RECOMMENDED_COUNT_MAX: i32 = 1_000;
 
@@ -74,7 +74,7 @@ pub(crate) struct Column {
     pub width: f64,
 }
 
-/// The import sheet's columns, in template order (RULES §3, §10; the notice's 单个创建
+/// The import sheet's columns, in template order (rules.md §3, §10; the notice's 单个创建
 /// form has the same fields).
 pub(crate) const COLUMNS: [Column; 8] = [
     Column {

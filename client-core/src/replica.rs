@@ -1,5 +1,5 @@
 //! The replica: a unit's subtree, stored in one local SQLite file, and every operation of
-//! a unit admin on it (RULES §3, §5–§7, §10, §11). Each operation validates with `schemas`
+//! a unit admin on it (rules.md §3, §5–§7, §10, §11). Each operation validates with `schemas`
 //! before anything is written, and either commits whole (durable when it returns) or
 //! changes nothing.
 
@@ -24,7 +24,7 @@ use wire::{doc, heads, history};
 pub struct NewChild {
     pub category: String,
     pub short_name: String,
-    /// Empty: generated from the chain (RULES §6); otherwise the user's correction.
+    /// Empty: generated from the chain (rules.md §6); otherwise the user's correction.
     pub full_name: String,
     pub industry: String,
     pub phone: String,
@@ -333,7 +333,7 @@ impl Replica {
         }
     }
 
-    /// The generated full name of a would-be child (RULES §6), for the form to show and
+    /// The generated full name of a would-be child (rules.md §6), for the form to show and
     /// the user to correct.
     pub fn preview_full_name(
         &self,
@@ -390,7 +390,7 @@ impl Replica {
 
     /// The information fields of `id` this replica's admin cannot change now, for a form to
     /// lock: what the parent's admin sets (when `id` is the own unit) and the immutable
-    /// fields whose value a server has accepted (RULES §3 "填写后不可修改").
+    /// fields whose value a server has accepted (rules.md §3 "填写后不可修改").
     pub fn locked_fields(&self, id: &str) -> Result<Vec<Field>> {
         let (mut doc, row) = self.load_doc(id)?;
         let accepted = self.accepted(&mut doc, &row)?;
@@ -760,7 +760,7 @@ impl Replica {
             }))
     }
 
-    /// Issue a registration code for a unit below the replica's own (RULES §7): 8
+    /// Issue a registration code for a unit below the replica's own (rules.md §7): 8
     /// characters from a cryptographic RNG, valid 20 days.
     pub fn issue_code(&mut self, child: &str, now: OffsetDateTime) -> Result<ChildCode> {
         let tx = self.conn.unchecked_transaction()?;

@@ -1,7 +1,7 @@
 //! The replica's local SQLite file: each organization's document bytes, the heads a server
 //! last acknowledged, whether it has unacknowledged local changes, the last rejection, and a
 //! projection of the record (for lists, trees and progress without loading documents:
-//! DESIGN "never hold a whole subtree loaded").
+//! design.md "never hold a whole subtree loaded").
 //!
 //! WAL with `synchronous=FULL`: an operation is durable when its transaction commits, and a
 //! crash at any moment leaves the file openable with every committed operation present.

@@ -1,4 +1,4 @@
-//! Progress supervision from the server (录入进度督导, RULES §11): the whole subtree's
+//! Progress supervision from the server (录入进度督导, rules.md §11): the whole subtree's
 //! progress as the server knows it (every unit's logins and admins, which a replica only
 //! knows for what it holds), the daily snapshots, the Excel report and an organization's
 //! change history: the endpoints `GET /api/v1/progress`, `/api/v1/progress/history`,

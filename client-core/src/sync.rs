@@ -1,4 +1,4 @@
-//! The sync client (DESIGN "Sync protocol", "Identity and access", "Client replica"):
+//! The sync client (design.md "Sync protocol", "Identity and access", "Client replica"):
 //! [`Remote`], the HTTP calls of docs/protocol.md (version 1), and the replica's side of a
 //! sync: pull the change feed from the stored cursor, merge, then push every document with
 //! local changes and record what the server accepted or refused.
@@ -570,7 +570,7 @@ pub struct SyncReport {
     /// Documents the server refused (kept locally with their changes).
     pub rejected: Vec<Rejection>,
     /// Immutable fields reset to the server's accepted value after a concurrent change
-    /// (DESIGN "Immutable fields"), as (org id, field).
+    /// (design.md "Immutable fields"), as (org id, field).
     pub resolved: Vec<(String, Field)>,
     /// Values of this replica that lost to a concurrent write of the same field, field by
     /// field.
@@ -963,7 +963,7 @@ impl Replica {
     /// reset to its values (a concurrent fill by another replica lost), and its heads
     /// become the acknowledged heads. The document stays dirty if the local copy has
     /// changes the server lacks (or the reset added one). A document not held yet is
-    /// stored as sent, without loading it (DESIGN "Pull": loading 50,000 documents costs
+    /// stored as sent, without loading it (design.md "Pull": loading 50,000 documents costs
     /// seconds); one held with exactly the server's heads is left as it is.
     fn apply_pulled(
         &self,
@@ -1055,7 +1055,7 @@ impl Replica {
                         local.merge(server)?;
                     }
                     // The server's state is the accepted one: the first value it accepted for
-                    // an immutable field stands (DESIGN "Immutable fields").
+                    // an immutable field stands (design.md "Immutable fields").
                     let fixed = doc::resolve_immutables(&mut local, &accepted, now)?;
                     report
                         .resolved

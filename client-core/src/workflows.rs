@@ -28,11 +28,11 @@ pub struct LevelProgress {
     pub rows: Vec<ProgressRow>,
 }
 
-/// The progress of the replica's own subtree (RULES §11), as known offline.
+/// The progress of the replica's own subtree (rules.md §11), as known offline.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Progress {
     pub levels: Vec<LevelProgress>,
-    /// Short names of committees with no branch below (RULES §1).
+    /// Short names of committees with no branch below (rules.md §1).
     pub without_branch: Vec<String>,
 }
 
@@ -44,7 +44,7 @@ pub struct ImportOutcome {
 
 impl Replica {
     /// Start a replica offline for a pre-initialized unit (团成都市委 or one of its district
-    /// and county committees, RULES §1), identified by its division code or short name.
+    /// and county committees, rules.md §1), identified by its division code or short name.
     pub fn create_from_initial(path: &Path, unit: &str) -> Result<Replica> {
         let tree = schemas::initial::initial_tree();
         let idx = tree
@@ -101,7 +101,7 @@ impl Replica {
 
     /// Merge Automerge bytes of `id` received from another replica or a server (a whole
     /// document or changes). A document not held yet is added. Immutable fields that a
-    /// server accepted are then reset to the accepted values (DESIGN "Immutable fields").
+    /// server accepted are then reset to the accepted values (design.md "Immutable fields").
     pub fn merge_bytes(&mut self, id: &str, bytes: &[u8]) -> Result<()> {
         let existing = store::load_doc(self.conn(), id)?;
         let (mut d, acked, dirty) = match &existing {
@@ -164,7 +164,7 @@ impl Replica {
         Ok(())
     }
 
-    /// Read an Excel sheet and create its rows as direct children of `parent` (RULES §10):
+    /// Read an Excel sheet and create its rows as direct children of `parent` (rules.md §10):
     /// every row judged first; while any fails nothing is created, the error lists every
     /// failing row (Excel row number, reasons), and an annotated copy is written to
     /// `annotated` if given.
@@ -288,7 +288,7 @@ impl Replica {
         Ok(rows.len())
     }
 
-    /// The progress of the replica's own subtree by level below it (RULES §11), with what
+    /// The progress of the replica's own subtree by level below it (rules.md §11), with what
     /// the replica knows offline (logins and admins as last told by a server).
     pub fn progress(&self, now: OffsetDateTime) -> Result<Progress> {
         let tree = self.tree()?;

@@ -1,5 +1,5 @@
 //! The `zhtj` command line, run as a real process on a fresh data directory: the whole
-//! offline job of a unit (RULES §3, §6, §7, §10, §11) and the refusals, with the exit codes
+//! offline job of a unit (rules.md §3, §6, §7, §10, §11) and the refusals, with the exit codes
 //! scripts rely on (0 ok, 1 refused, 2 usage, 3 not found, 4 storage or file).
 
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ fn the_whole_offline_job_of_a_unit() {
     assert_eq!(status["own_id"], "org-510104");
     assert_eq!(status["orgs"], 1);
 
-    // --- the own unit's information, incomplete, then filled (RULES §3, profile A)
+    // --- the own unit's information, incomplete, then filled (rules.md §3, profile A)
     let shown = z.json(&["show"]);
     assert_eq!(shown["complete"], false);
     let missing: Vec<&str> = shown["missing"]
@@ -208,7 +208,7 @@ fn the_whole_offline_job_of_a_unit() {
     assert_eq!(shown["pending"], true);
     assert_eq!(shown["fields"].as_array().unwrap().len(), 15);
 
-    // --- create a 团工委, then a 团支部 under it (RULES §2, §6)
+    // --- create a 团工委, then a 团支部 under it (rules.md §2, §6)
     let committee = z.json(&[
         "create",
         "--category",
@@ -248,7 +248,7 @@ fn the_whole_offline_job_of_a_unit() {
     assert!(out.contains(full_name), "{out}");
     assert!(out.contains("组织编号:"), "{out}");
 
-    // --- batch creation from the template (RULES §10)
+    // --- batch creation from the template (rules.md §10)
     let template = z.file("导入模板.xlsx");
     z.ok(&["template", template.to_str().unwrap()]);
     assert!(template.is_file());
@@ -383,7 +383,7 @@ fn the_whole_offline_job_of_a_unit() {
         "{list}"
     );
 
-    // --- registration codes (RULES §7): one, then the batch exported to Excel
+    // --- registration codes (rules.md §7): one, then the batch exported to Excel
     let out = z.ok(&["code", "锦江工业园区团工委"]);
     assert!(out.contains("管理员注册码:"), "{out}");
     assert!(out.contains("注册方法:zhtj register --code "), "{out}");
@@ -437,7 +437,7 @@ fn the_whole_offline_job_of_a_unit() {
     assert_eq!(own_batch["issued"], 0);
     assert_eq!(own_batch["children"][0]["code"], single.as_str());
 
-    // --- the subtree table (mobiles masked, RULES §9)
+    // --- the subtree table (mobiles masked, rules.md §9)
     let table = z.file("组织列表.xlsx");
     let out = z.ok(&["export", table.to_str().unwrap()]);
     assert!(out.contains("已导出6个组织"), "{out}");
@@ -453,7 +453,7 @@ fn the_whole_offline_job_of_a_unit() {
     );
     assert_eq!(cell(&range, 2, 9), "138****5678");
 
-    // --- progress (RULES §11): a tab per level below, and the committee without branch
+    // --- progress (rules.md §11): a tab per level below, and the committee without branch
     let out = z.ok(&["progress"]);
     assert!(out.contains("【五级组织录入情况】"), "{out}");
     assert!(out.contains("【六级组织录入情况】"), "{out}");
@@ -552,7 +552,7 @@ fn refusals_and_exit_codes() {
         ],
     );
 
-    // 1: names against the rules (RULES §5), duplicates, the own unit, the edges.
+    // 1: names against the rules (rules.md §5), duplicates, the own unit, the edges.
     let err = z.fails(
         1,
         &["create", "--category", "团支部", "--name", "包装车间团委"],

@@ -1,4 +1,4 @@
-//! Excel in and out (RULES §10, §7, §11) on real files: the template, reading uploads
+//! Excel in and out (rules.md §10, §7, §11) on real files: the template, reading uploads
 //! (.xlsx and .xls, odd layouts, bad files), the annotated copy and the exports.
 
 use std::io::{Read, Write};

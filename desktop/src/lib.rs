@@ -94,7 +94,7 @@ pub struct FieldView {
     pub key: &'static str,
     pub label: &'static str,
     pub value: String,
-    /// Red * for the unit's category (RULES §3).
+    /// Red * for the unit's category (rules.md §3).
     pub required: bool,
     /// Why the field cannot be changed: set by the parent's admin, or immutable and
     /// already accepted by the server. None: editable.
@@ -626,7 +626,7 @@ fn children(app: tauri::State<'_, AppData>, parent: String) -> Result<Vec<ChildR
         .collect()
 }
 
-/// The generated 组织全称 of a would-be child, shown before saving (RULES §6).
+/// The generated 组织全称 of a would-be child, shown before saving (rules.md §6).
 #[tauri::command(async)]
 fn preview_full_name(
     app: tauri::State<'_, AppData>,

@@ -1,4 +1,4 @@
-//! The five organization categories (组织类别, RULES §2): who may create which, what each
+//! The five organization categories (组织类别, rules.md §2): who may create which, what each
 //! may contain, and which required-field profile (§3) applies.
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub enum Category {
     Branch,
 }
 
-/// The required-field profile of RULES §3.
+/// The required-field profile of rules.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Profile {
     /// 团的领导机关 (区(市)县团委机关).
@@ -85,7 +85,7 @@ impl Category {
     }
 
     /// Whether a unit of category `self` may have a direct child of category `child`
-    /// (RULES §2, "what it may contain" and "who may create it").
+    /// (rules.md §2, "what it may contain" and "who may create it").
     pub fn may_contain(self, child: Category) -> bool {
         use Category::*;
         match self {
@@ -104,7 +104,7 @@ impl Category {
             .collect()
     }
 
-    /// The required-field profile (RULES §3).
+    /// The required-field profile (rules.md §3).
     pub fn profile(self) -> Profile {
         match self {
             Category::LeadingOrgan => Profile::A,
@@ -115,7 +115,7 @@ impl Category {
         }
     }
 
-    /// 团委, 团工委 and 团总支 must have a 团支部 somewhere below them (RULES §1): a
+    /// 团委, 团工委 and 团总支 must have a 团支部 somewhere below them (rules.md §1): a
     /// progress finding, never a reason to refuse a merge.
     pub fn needs_branch_below(self) -> bool {
         matches!(
@@ -125,12 +125,12 @@ impl Category {
     }
 
     /// Whether this category has subordinates to create at all (a 团支部 has none), which
-    /// decides whether "已创建下级组织" applies (RULES §11; the notice: 团支部只须完成第1、2项).
+    /// decides whether "已创建下级组织" applies (rules.md §11; the notice: 团支部只须完成第1、2项).
     pub fn has_children(self) -> bool {
         self != Category::Branch
     }
 
-    /// The charter's usual member range, for hints only (RULES §2, not enforced).
+    /// The charter's usual member range, for hints only (rules.md §2, not enforced).
     pub fn member_hint(self) -> Option<(u32, Option<u32>)> {
         match self {
             Category::Branch => Some((3, Some(50))),

@@ -1,4 +1,4 @@
-//! 管理员注册码 (RULES §7): eight characters of digits and letters, case-sensitive,
+//! 管理员注册码 (rules.md §7): eight characters of digits and letters, case-sensitive,
 //! generated with a cryptographic RNG, valid for 20 days, single use.
 //!
 //! \[inferred\] The alphabet drops the look-alike glyphs `0 O o 1 l I`: still digits and

@@ -1,4 +1,4 @@
-//! Contact values (RULES §9): 手机号码 ([`Mobile`]), 联系电话 ([`Phone`]) and
+//! Contact values (rules.md §9): 手机号码 ([`Mobile`]), 联系电话 ([`Phone`]) and
 //! 电子邮箱 ([`Email`]).
 //!
 //! Every parser normalizes first (full-width → half-width, trimmed) and stores the

@@ -1,4 +1,4 @@
-//! Counts (RULES §3): the four staffing counts ([`StaffCount`]: 编制数 and 实际配备数),
+//! Counts (rules.md §3): the four staffing counts ([`StaffCount`]: 编制数 and 实际配备数),
 //! 14~28周岁青年数 ([`YouthCount`], 0–10000) and 年度经推优入党团员数
 //! ([`RecommendedCount`], 0–1000).
 //!

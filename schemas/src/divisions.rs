@@ -1,5 +1,5 @@
 //! The 2017 administrative divisions (GB/T 2260 codes, extended to townships and villages)
-//! that the naming rules check against (RULES §5: "where division data is known for the
+//! that the naming rules check against (rules.md §5: "where division data is known for the
 //! parent's region, the middle must be a real division of that region").
 //!
 //! The data is compiled in (`schemas/data/*.csv`, see `schemas/data/SOURCE.md`) and parsed
@@ -42,7 +42,7 @@ const VILLAGES_CSV: &str = include_str!("../data/divisions-2017-villages-chengdu
 /// league's 团中央 sits at this "region").
 pub const NATION_CODE: &str = "100000";
 
-/// The code of 成都市 (RULES §1: 团成都市委 is level 3).
+/// The code of 成都市 (rules.md §1: 团成都市委 is level 3).
 pub const CHENGDU_CODE: &str = "5101";
 
 /// The codes of the four municipalities (直辖市), whose cities are placeholders.
@@ -153,7 +153,7 @@ impl Division {
         !n.is_empty() && short_forms(self.name).contains(&n)
     }
 
-    /// The short name of this division's leading organ (RULES §5): 团 + name + 委,
+    /// The short name of this division's leading organ (rules.md §5): 团 + name + 委,
     /// e.g. 团成都市委, 团锦江区委, 团内蒙古区委.
     pub fn leading_organ_name(&self) -> String {
         format!("团{}委", self.preferred_name())
@@ -707,7 +707,7 @@ mod tests {
         }
     }
 
-    /// RULES §1 and the notice: 20 districts/counties, 375 towns/streets,
+    /// rules.md §1 and the notice: 20 districts/counties, 375 towns/streets,
     /// 4,342 villages/communities in 成都市 (measured from the 2017 data).
     #[test]
     fn chengdu_counts() {

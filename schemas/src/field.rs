@@ -33,7 +33,7 @@ macro_rules! fields {
 }
 
 fields! {
-    // ---- an organization (RULES §3) ----
+    // ---- an organization (rules.md §3) ----
     Category => "category", "组织类别";
     ShortName => "short_name", "组织简称";
     FullName => "full_name", "组织全称";
@@ -57,7 +57,7 @@ fields! {
     SortKey => "sort_key", "组织排序";
     Deleted => "deleted", "已删除";
     Codes => "codes", "管理员注册码";
-    // ---- an administrator's registration (RULES §8) ----
+    // ---- an administrator's registration (rules.md §8) ----
     AdminName => "admin_name", "姓名";
     IdNumber => "id_number", "身份证号码";
     Mobile => "mobile", "手机号码";

@@ -2,27 +2,27 @@
 //!
 //! - [`chengdu_tree`]: the pre-initialized chain ([`crate::initial::initial_tree`], same
 //!   records and ids), then below each of Chengdu's 20 district and county committees its
-//!   375 towns and streets of 2017 (RULES §1 level 5: a 街道 as 团工委 "XX街道团工委", a
+//!   375 towns and streets of 2017 (rules.md §1 level 5: a 街道 as 团工委 "XX街道团工委", a
 //!   镇 or 乡 as 团委 "XX镇团委"), below each of those its 4,342 villages and communities
 //!   (level 6: "XX社区团支部", "XX村团支部"), and, seeded-random, the units a real tree
 //!   also holds: secondary schools (a 中学团委 with 年级团总支 and class branches
-//!   "2017级3班团支部", RULES §5), vocational schools (专业团总支, "计算机应用专业2017级2班团支部"),
+//!   "2017级3班团支部", rules.md §5), vocational schools (专业团总支, "计算机应用专业2017级2班团支部"),
 //!   hospitals, enterprises (公司团委 with 车间团支部; groups with subsidiaries), the
 //!   district's 机关团工委 and 两新组织团工委, and under towns their organ branch,
 //!   schools, health centres and small enterprises.
 //! - [`synthetic_tree`]: the Chengdu tree grown with more such units to an exact size, for
 //!   benchmarks (100,000 organizations and more).
-//! - [`fill_campaign`]: a campaign a few days before its deadline (RULES §11 schedule):
+//! - [`fill_campaign`]: a campaign a few days before its deadline (rules.md §11 schedule):
 //!   a seeded share of the organizations have their information complete, more at level 4
 //!   than at level 6, some partly entered, the rest untouched.
 //!
 //! Every generated record follows the rules: short names pass [`ShortName::parse`] for their
-//! category (RULES §5) and are unique among siblings, full names come from
-//! [`generate_full_name`] (RULES §6), a child is one level below its parent (RULES §1) and of
-//! a category the parent may contain (RULES §2), and every committee, working committee and
+//! category (rules.md §5) and are unique among siblings, full names come from
+//! [`generate_full_name`] (rules.md §6), a child is one level below its parent (rules.md §1) and of
+//! a category the parent may contain (rules.md §2), and every committee, working committee and
 //! general branch has a branch below it except a few left without on purpose
-//! ([`GenOptions::childless`], the completeness finding of RULES §1). Filled values are valid
-//! (RULES §3, §9): a record is either complete or only *missing* fields, never invalid.
+//! ([`GenOptions::childless`], the completeness finding of rules.md §1). Filled values are valid
+//! (rules.md §3, §9): a record is either complete or only *missing* fields, never invalid.
 //!
 //! Determinism: everything derives from [`GenOptions::seed`] through [`SplitMix`], a tiny
 //! generator of our own (so that a seed means the same tree whatever the version of `rand`).
@@ -50,14 +50,14 @@ pub struct GenOptions {
     /// the default density (1.0); 0 gives the administrative tree alone.
     pub extra_units: f64,
     /// The share of generated committee-like units (团委, 团工委, 团总支) created without any
-    /// branch yet, to exercise the completeness finding (RULES §1).
+    /// branch yet, to exercise the completeness finding (rules.md §1).
     pub childless: f64,
     /// The state of the campaign [`fill_campaign`] produces.
     pub campaign: CampaignRates,
 }
 
 /// The share of organizations with their information complete, by level, in a campaign a
-/// few days before its deadline (RULES §11: level 4 first, level 6 last).
+/// few days before its deadline (rules.md §11: level 4 first, level 6 last).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignRates {
     /// Levels 1–3 (团中央, 团四川省委, 团成都市委).
@@ -746,7 +746,7 @@ impl<'o> Builder<'o> {
     }
 
     /// A district's working committee of its organs (only a leading organ may create a
-    /// 团工委, RULES §2) with one branch per bureau.
+    /// 团工委, rules.md §2) with one branch per bureau.
     fn organs(&mut self, district: &Place) -> usize {
         let start = self.out.len();
         let stem_text = format!("{}直属机关", district.stem);
@@ -1011,7 +1011,7 @@ pub fn synthetic_tree(opts: &GenOptions, target_orgs: usize) -> Vec<OrgRecord> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub name: String,
-    /// A valid 18-character number (RULES §9), its check character from
+    /// A valid 18-character number (rules.md §9), its check character from
     /// [`IdNumber::check_char`].
     pub id_number: String,
     pub mobile: String,
@@ -1020,7 +1020,7 @@ pub struct Person {
 }
 
 impl Person {
-    /// A year-month of joining the league that satisfies the joining-age rule (RULES §8):
+    /// A year-month of joining the league that satisfies the joining-age rule (rules.md §8):
     /// the month of the 14th birthday, or later.
     pub fn join_year_month(&self, rng: &mut SplitMix) -> String {
         let year = self.birth_year + 14 + rng.range(0..=2) as i32;
@@ -1109,7 +1109,7 @@ pub fn random_person(rng: &mut SplitMix, years: RangeInclusive<i32>) -> Person {
     }
 }
 
-/// The industry (RULES §4) a unit's name implies, if it implies one; `inherited` is its
+/// The industry (rules.md §4) a unit's name implies, if it implies one; `inherited` is its
 /// parent's. A school, hospital, enterprise, community or village names its own industry;
 /// an organ (机关, 局, 街道, 镇) only when nothing above implies one (a company's 机关团支部
 /// is the company's).
@@ -1165,7 +1165,7 @@ fn industry_of_name(
     }
 }
 
-/// Fill a campaign in progress (RULES §3, §11): each organization's information is
+/// Fill a campaign in progress (rules.md §3, §11): each organization's information is
 /// complete with its level's chance ([`CampaignRates`], times a diligence factor drawn
 /// around its parent's, so some districts are ahead of others), partly entered with
 /// [`CampaignRates::partial`] of the rest, or left untouched. Every value entered is valid:
@@ -1289,7 +1289,7 @@ fn fill_record(
 }
 
 /// For each organization of a generated tree, the administrative region in which its
-/// children's names are checked (RULES §5; as [`crate::name::region_of_chain`] of its
+/// children's names are checked (rules.md §5; as [`crate::name::region_of_chain`] of its
 /// chain): the nation for 团中央, 四川省 for 团四川省委, …, the county for a district
 /// committee, `None` below a basic organization. `records` parents before children.
 pub fn child_regions(records: &[OrgRecord]) -> HashMap<String, Option<&'static Division>> {

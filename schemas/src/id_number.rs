@@ -1,4 +1,4 @@
-//! 居民身份证号码 (RULES §9): the 18-character number of GB 11643-1999.
+//! 居民身份证号码 (rules.md §9): the 18-character number of GB 11643-1999.
 //!
 //! Seventeen digits (a province code of GB/T 2260, the rest of the address code, the
 //! birth date `YYYYMMDD`, a sequence number) and a check character: the weighted sum of

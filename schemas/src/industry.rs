@@ -1,4 +1,4 @@
-//! 单位所属行业类别: the 16 industries of RULES §4.
+//! 单位所属行业类别: the 16 industries of rules.md §4.
 
 use serde::{Deserialize, Serialize};
 

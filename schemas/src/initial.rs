@@ -1,4 +1,4 @@
-//! The pre-initialized tree (RULES §1, "各区(市)县团委机关已初始化到系统"): 团中央 →
+//! The pre-initialized tree (rules.md §1, "各区(市)县团委机关已初始化到系统"): 团中央 →
 //! 团四川省委 → 团成都市委 → the 20 district and county committees of Chengdu in 2017.
 //! Their ids derive from their GB/T 2260 codes, so the server and every replica name the
 //! same organization the same way; their admins only check order and names.

@@ -1,4 +1,4 @@
-//! 入团年月 ([`YearMonth`]) and the joining-age rule ([`JoinRule`], RULES §8).
+//! 入团年月 ([`YearMonth`]) and the joining-age rule ([`JoinRule`], rules.md §8).
 //!
 //! The rule: at least 13 in the joining month, or at least 12 if the person joined before
 //! the cutoff. Ages are compared in year-months: born 2004-05, 13 is reached in 2017-05,
@@ -142,7 +142,7 @@ impl From<YearMonth> for String {
     }
 }
 
-/// The joining-age rule of RULES §8: at least [`JoinRule::AGE`] in the joining month, or
+/// The joining-age rule of rules.md §8: at least [`JoinRule::AGE`] in the joining month, or
 /// [`JoinRule::AGE_BEFORE_CUTOFF`] if the joining month is before the cutoff's month.
 ///
 /// The cutoff is a setting: the notice (成青办〔2017〕70号) says 2016-09-01

@@ -1,4 +1,4 @@
-//! Levels of the tree (RULES §1): 团中央 = 1, 团省委 = 2, 团成都市委 = 3, districts = 4,
+//! Levels of the tree (rules.md §1): 团中央 = 1, 团省委 = 2, 团成都市委 = 3, districts = 4,
 //! towns and streets = 5, villages and communities = 6, deeper as needed. A child is
 //! always at its parent's level + 1.
 

@@ -2,8 +2,8 @@
 //! 成青办〔2017〕70号, as types that validate on construction.
 //!
 //! Pure Rust, no I/O: the client (at entry time, offline) and the server (on every merge)
-//! judge data by exactly these rules. Each rule cites its section of `RULES.md`
-//! (the project's copy of the rules is this crate; see `docs/rules.md`).
+//! judge data by exactly these rules. Each rule cites its section of `docs/rules.md`
+//! (the rules as this project implements them, with the notice's sections).
 //!
 //! Map of the crate:
 //! - [`violation`]: the one [`Violation`] type every rule reports with, and the crate's `Error`;

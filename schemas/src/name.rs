@@ -1,5 +1,5 @@
-//! Organization names: the short name (组织简称, RULES §5), the full name (组织全称) and
-//! the one rule that generates a full name from the chain of ancestors (RULES §6).
+//! Organization names: the short name (组织简称, rules.md §5), the full name (组织全称) and
+//! the one rule that generates a full name from the chain of ancestors (rules.md §6).
 //!
 //! Every parser takes arbitrary text and answers with a [`Violation`], never a panic:
 //! text is normalized first (trimmed, full-width → half-width, [`crate::text`]), and
@@ -22,20 +22,20 @@ use crate::level::Level;
 use crate::text::{char_len, has_control, has_whitespace, normalize, truncate_for_message};
 use crate::violation::{Result, Violation};
 
-/// The longest short name, in characters (RULES §5 \[inferred\]).
+/// The longest short name, in characters (rules.md §5 \[inferred\]).
 pub const MAX_SHORT_NAME_CHARS: usize = 50;
 
-/// The longest full name, in characters (RULES §5 \[inferred\]).
+/// The longest full name, in characters (rules.md §5 \[inferred\]).
 pub const MAX_FULL_NAME_CHARS: usize = 99;
 
-/// Every full name starts with this (RULES §6).
+/// Every full name starts with this (rules.md §6).
 pub const FULL_NAME_PREFIX: &str = "中国共产主义青年团";
 
 /// The short name of the root of the tree (level 1), the one leading organ that is not
 /// 团 + division + 委.
 pub const CENTRAL_SHORT_NAME: &str = "团中央";
 
-/// The entrance years a class branch may carry (RULES §5, a sanity bound \[inferred\]).
+/// The entrance years a class branch may carry (rules.md §5, a sanity bound \[inferred\]).
 pub const CLASS_YEARS: std::ops::RangeInclusive<u16> = 1950..=2100;
 
 /// The suffixes of the basic categories, longest first where one ends another
@@ -49,7 +49,7 @@ const BASIC_SUFFIXES: [(&str, Category); 4] = [
 
 /// How the middle of a leading organ's name ends when no division data is given: the
 /// generic words of division names (省, 市, 区, 县, 旗, 州, 盟, 地 as in 团喀什地委, 镇,
-/// 乡, 街道, 村, 苏木; 社区 ends with 区) (RULES §5 \[inferred\]).
+/// 乡, 街道, 村, 苏木; 社区 ends with 区) (rules.md §5 \[inferred\]).
 const DIVISION_ENDINGS: [&str; 13] = [
     "省", "市", "区", "县", "旗", "州", "盟", "地", "镇", "乡", "街道", "村", "苏木",
 ];
@@ -96,13 +96,13 @@ pub fn name_key(name: &str) -> String {
 }
 
 /// Whether two short names are the same for the rule "short names are unique among the
-/// live children of one parent" (RULES §5): equal after normalization, ignoring the case
+/// live children of one parent" (rules.md §5): equal after normalization, ignoring the case
 /// of Latin letters.
 pub fn names_equal(a: &str, b: &str) -> bool {
     name_key(a) == name_key(b)
 }
 
-/// 组织简称: a normalized short name that passed the rules of RULES §5.
+/// 组织简称: a normalized short name that passed the rules of rules.md §5.
 ///
 /// Serialized as a plain string. Deserializing checks only what does not depend on the
 /// category (not empty, no whitespace or control characters, at most 50 characters,
@@ -132,7 +132,7 @@ fn example_for(category: Category) -> &'static str {
 }
 
 impl ShortName {
-    /// Parse a short name for a unit of `category` (RULES §5).
+    /// Parse a short name for a unit of `category` (rules.md §5).
     ///
     /// `region` is the administrative region of the parent, when known: for a leading
     /// organ (团 + division + 委) the division must then be one of the region's children
@@ -210,7 +210,7 @@ impl ShortName {
     }
 }
 
-/// 团 + division + 委 (RULES §5).
+/// 团 + division + 委 (rules.md §5).
 fn check_leading(s: &str, region: Option<&Division>) -> Result<()> {
     let pattern = || {
         short_err(
@@ -273,7 +273,7 @@ fn check_leading(s: &str, region: Option<&Division>) -> Result<()> {
     }
 }
 
-/// A basic category's name: unit + suffix; class branches fully patterned (RULES §5).
+/// A basic category's name: unit + suffix; class branches fully patterned (rules.md §5).
 fn check_basic(s: &str, category: Category) -> Result<()> {
     if looks_like_class(s) {
         check_class(s)?;
@@ -318,7 +318,7 @@ fn looks_like_class(s: &str) -> bool {
     s.find('级').is_some_and(|i| s[i..].contains('班'))
 }
 
-/// (专业) + YYYY + 级 + N + 班 + 团支部, e.g. 计算机专业2017级3班团支部 (RULES §5).
+/// (专业) + YYYY + 级 + N + 班 + 团支部, e.g. 计算机专业2017级3班团支部 (rules.md §5).
 fn check_class(s: &str) -> Result<()> {
     let pattern = || {
         short_err(
@@ -393,7 +393,7 @@ fn full_err(code: &str, message: impl Into<String>) -> Violation {
 }
 
 impl FullName {
-    /// Parse a full name (RULES §5, §6): trimmed and half-width, no whitespace or control
+    /// Parse a full name (rules.md §5, §6): trimmed and half-width, no whitespace or control
     /// characters, at most [`MAX_FULL_NAME_CHARS`] characters, starting with
     /// [`FULL_NAME_PREFIX`] and naming something after it.
     pub fn parse(raw: &str) -> Result<FullName> {
@@ -493,7 +493,7 @@ impl ChainLink {
     }
 }
 
-/// The ending of a full name by category (RULES §6): 委员会 (团的领导机关, 团委),
+/// The ending of a full name by category (rules.md §6): 委员会 (团的领导机关, 团委),
 /// 工作委员会 (团工委), 总支部委员会 (团总支), 支部委员会 (团支部).
 pub fn full_name_suffix(category: Category) -> &'static str {
     match category {
@@ -504,7 +504,7 @@ pub fn full_name_suffix(category: Category) -> &'static str {
     }
 }
 
-/// THE chain rule: the generated full name (组织全称) of a new unit (RULES §6 \[inferred\];
+/// THE chain rule: the generated full name (组织全称) of a new unit (rules.md §6 \[inferred\];
 /// this function is the project's one definition of it).
 ///
 /// `ancestors` is the chain from the root (团中央) down to the parent, inclusive.
@@ -1018,7 +1018,7 @@ mod tests {
 }
 
 /// The administrative region in which the children of the chain's last link are named
-/// (RULES §5: a leading organ's name must name a real division of its parent's region).
+/// (rules.md §5: a leading organ's name must name a real division of its parent's region).
 /// The chain (root first) must be 团中央 followed by leading organs each naming a child
 /// division of the one before (团中央 → 团四川省委 → 团成都市委 → 团锦江区委); otherwise
 /// the region is unknown and `None` is returned, which skips the division check.

@@ -1,10 +1,10 @@
-//! One organization's information as its Automerge document holds it (DESIGN "one Automerge
+//! One organization's information as its Automerge document holds it (design.md "one Automerge
 //! document per organization"), and the rules over a whole record: required fields by
-//! profile and completeness (RULES §3), immutable fields, and the permission matrix.
+//! profile and completeness (rules.md §3), immutable fields, and the permission matrix.
 //!
 //! The record keeps every value as the raw string the user entered (empty = missing):
 //! a value the server refused stays visible in the replica with its reasons, and
-//! "missing" is never confused with "invalid" (DESIGN "Missing is not invalid").
+//! "missing" is never confused with "invalid" (design.md "Missing is not invalid").
 
 use std::collections::BTreeMap;
 
@@ -44,7 +44,7 @@ pub const INFO_FIELDS: [Field; 15] = [
     Field::SecretaryMobile,
 ];
 
-/// "填写后不可修改" (RULES §3): once the server has accepted a value, it stands.
+/// "填写后不可修改" (rules.md §3): once the server has accepted a value, it stands.
 pub const IMMUTABLE_FIELDS: [Field; 4] = [
     Field::ShortName,
     Field::FullName,
@@ -52,7 +52,7 @@ pub const IMMUTABLE_FIELDS: [Field; 4] = [
     Field::Industry,
 ];
 
-/// The red-marked fields of a profile (RULES §3 table).
+/// The red-marked fields of a profile (rules.md §3 table).
 pub fn required_fields(profile: Profile) -> &'static [Field] {
     use Field::*;
     match profile {
@@ -95,7 +95,7 @@ pub fn required_fields(profile: Profile) -> &'static [Field] {
     }
 }
 
-/// A registration code issued for this organization by an ancestor (RULES §7), as held in
+/// A registration code issued for this organization by an ancestor (rules.md §7), as held in
 /// the organization's document under `codes.<code>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CodeRecord {
@@ -143,7 +143,7 @@ pub struct OrgRecord {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
     /// The administrative region of the nearest leading-organ ancestor, when known: a
-    /// leading organ's short name must name one of its divisions (RULES §5).
+    /// leading organ's short name must name one of its divisions (rules.md §5).
     pub region: Option<&'a Division>,
 }
 
@@ -156,7 +156,7 @@ pub struct Completeness {
 }
 
 impl Completeness {
-    /// 组织信息完整: every required field present and valid (RULES §3).
+    /// 组织信息完整: every required field present and valid (rules.md §3).
     pub fn is_complete(&self) -> bool {
         self.missing.is_empty() && !self.violations.iter().any(Violation::is_error)
     }
@@ -266,7 +266,7 @@ impl OrgRecord {
     }
 
     /// Which immutable fields differ between an accepted state (`self`) and `after`. A field
-    /// still empty in the accepted state may be filled (RULES §3: "填写后不可修改").
+    /// still empty in the accepted state may be filled (rules.md §3: "填写后不可修改").
     pub fn changed_immutables(&self, after: &OrgRecord) -> Vec<Field> {
         IMMUTABLE_FIELDS
             .into_iter()
@@ -372,7 +372,7 @@ pub enum Relation {
     Ancestor,
 }
 
-/// The permission matrix (RULES §3 "who fills what"): the parent's admin sets category,
+/// The permission matrix (rules.md §3 "who fills what"): the parent's admin sets category,
 /// names, place and codes; the unit's own admin fills everything else; an ancestor may
 /// fill anything on the unit's behalf (rural units often have no admin yet).
 pub fn may_write(relation: Relation, field: Field) -> bool {

@@ -214,7 +214,7 @@ mod tests {
 }
 
 /// A name as supervisors and logs see it: the first character, the rest starred (张*,
-/// 欧***) (RULES §9: personal data is masked where supervisors see it).
+/// 欧***) (rules.md §9: personal data is masked where supervisors see it).
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.trim().chars();
     match chars.next() {

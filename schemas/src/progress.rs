@@ -1,7 +1,7 @@
-//! The definitions of progress supervision (录入进度督导, RULES §11), shared by the
+//! The definitions of progress supervision (录入进度督导, rules.md §11), shared by the
 //! server's progress service and the client's offline view of its own subtree: the facts
 //! about one unit, the counts of a level, the summary sentence, the table's rows, the
-//! completeness finding (no committee without a branch below, RULES §1) and the campaign
+//! completeness finding (no committee without a branch below, rules.md §1) and the campaign
 //! schedule with each unit's overdue items.
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +20,7 @@ pub struct UnitFacts {
     pub category: Option<Category>,
     /// 是否已登录过系统: at least one of its admins has logged in.
     pub logged_in: bool,
-    /// 组织信息是否完整 (RULES §3).
+    /// 组织信息是否完整 (rules.md §3).
     pub info_complete: bool,
     /// 是否已创建下级组织: it has at least one live direct child.
     pub created_children: bool,
@@ -108,7 +108,7 @@ pub fn tab_title(level: Level) -> String {
     format!("{}级组织录入情况", level.ordinal())
 }
 
-/// The summary sentence of one tab (RULES §11): "截至{time},{scope}共有{level}组织{n}个,
+/// The summary sentence of one tab (rules.md §11): "截至{time},{scope}共有{level}组织{n}个,
 /// 其中{a}个已登录系统,{b}个未登录系统;{c}个已完整录入本组织信息,{d}个未完整录入本组织
 /// 信息;{e}个已创建直属下级组织,{f}个未创建直属下级组织。" Branches, which have no
 /// subordinates to create, are counted apart so that e + f are the units that must create.
@@ -197,7 +197,7 @@ pub struct TreeNode<'a> {
     pub category: Option<Category>,
 }
 
-/// The completeness finding of RULES §1: the 团委, 团工委 and 团总支 (among `nodes`, live
+/// The completeness finding of rules.md §1: the 团委, 团工委 and 团总支 (among `nodes`, live
 /// ones only) that have no 团支部 anywhere below them. O(n): each branch marks its
 /// ancestors once.
 pub fn committees_without_branch<'a>(nodes: &[TreeNode<'a>]) -> Vec<&'a str> {
@@ -289,7 +289,7 @@ impl Deadline {
     }
 }
 
-/// The campaign schedule (RULES §11): when the campaign starts and, per level, the day
+/// The campaign schedule (rules.md §11): when the campaign starts and, per level, the day
 /// each task is due. Server data the city sets (`zhtj-server schedule`), defaulting to the
 /// notice's dates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The administrator registration form (RULES §7–§9): the code, the post, the person, the
+//! The administrator registration form (rules.md §7–§9): the code, the post, the person, the
 //! joining month and the password, every field checked at once. The client checks the form
 //! before sending it, the server again before it stores the account; both with [`check`].
 //!

@@ -1,4 +1,4 @@
-//! 团内职务: the league posts an administrator registers with (RULES §4).
+//! 团内职务: the league posts an administrator registers with (rules.md §4).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Text normalization shared by every parser (RULES §5 [inferred]): values are trimmed,
+//! Text normalization shared by every parser (rules.md §5 [inferred]): values are trimmed,
 //! full-width ASCII (digits, Latin letters, punctuation, the ideographic space) is folded
 //! to half-width before checking and storing, and control characters are refused.
 

@@ -1,4 +1,4 @@
-//! The rules over more than one organization (RULES §1–§3, §5): a new organization under
+//! The rules over more than one organization (rules.md §1–§3, §5): a new organization under
 //! its parent, names unique among siblings, deletion, the order of siblings, a short name
 //! that names one organization. The replica judges with these before it writes, the
 //! server's merge on every push, the server's operator commands when they edit: one code
@@ -34,7 +34,7 @@ impl<'a> From<&'a OrgRecord> for Parent<'a> {
     }
 }
 
-/// A new organization in its place (RULES §1, §2): under a live parent, one level below
+/// A new organization in its place (rules.md §1, §2): under a live parent, one level below
 /// it, not created deleted, with a category the parent may contain, and with a category
 /// and a short name at all. An invalid value (an unknown category, a malformed name) is
 /// left to the value rules (`org::check_value`, the parsers), which say more.
@@ -103,7 +103,7 @@ fn not_allowed(parent: Category, child: Category) -> Violation {
     Violation::error("category.not_allowed", Some(Field::Category), message)
 }
 
-/// A short name already used by a live sibling (RULES §5: names are unique under one
+/// A short name already used by a live sibling (rules.md §5: names are unique under one
 /// parent, compared by [`name::name_key`]).
 pub fn duplicate_short_name(name: &str) -> Violation {
     Violation::error(

@@ -57,7 +57,7 @@ fn check_tree(records: &[OrgRecord]) -> usize {
         assert!(!r.deleted);
         seen.insert(&r.id, r);
     }
-    // Committee-like units without a branch anywhere below (RULES §1).
+    // Committee-like units without a branch anywhere below (rules.md §1).
     let mut has_branch: HashSet<&str> = HashSet::new();
     for r in records.iter().rev() {
         if r.category == "团支部" || has_branch.contains(r.id.as_str()) {

@@ -1,4 +1,4 @@
-//! Property tests of the name parsers (RULES §5, §6): no input makes them panic, and every
+//! Property tests of the name parsers (rules.md §5, §6): no input makes them panic, and every
 //! well-formed class-branch name is accepted.
 
 use proptest::prelude::*;

@@ -14,7 +14,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub identity: IdentityConfig,
-    /// The campaign schedule of the `serve` configuration (RULES §11): when given, it
+    /// The campaign schedule of the `serve` configuration (rules.md §11): when given, it
     /// replaces the stored one at start. The stored schedule (`crate::schedule`; the
     /// notice's dates until one is set) is what progress supervision judges by.
     pub schedule: Option<schemas::progress::Schedule>,

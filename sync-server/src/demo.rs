@@ -1,5 +1,5 @@
 //! `zhtj-server demo`: fill a server database with a realistic tree and a campaign in
-//! progress, for demonstrations and for trying the supervision pages (RULES §11).
+//! progress, for demonstrations and for trying the supervision pages (rules.md §11).
 //!
 //! The tree is [`schemas::generate::chengdu_tree`] (or a [`schemas::generate::synthetic_tree`]
 //! of a given size), its information partly filled by [`schemas::generate::fill_campaign`].
@@ -11,7 +11,7 @@
 //!
 //! Administrators: a seeded share of the organizations (more where the information is
 //! complete, only below a parent that has one, as registration codes flow down the tree,
-//! RULES §7) get accounts, with the one demo password hashed once (Argon2 is slow on
+//! rules.md §7) get accounts, with the one demo password hashed once (Argon2 is slow on
 //! purpose; every demo account shares the PHC string); most have logged in. Their
 //! registration codes are recorded as used; other organizations below an admin have codes
 //! issued and unused, some expired. `admin_count` and `logged_in` agree with the accounts.
@@ -451,7 +451,7 @@ fn update_existing(
 }
 
 /// Decide who has administrators, who logged in, and which codes were issued; codes go
-/// into the records (the parent's admin issues them into the child's document, RULES §7).
+/// into the records (the parent's admin issues them into the child's document, rules.md §7).
 fn decide_facts(
     records: &mut [OrgRecord],
     complete: &[bool],

@@ -1,4 +1,4 @@
-//! The change feed (DESIGN "Pull"): for the logged-in admin's subtree, every document changed
+//! The change feed (design.md "Pull"): for the logged-in admin's subtree, every document changed
 //! after a cursor, as whole snapshots with the facts only the server knows, paginated.
 //! "Anything new?" is answered from the feed's maximum first, so an empty sync costs one
 //! index seek.

@@ -1,4 +1,4 @@
-//! Identity and access (DESIGN "Identity and access", RULES §7, §8): the look-up of the
+//! Identity and access (design.md "Identity and access", rules.md §7, §8): the look-up of the
 //! organization a registration code was issued for, administrator registration with a
 //! registration code (the code alone names the organization; it is consumed in the same
 //! transaction that creates the account), login to an expiring, revocable session token (stored hashed), logout, and
@@ -39,7 +39,7 @@ pub const SESSION_SECONDS: i64 = 14 * 86_400;
 /// The settings identity depends on.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityConfig {
-    /// The joining-age cutoff (RULES §8; the notice's 2016-09-01 by default).
+    /// The joining-age cutoff (rules.md §8; the notice's 2016-09-01 by default).
     pub join_rule: JoinRule,
 }
 

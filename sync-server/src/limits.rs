@@ -1,5 +1,5 @@
-//! Rate limits on guessing (docs/design.md "Attempts to guess codes or passwords are
-//! rate-limited"): failed registrations and logins are counted per client address and per
+//! Rate limits on guessing (design.md "Identity and access": guessing codes or passwords is
+//! rate-limited): failed registrations and logins are counted per client address and per
 //! target (an existing organization, a parsed mobile number) in a fixed window.
 //!
 //! - An **address** over the limit is refused until its window ends: that client guessed.

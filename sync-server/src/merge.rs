@@ -1,4 +1,4 @@
-//! The validating merge of pushed documents (DESIGN "Sync protocol"). Per document: apply
+//! The validating merge of pushed documents (design.md "Sync protocol"). Per document: apply
 //! the pushed changes on a copy, refuse missing history (ask for the whole document),
 //! then judge the resulting state: who may write it (the logged-in admin's org or an
 //! ancestor, each changed field allowed for that relation), the `schemas` rules, the
@@ -352,7 +352,7 @@ fn judge(
     };
     let _ = relation;
     // The rules of `schemas` on the resulting state: present values must be valid; missing
-    // ones only show in completeness (DESIGN "Missing is not invalid").
+    // ones only show in completeness (design.md "Missing is not invalid").
     let region = chains.region(tx, &after.parent)?;
     let completeness = after.completeness(&Context { region });
     v.extend(completeness.errors().cloned());
@@ -558,7 +558,7 @@ fn judge_codes(
     Ok(())
 }
 
-/// The region (RULES §5) for children of an organization, by its chain of ancestors;
+/// The region (rules.md §5) for children of an organization, by its chain of ancestors;
 /// cached per parent for the length of one push.
 #[derive(Default)]
 struct ChainCache {

@@ -14,7 +14,7 @@ use wire::{doc, heads};
 use crate::error::{Error, Result};
 use crate::storage::{self, Accepted, OrgRow, Store, Tx};
 
-/// Write the pre-initialized tree (RULES §1) in one transaction, with the same
+/// Write the pre-initialized tree (rules.md §1) in one transaction, with the same
 /// deterministic genesis every replica uses.
 pub fn initialize_tree(store: &Store) -> Result<()> {
     store.transaction(|tx| {

@@ -1,4 +1,4 @@
-//! The Excel report of progress supervision (RULES §11: each tab "downloadable as Excel";
+//! The Excel report of progress supervision (rules.md §11: each tab "downloadable as Excel";
 //! the city reports every two days): one sheet per level below the organization (the tab
 //! title, the summary sentence on top, the 7-column table), a 汇总 sheet (each level now,
 //! at the previous snapshot at least a day old, and the change; per direct child its

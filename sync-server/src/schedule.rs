@@ -1,4 +1,4 @@
-//! The campaign schedule as server data (RULES §11, issue 13): the city sets when the
+//! The campaign schedule as server data (rules.md §11, issue 13): the city sets when the
 //! campaign starts and each level's deadlines, with `zhtj-server schedule` or the `serve`
 //! configuration; progress, the report and its 逾期事项 judge by the stored schedule, the
 //! notice's 2017 dates until one is set. The rules of a schedule (known items, dates, no

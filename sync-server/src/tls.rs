@@ -1,4 +1,4 @@
-//! HTTPS (DESIGN: "TLS is available (rustls) for anything beyond loopback"): the PEM
+//! HTTPS (design.md "Identity and access": TLS (rustls) for anything beyond loopback): the PEM
 //! certificate chain and private key given with `--tls-cert`/`--tls-key`, loaded at start
 //! into a rustls server configuration (ring provider), and a listener for `axum::serve`
 //! that hands it connections only once their handshake is done.

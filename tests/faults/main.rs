@@ -1,7 +1,7 @@
 //! Network faults and a killed client (issue "Proof", item 2). A real server on a loopback
 //! port, the city admin's replica, and the fault-injecting proxy of `e2e::proxy` between
 //! them (delays, dropped connections, truncated and reset ones, per direction, from a given
-//! request on). What must hold (DESIGN "Sync protocol": retries are idempotent, an
+//! request on). What must hold (design.md "Sync protocol": retries are idempotent, an
 //! interrupted sync resumes, the server never stores half a push; "Client replica": the
 //! replica survives a crash at any point):
 //!

@@ -113,7 +113,7 @@ fn concurrent_writes_of_one_phone_keep_every_value_and_tell_each_losing_side() {
         ]);
     };
     // Offline, all three write the town's phone. The town writes its email first, so its
-    // phone write carries the greatest operation counter: Automerge shows it (RULES of
+    // phone write carries the greatest operation counter: Automerge shows it (Automerge's rule for
     // concurrent writes: greatest (counter, actor) wins), whatever the actors.
     w.town.ok(&["set", "团组织电子邮箱=cx@example.cn"]);
     set_phone(&w.town, "028-61310002");

@@ -1,6 +1,6 @@
 //! Model-based property test of the whole system (issue "Proof", item 1): several replicas
 //! against one real server, a generated sequence of valid and invalid operations, random
-//! syncs, some of them cut mid-way by a relay, and the invariants of DESIGN "Sync protocol"
+//! syncs, some of them cut mid-way by a relay, and the invariants of design.md "Sync protocol"
 //! checked after every step and at the end.
 //!
 //! The actors: the city admin (团成都市委), the admins of 团锦江区委 and 团青羊区委 (each

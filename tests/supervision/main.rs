@@ -1,4 +1,4 @@
-//! End-to-end: progress supervision (录入进度督导, RULES §11) against a real server on a
+//! End-to-end: progress supervision (录入进度督导, rules.md §11) against a real server on a
 //! loopback port, through the client calls of `client_core::supervise`:
 //! - every count, row, overdue item, roll-up and the completeness finding of the progress
 //!   service agree with brute force over random trees (`schemas::progress::tally`,
@@ -209,7 +209,7 @@ const NAMES: [&str; 3] = ["李四", "欧阳娜娜", "王五"];
 
 /// A tree under `parent` (at `parent_path`, level `parent_level`): a root 团的领导机关 and
 /// one organization per spec, each under a live earlier one whose category may contain
-/// it (RULES §1, §2). Deleted organizations have no live children (as the merge
+/// it (rules.md §1, §2). Deleted organizations have no live children (as the merge
 /// enforces); only live ones have admins.
 fn build(
     tag: &str,

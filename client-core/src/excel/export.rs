@@ -1,4 +1,4 @@
-//! Files we write for users: the annotated copy of a failing import (RULES §10), the
+//! Files we write for users: the annotated copy of a failing import (rules.md §10), the
 //! registration codes (§7) and the organization table (§11).
 
 use std::collections::BTreeMap;
@@ -256,7 +256,7 @@ fn plain_integer(s: &str) -> Option<f64> {
     }
 }
 
-/// One line of the 管理员注册码 export (RULES §7).
+/// One line of the 管理员注册码 export (rules.md §7).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CodeRow {
     pub short_name: String,
@@ -337,8 +337,8 @@ pub fn write_codes(path: &Path, issuer_short_name: &str, rows: &[CodeRow]) -> Re
     Ok(())
 }
 
-/// One line of the organization table (RULES §11). The caller masks the secretary's
-/// mobile (RULES §9) and fills `missing` (e.g. "书记姓名、单位所属行业类别").
+/// One line of the organization table (rules.md §11). The caller masks the secretary's
+/// mobile (rules.md §9) and fills `missing` (e.g. "书记姓名、单位所属行业类别").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OrgTableRow {
     pub level: u8,

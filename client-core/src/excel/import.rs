@@ -1,4 +1,4 @@
-//! Reading a filled template (RULES §10): .xlsx or .xls, detected by content.
+//! Reading a filled template (rules.md §10): .xlsx or .xls, detected by content.
 //!
 //! What is read, and how:
 //! - the sheet named 下级组织 if there is one, otherwise the first visible worksheet;

@@ -1,4 +1,4 @@
-//! The "导入直属下级团组织模板" (RULES §10): sheet 下级组织 (headers, drop-downs,
+//! The "导入直属下级团组织模板" (rules.md §10): sheet 下级组织 (headers, drop-downs,
 //! number checks), 填写说明 (instructions), and the hidden 选项 (the lists).
 
 use std::path::Path;
@@ -150,7 +150,7 @@ pub(crate) fn add_options_sheet(workbook: &mut Workbook, formats: &Formats) -> R
     Ok(())
 }
 
-/// The instructions, one paragraph per line (RULES §2, §3, §5, §6, §10).
+/// The instructions, one paragraph per line (rules.md §2, §3, §5, §6, §10).
 fn instructions() -> Vec<(bool, String)> {
     let categories = Category::ALL.map(|c| c.label()).join("、");
     let industries = Industry::ALL.map(|i| i.label()).join("、");

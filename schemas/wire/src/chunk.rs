@@ -81,7 +81,7 @@ pub(crate) fn push_uleb(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// The heads recorded in a saved document, read without loading it (which costs ~60 µs
-/// and ~15 KB per document: DESIGN "Measured facts"): from the header of one document
+/// and ~15 KB per document: design.md "Measured facts"): from the header of one document
 /// chunk (as `save_nocompress()` or `save()` writes it), or, for one change chunk (a genesis
 /// stored as created: [`crate::doc::genesis_change`]), the change's hash. `None` for anything else
 /// (several chunks, compressed changes, damaged bytes): load the document then.

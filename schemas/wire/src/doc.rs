@@ -1,7 +1,7 @@
 //! One organization's Automerge document: the mapping between the document (a flat map of
 //! scalars, plus the `codes` map created in the genesis change) and `schemas::OrgRecord`.
 //!
-//! Why flat: DESIGN forbids creating the same nested object concurrently from two replicas.
+//! Why flat: docs/design.md forbids creating the same nested object concurrently from two replicas.
 //! Every key exists from the genesis change on; the only nested objects are one map per
 //! issued code, each created once by the replica that issued it (codes are unique).
 
@@ -206,7 +206,7 @@ fn text((kind, bytes): (u64, &[u8])) -> Option<&str> {
 }
 
 /// The genesis of an organization every replica and the server must share byte for byte
-/// (the pre-initialized tree, RULES §1): a fixed actor derived from the id and time 0, so
+/// (the pre-initialized tree, rules.md §1): a fixed actor derived from the id and time 0, so
 /// that independently created copies are the same change.
 pub fn deterministic_genesis(record: &OrgRecord) -> Result<AutoCommit> {
     let actor = ActorId::from(format!("init:{}", record.id).as_bytes());
@@ -356,7 +356,7 @@ pub fn write(
 
 /// Make the document's immutable fields agree with an accepted state (`accepted`, the
 /// record at the heads a server acknowledged): the first value a server accepted stands
-/// (DESIGN "Immutable fields"). Returns the fields it reset.
+/// (design.md "Immutable fields"). Returns the fields it reset.
 pub fn resolve_immutables(
     doc: &mut AutoCommit,
     accepted: &OrgRecord,

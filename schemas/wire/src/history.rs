@@ -65,7 +65,7 @@ pub enum Writer {
     Admin(Author),
     /// This replica; the server has not confirmed it yet.
     Local,
-    /// The pre-initialized tree (RULES §1).
+    /// The pre-initialized tree (rules.md §1).
     Preset,
     /// The server's operator (核对 of a pre-initialized name or order).
     Operator,

@@ -251,7 +251,7 @@ pub struct OrgFacts {
 /// One document of a pull: its whole current state (a compacted snapshot), which the
 /// client merges into its copy, with the server's projection of it so that a client that
 /// does not hold the document yet can store it without loading it (loading 50,000
-/// Automerge documents costs seconds; DESIGN "Pull").
+/// Automerge documents costs seconds; design.md "Pull").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullDoc {
     pub id: String,
@@ -428,7 +428,7 @@ pub const REPORT_CONTENT_TYPE: &str =
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// `GET /api/v1/progress?org=ID&level=N&offset=&limit=&as_of=YYYY-MM-DD` (JSON): progress
-/// supervision (录入进度督导, RULES §11) of one organization of the logged-in admin's
+/// supervision (录入进度督导, rules.md §11) of one organization of the logged-in admin's
 /// subtree, by level below it. Personal data is masked (names 张*, mobiles 138****5678).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressResponse {
@@ -443,7 +443,7 @@ pub struct ProgressResponse {
     pub tabs: Vec<ProgressTab>,
     /// The rows of one tab (the requested level, by default the first), one page.
     pub page: ProgressPage,
-    /// The completeness finding (RULES §1): 团委, 团工委 and 团总支 of the subtree (the
+    /// The completeness finding (rules.md §1): 团委, 团工委 and 团总支 of the subtree (the
     /// organization itself included) with no 团支部 below, in tree order, at most 200.
     pub without_branch: Vec<UnitRef>,
     /// How many there are in all.
@@ -461,7 +461,7 @@ pub struct ProgressTab {
     /// 三级组织录入情况 …
     pub title: String,
     pub counts: schemas::progress::LevelCounts,
-    /// The summary sentence of RULES §11.
+    /// The summary sentence of rules.md §11.
     pub sentence: String,
     /// The deadlines of this level already passed, with how many units missed them.
     pub overdue: Vec<OverdueCount>,

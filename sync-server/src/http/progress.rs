@@ -1,4 +1,4 @@
-//! Progress supervision (RULES §11): `GET /api/v1/progress` (a subtree's counts, one tab's
+//! Progress supervision (rules.md §11): `GET /api/v1/progress` (a subtree's counts, one tab's
 //! page, the finding, the schedule) and `GET /api/v1/progress/history` (the daily
 //! snapshots), by `crate::progress`.
 

@@ -1,6 +1,6 @@
-//! Progress supervision on the server (录入进度督导, RULES §11): for any organization of
+//! Progress supervision on the server (录入进度督导, rules.md §11): for any organization of
 //! the logged-in admin's subtree, by level below it, the counts and summary sentence of
-//! each tab, the table's rows (one page), the completeness finding (RULES §1), the
+//! each tab, the table's rows (one page), the completeness finding (rules.md §1), the
 //! campaign schedule with each unit's overdue items, and per-child roll-ups for charts;
 //! and the daily snapshots the "every two days" report compares with (served by
 //! `crate::http::progress`; the Excel report is `crate::report`).

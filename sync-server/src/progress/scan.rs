@@ -56,7 +56,7 @@ pub struct Subtree {
     pub levels: Vec<(u8, LevelCounts)>,
     /// Per direct child (by id, in path order): its subtree's counts, the child included.
     pub children: Vec<(String, LevelCounts)>,
-    /// The completeness finding (RULES §1): ids of the 团委, 团工委 and 团总支 (the
+    /// The completeness finding (rules.md §1): ids of the 团委, 团工委 and 团总支 (the
     /// organization included) with no 团支部 below, in tree (path) order.
     pub without_branch: Vec<String>,
     /// For the level asked with [`scan`]'s `codes_at`: how many of its units have a live

@@ -1,4 +1,4 @@
-//! The reads of progress supervision and its report (RULES §11), over the projection with
+//! The reads of progress supervision and its report (rules.md §11), over the projection with
 //! the accounts and codes. A subtree is one range of the covering index `orgs_subtree`,
 //! read in path (depth-first) order without touching the table ([`Conn::scan_subtree`]);
 //! one level of a subtree is one range of `orgs_level_path` ([`Conn::level_page`]); a

@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS audit (
     org_id     TEXT,
     detail     TEXT NOT NULL
 );
--- Progress supervision (storage/progress.rs, RULES §11). A subtree is one range of orgs_subtree,
+-- Progress supervision (storage/progress.rs, rules.md §11). A subtree is one range of orgs_subtree,
 -- read in path (depth-first) order without touching the table: counts per level, per-child
 -- roll-ups and the completeness finding come from that one scan. One level of a subtree is
 -- one range of orgs_level_path (the table's pages, the codes task).

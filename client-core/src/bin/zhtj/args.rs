@@ -294,7 +294,7 @@ pub struct CreateArgs {
     pub recommended: Option<String>,
 }
 
-/// 注册管理员账号的参数(RULES §8)。
+/// 注册管理员账号的参数(rules.md §8)。
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// 服务器地址,如 https://zhtj.example.cn;省略时用上次登录的服务器

@@ -1,5 +1,5 @@
 //! Output helpers of `zhtj`: the stdout buffer, tables aligned for Chinese text, masking of
-//! personal data (RULES §9), times in Beijing time, and the CLI's failure type with its
+//! personal data (rules.md §9), times in Beijing time, and the CLI's failure type with its
 //! exit codes and its report on stderr.
 //!
 //! Also the progress spinner on stderr. Depends on no other module of the CLI.
@@ -126,7 +126,7 @@ pub fn spinner(message: &'static str) -> ProgressBar {
 
 // ------------------------------------------------------------------------ personal data
 
-/// Hide the middle of a personal value (RULES §9): the ID number as
+/// Hide the middle of a personal value (rules.md §9): the ID number as
 /// `510104********1234`, the mobile as `138****5678`; a value that does not parse (a
 /// refused value kept for correction) keeps only its first 3 and last 2 characters.
 pub fn mask(field: Field, raw: &str) -> String {
@@ -151,7 +151,7 @@ pub fn mask(field: Field, raw: &str) -> String {
     })
 }
 
-/// A value as lists show it: personal data masked (RULES §9), the rest as it is.
+/// A value as lists show it: personal data masked (rules.md §9), the rest as it is.
 pub fn shown(field: Field, raw: &str) -> String {
     if is_personal(field) {
         mask(field, raw)

@@ -1,5 +1,5 @@
 //! `zhtj server-progress` and `zhtj report`: progress supervision as the server knows it
-//! (RULES §11: every level below, logins and admins of the whole subtree, overdue items by
+//! (rules.md §11: every level below, logins and admins of the whole subtree, overdue items by
 //! the campaign's dates, the completeness finding) and the Excel report the city sends
 //! every two days. Thin layers over `client_core::supervise`, with the session of the
 //! last `zhtj login`.
