@@ -346,16 +346,8 @@ pub fn count_dirty(conn: &Connection) -> Result<u64> {
     Ok(n as u64)
 }
 
-/// An ancestor's summary row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Ancestor {
-    pub id: String,
-    pub parent: String,
-    pub level: u8,
-    pub category: String,
-    pub short_name: String,
-    pub full_name: String,
-}
+/// An ancestor's summary row: what the login answer says of it (`wire`), stored as is.
+pub use wire::protocol::AncestorSummary as Ancestor;
 
 pub fn put_ancestor(conn: &Connection, a: &Ancestor) -> Result<()> {
     conn.execute(

@@ -39,7 +39,7 @@ use crate::protocol::{
     PushResponse, RegisterRequest, RegisterResponse, SYNC_CONTENT_TYPE,
 };
 use crate::replica::Replica;
-use crate::store::{self, Ancestor, ServerFacts};
+use crate::store::{self, ServerFacts};
 use wire::status::Failure;
 use wire::{chunk, doc, heads};
 
@@ -678,17 +678,7 @@ impl Replica {
         if !login.ancestors.is_empty() {
             tx.execute("DELETE FROM ancestors", [])?;
             for a in &login.ancestors {
-                store::put_ancestor(
-                    &tx,
-                    &Ancestor {
-                        id: a.id.clone(),
-                        parent: a.parent.clone(),
-                        level: a.level,
-                        category: a.category.clone(),
-                        short_name: a.short_name.clone(),
-                        full_name: a.full_name.clone(),
-                    },
-                )?;
+                store::put_ancestor(&tx, a)?;
             }
         }
         tx.commit()?;
