@@ -81,7 +81,7 @@ fn describe(s: &Shape) -> String {
 
 fn bytes(n: u64) -> String {
     if n < 10_000 {
-        format!("{n} B")
+        format!("{} B", thousands(n))
     } else if n < 1_000_000 {
         format!("{:.1} KB", n as f64 / 1e3)
     } else {
@@ -93,7 +93,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -97,7 +97,7 @@ pub fn committees(prefix: &str, n: usize) -> Vec<NewChild> {
 /// Create `n` organizations offline under `parent` (a multiple of 100): `n / 100` company
 /// committees of 99 village branches each.
 pub fn create_offline(replica: &mut Replica, parent: &str, prefix: &str, n: usize) {
-    assert!(n % 100 == 0 && n > 0, "{n}");
+    assert!(n.is_multiple_of(100) && n > 0, "{n}");
     let cs = replica
         .create_children(parent, &committees(prefix, n / 100), &mut |_, _| {})
         .unwrap();
@@ -112,7 +112,7 @@ pub fn create_offline(replica: &mut Replica, parent: &str, prefix: &str, n: usiz
 /// committees of 499 village branches each, pushed through `remote` every 25 committees
 /// and at the end.
 pub fn build_subtree(replica: &mut Replica, remote: &Remote, parent: &str, prefix: &str, n: usize) {
-    assert!(n % 500 == 0 && n > 0, "{n}");
+    assert!(n.is_multiple_of(500) && n > 0, "{n}");
     let cs = replica
         .create_children(parent, &committees(prefix, n / 500), &mut |_, _| {})
         .unwrap();
