@@ -15,7 +15,9 @@
 //! 50,000 organizations) goes straight to the server, not through the link.
 //!
 //! Each measured step is a new client (a new `Remote`, so a new TCP connection and its
-//! handshake), as a `zhtj sync` run is.
+//! handshake), as a `zhtj sync` run is. A step whose sync fails with a network error is run
+//! again (a new client; the replica resumes), its time and bytes counted from the first
+//! attempt, and the failures are listed under the table.
 //!
 //! Settings (environment):
 //! - `ZHTJ_LINK_DELAY_MS`: one-way delay, both directions (default 150);
@@ -101,24 +103,41 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// One measured sync.
+/// A sync that fails with a network error is run again with a new client, as a cadre runs
+/// `zhtj sync` again (the replica resumes where it stopped), at most this many times in all.
+const ATTEMPTS: usize = 3;
+
+/// One measured sync, from its first attempt to the end of the one that succeeded.
 struct Step {
+    /// The report of the attempt that succeeded.
     report: SyncReport,
     time: Duration,
     traffic: Traffic,
+    /// The network errors of the attempts that failed before it.
+    failures: Vec<String>,
 }
 
 /// Sync `replica` through the link as a new client, measuring it.
 fn measure(replica: &mut Replica, relay: &Relay) -> Step {
-    let remote = Remote::new(&relay.url()).unwrap();
     let before = relay.traffic();
     let t = Instant::now();
-    let report = replica.sync(&remote, &mut |_, _, _| {}).unwrap();
-    let time = t.elapsed();
-    Step {
-        report,
-        time,
-        traffic: relay.traffic() - before,
+    let mut failures = Vec::new();
+    loop {
+        let remote = Remote::new(&relay.url()).unwrap();
+        match replica.sync(&remote, &mut |_, _, _| {}) {
+            Ok(report) => {
+                return Step {
+                    report,
+                    time: t.elapsed(),
+                    traffic: relay.traffic() - before,
+                    failures,
+                };
+            }
+            Err(client_core::Error::Network(e)) if failures.len() + 1 < ATTEMPTS => {
+                failures.push(e)
+            }
+            Err(e) => panic!("the sync failed ({e}) after {failures:?}"),
+        }
     }
 }
 
@@ -248,6 +267,14 @@ fn main() {
     });
 
     print_table(&rows, &up, &down);
+    for r in rows.iter().filter(|r| !r.step.failures.is_empty()) {
+        println!(
+            "* {}: {} attempt(s) failed before it succeeded, each retried with a new client: {}",
+            r.what,
+            r.step.failures.len(),
+            r.step.failures.join("; ")
+        );
+    }
     println!(
         "(building the {}-organization subtree straight on the server: {:.1} s; link floor: the step's bytes at the link's rates plus one round trip per request and per connection)",
         thousands(total),
@@ -287,7 +314,12 @@ fn print_table(rows: &[Row], up: &Shape, down: &Shape) {
                 format!("{:.2} s", floor(&r.step, up, down).as_secs_f64()),
                 bytes(r.step.traffic.up),
                 bytes(r.step.traffic.down),
-                r.step.report.round_trips.to_string(),
+                // Requests of failed attempts are not known: marked, listed below.
+                format!(
+                    "{}{}",
+                    r.step.report.round_trips,
+                    if r.step.failures.is_empty() { "" } else { "*" }
+                ),
                 r.step.traffic.connections.to_string(),
                 r.docs.clone(),
                 r.target.clone(),

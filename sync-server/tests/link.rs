@@ -67,6 +67,10 @@ fn a_packet_queues_behind_a_busy_link_but_not_an_idle_one() {
     assert_eq!(dir.admit(1_000 * MS, 320), 1_160 * MS);
     // Same arrival time as the previous one: FIFO behind it.
     assert_eq!(dir.admit(1_000 * MS, 320), 1_170 * MS);
+    // The stream's end (an empty packet) comes right after the data still on the link...
+    assert_eq!(dir.admit(1_001 * MS, 0), 1_170 * MS);
+    // ...and after the delay on an idle link.
+    assert_eq!(dir.admit(2_000 * MS, 0), 2_150 * MS);
 }
 
 #[test]

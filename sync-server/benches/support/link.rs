@@ -9,6 +9,7 @@
 //!   `len * 8 / bits_per_second` once the packets before it have gone, and is delivered to
 //!   the other side whole at the end of that time plus the one-way delay
 //!   ([`Direction::admit`]: `max(t + delay, previous delivery end) + len * 8 / rate`);
+//! - the end of a stream (TCP's FIN) travels as a packet of no bytes, after the data;
 //! - a new connection costs one round trip before its first byte can leave (the SYN and
 //!   SYN-ACK of TCP's handshake; the relay accepts locally at once, so it holds the client's
 //!   first bytes back by the two delays, [`handshake_done`]).
@@ -248,6 +249,7 @@ impl Link {
         }
         // The reader admits packets to the link as they come; a writer delivers each at
         // its due time (sleeping until then: this simulates the wire).
+        // An empty packet is the end of the stream (TCP's FIN): it travels like data.
         let (tx, rx) = mpsc::channel::<(Duration, Vec<u8>)>();
         let epoch = self.epoch;
         let writer = std::thread::spawn(move || {
@@ -256,31 +258,33 @@ impl Link {
                 if due > now {
                     std::thread::sleep(due - now);
                 }
-                if to.write_all(&packet).is_err() {
+                if packet.is_empty() || to.write_all(&packet).is_err() {
                     break;
                 }
             }
             let _ = to.shutdown(Shutdown::Write);
         });
-        while let Ok(n) = from.read(&mut buf) {
+        let admit = |len: usize| {
+            let arrival = self.epoch.elapsed().max(not_before);
+            self.direction(way).lock().unwrap().admit(arrival, len)
+        };
+        loop {
+            // A read error (a reset) ends the stream as an end would.
+            let n = from.read(&mut buf).unwrap_or(0);
             if n == 0 {
+                let _ = tx.send((admit(0), Vec::new()));
                 break;
             }
-            let arrival = self.epoch.elapsed().max(not_before);
-            let mut sent = true;
+            let mut open = true;
             for packet in buf[..n].chunks(PACKET) {
-                let due = self
-                    .direction(way)
-                    .lock()
-                    .unwrap()
-                    .admit(arrival, packet.len());
+                let due = admit(packet.len());
                 self.count(way, packet.len());
                 if tx.send((due, packet.to_vec())).is_err() {
-                    sent = false;
+                    open = false;
                     break;
                 }
             }
-            if !sent {
+            if !open {
                 break;
             }
         }
