@@ -861,10 +861,15 @@ impl Replica {
                     limit: PULL_LIMIT,
                 },
             )?;
+            // Version 3 sends no record for a unit that is its genesis change alone: it is
+            // read from the change (checked by encoding it again), without loading it.
             let records = page
                 .docs
                 .iter()
-                .map(|d| serde_json::from_str(&d.record).ok())
+                .map(|d| match d.record.as_str() {
+                    "" => doc::read_genesis(&d.bytes).map(|(r, _)| r),
+                    json => serde_json::from_str(json).ok(),
+                })
                 .collect();
             Ok(Page { page, records })
         };
@@ -993,12 +998,17 @@ impl Replica {
             )));
         }
         let acked = heads::encode(&server_heads);
+        // The record as JSON, as the server sent it or (left out) as read.
+        let sent_json = match pd.record.as_str() {
+            "" if server.is_none() => std::borrow::Cow::Owned(serde_json::to_string(&accepted)?),
+            json => std::borrow::Cow::Borrowed(json),
+        };
         // Not held yet, as most of a first pull: stored as sent, in one statement.
         let inserted = server.is_none()
             && store::insert_new_doc(
                 conn,
                 &accepted,
-                &pd.record,
+                &sent_json,
                 pd.complete,
                 &pd.bytes,
                 Some(&acked),
@@ -1012,7 +1022,7 @@ impl Replica {
                     };
                     // The record as the server sent it when it was read from what was sent.
                     let json = match server {
-                        None => pd.record.as_str(),
+                        None => &*sent_json,
                         Some(_) => &serde_json::to_string(&accepted)?,
                     };
                     store::save_doc_json(

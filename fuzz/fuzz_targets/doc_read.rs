@@ -4,7 +4,7 @@
 //! automerge 0.12 panics on some malformed input in `load` and `load_incremental`, and can
 //! exhaust memory on a change bundle (chunk type 3): upstream bugs (README.md). Where the
 //! project loads untrusted bytes (the merge) it refuses bundles before Automerge sees them
-//! (`merge::has_foreign_chunk`) and catches the panics; this target does the same, so those
+//! (`wire::chunk::has_foreign_chunk`) and catches the panics; this target does the same, so those
 //! panics are tolerated here (`FUZZ_STRICT_PANICS=1`: not) and any other panic is a crash.
 //! `FUZZ_BUNDLES=1` lets bundles through, to look at Automerge's bundle parser itself.
 //!
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| panics::run(|| one(data)));
 fn one(data: &[u8]) {
     let heads_in_header = doc::saved_heads(data);
     let _ = doc::decode_heads(data);
-    if sync_server::merge::has_foreign_chunk(data) && !bundles_allowed() {
+    if wire::chunk::has_foreign_chunk(data) && !bundles_allowed() {
         return;
     }
 

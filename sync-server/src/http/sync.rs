@@ -76,7 +76,7 @@ pub async fn pull(
             .map_err(|_| Error::BadRequest("无法解码拉取请求(数据不完整或已损坏)".into()))?;
         check_version(req.version)?;
         let resp = feed::answer(&st.store, &actor, &req)?;
-        protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
+        protocol::encode_at(&resp, protocol::PULL_LEVEL).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;
     Ok(sync_body(out))
