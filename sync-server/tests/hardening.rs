@@ -147,6 +147,7 @@ fn pull_body() -> Vec<u8> {
         version: PROTOCOL_VERSION,
         cursor: 0,
         limit: 100,
+        lean: false,
     })
     .unwrap()
 }

@@ -287,6 +287,7 @@ fn the_log_holds_no_personal_data_or_secret() {
                 version: PROTOCOL_VERSION,
                 cursor: 0,
                 limit: 100,
+                lean: false,
             },
         )
         .unwrap();
@@ -315,6 +316,7 @@ fn the_log_holds_no_personal_data_or_secret() {
                 version: PROTOCOL_VERSION,
                 cursor: 0,
                 limit: 100,
+                lean: false,
             },
         ),
         Err(client_core::Error::LoginRequired)

@@ -599,6 +599,7 @@ fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
         version: PROTOCOL_VERSION,
         cursor: 0,
         limit: 100,
+        lean: false,
     })
     .unwrap();
     // Another process (an operator command, say) takes the write lock and keeps it.

@@ -347,6 +347,7 @@ fn pull_body(cursor: u64) -> Vec<u8> {
         version: PROTOCOL_VERSION,
         cursor,
         limit: 5_000,
+        lean: false,
     })
     .unwrap()
 }

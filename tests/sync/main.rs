@@ -617,6 +617,7 @@ fn expired_unknown_and_revoked_tokens_are_refused() {
         version: PROTOCOL_VERSION,
         cursor: 0,
         limit: 10,
+        lean: false,
     };
     assert!(remote.pull(&token, &pull).is_ok());
     assert_eq!(
@@ -722,6 +723,7 @@ fn an_oversized_body_is_refused_and_the_server_keeps_serving() {
         version: PROTOCOL_VERSION,
         cursor: 0,
         limit: 10,
+        lean: false,
     };
     assert!(remote.pull(&token, &pull).is_ok(), "still serving");
 }

@@ -281,6 +281,7 @@ fn pushes() {
             version: 1,
             cursor: 0,
             limit: 500,
+            lean: false,
         })
         .unwrap(),
     );

@@ -129,8 +129,23 @@ pub fn saved_heads(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
 /// Whether `bytes` are exactly one uncompressed change chunk (a genesis stored as
 /// created), whose hash [`saved_heads`] reads without loading it.
 pub fn is_one_change(bytes: &[u8]) -> bool {
+    one_chunk_of(bytes) == Some(1)
+}
+
+/// Whether `bytes` are exactly one document chunk (`save()`, `save_nocompress()`), whose
+/// heads its header holds.
+pub fn is_one_document(bytes: &[u8]) -> bool {
+    one_chunk_of(bytes) == Some(0)
+}
+
+/// The type of the one chunk `bytes` are, if they are exactly one.
+fn one_chunk_of(bytes: &[u8]) -> Option<u8> {
     let mut c = Cursor { bytes, pos: 0 };
-    matches!(c.header(), Some((1, len)) if usize::try_from(len).ok().and_then(|l| c.pos.checked_add(l)) == Some(bytes.len()))
+    let (kind, len) = c.header()?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| c.pos.checked_add(l))?;
+    (end == bytes.len()).then_some(kind)
 }
 
 /// Whether `bytes` hold an Automerge chunk of a type this project never writes: 3 (a
@@ -196,6 +211,9 @@ mod tests {
         assert!(!is_one_change(&two));
         assert!(!is_one_change(&chunk(1, 200)[..100]));
         assert!(!is_one_change(b""));
+        assert!(is_one_document(&chunk(0, 200)));
+        assert!(!is_one_document(&chunk(1, 200)));
+        assert!(!is_one_document(&[chunk(0, 10), chunk(1, 10)].concat()));
     }
 
     #[test]

@@ -102,6 +102,15 @@ pub fn read_genesis(bytes: &[u8]) -> Option<(OrgRecord, ChangeHash)> {
     (again.raw_bytes() == bytes).then(|| (record, again.hash()))
 }
 
+/// The record of a genesis change as the server sends it (a unit it stored as its verified
+/// genesis alone: [`read_genesis`] accepted it when it was pushed), read from the value
+/// columns without encoding the change again: a tenth of [`read_genesis`]'s cost, for a
+/// first pull of tens of thousands. Trusts the source as the record it would otherwise
+/// send; anything else (not one change chunk, another layout) is `None`.
+pub fn read_sent_genesis(bytes: &[u8]) -> Option<OrgRecord> {
+    genesis_candidate(bytes).map(|(record, _, _)| record)
+}
+
 /// What a genesis change would hold if `bytes` were one: its record, actor and time, read
 /// from the chunk's header and its value columns only. A guess, to be checked by
 /// [`read_genesis`]: the layout is Automerge's change chunk (magic, checksum, type 1,
@@ -672,6 +681,27 @@ mod tests {
             saved_heads(&AutoCommit::new().save_nocompress()),
             Some(vec![])
         );
+    }
+
+    #[test]
+    fn a_sent_genesis_reads_as_read_genesis_reads_it() {
+        let mut r = record();
+        r.codes.clear();
+        let change = genesis_change(&r, &ActorId::random(), 42);
+        assert_eq!(read_sent_genesis(change.raw_bytes()), Some(r.clone()));
+        assert_eq!(
+            read_genesis(change.raw_bytes()).map(|(r, _)| r),
+            read_sent_genesis(change.raw_bytes())
+        );
+        let doc = genesis(&r, ActorId::random(), 42)
+            .unwrap()
+            .save_nocompress();
+        assert_eq!(
+            read_sent_genesis(&doc),
+            None,
+            "a document chunk is not a change"
+        );
+        assert_eq!(read_sent_genesis(b"nonsense"), None);
     }
 
     #[test]

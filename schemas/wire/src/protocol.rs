@@ -236,6 +236,36 @@ pub struct PullRequest {
     pub version: u32,
     pub cursor: u64,
     pub limit: u32,
+    /// (Version 3) Pages as small as they can be, for a slow link: what the documents'
+    /// bytes hold is left out (the replica reads it back, a few microseconds a document)
+    /// and pages are compressed at [`PULL_LEVEL`]. A replica on a fast link asks for the
+    /// full pages, which cost it nothing to store.
+    pub lean: bool,
+}
+
+/// The first fields of a pull request, the same in every version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullHead {
+    pub version: u32,
+    pub cursor: u64,
+    pub limit: u32,
+}
+
+impl PullRequest {
+    /// Decode a pull body of any version (postcard reads a struct's fields in order and
+    /// leaves what follows: a version 1 or 2 body has no `lean`).
+    pub fn decode(body: &[u8]) -> std::io::Result<PullRequest> {
+        let head: PullHead = decode(body)?;
+        if head.version >= 3 {
+            return decode(body);
+        }
+        Ok(PullRequest {
+            version: head.version,
+            cursor: head.cursor,
+            limit: head.limit,
+            lean: false,
+        })
+    }
 }
 
 /// Facts only the server knows about an organization.

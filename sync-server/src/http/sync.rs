@@ -72,11 +72,12 @@ pub async fn pull(
         .map_err(|e| Error::Internal(e.to_string()))?;
     let st = state.clone();
     let out = blocking(move || {
-        let req: PullRequest = protocol::decode(&body)
+        let req = PullRequest::decode(&body)
             .map_err(|_| Error::BadRequest("无法解码拉取请求(数据不完整或已损坏)".into()))?;
         check_version(req.version)?;
         let resp = feed::answer(&st.store, &actor, &req)?;
-        protocol::encode_at(&resp, protocol::PULL_LEVEL).map_err(|e| Error::Internal(e.to_string()))
+        let level = if req.lean { protocol::PULL_LEVEL } else { 3 };
+        protocol::encode_at(&resp, level).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;
     Ok(sync_body(out))
