@@ -535,10 +535,6 @@ pub struct Rejection {
 /// reading back what the bytes hold would cost more time than the bytes it saves.
 const LEAN_BELOW: f64 = 2_000_000.0;
 
-/// The first page of a pull: small, lean, enough to measure the link (most syncs need no
-/// more: an empty one is answered from the feed's maximum alone).
-const FIRST_PULL_LIMIT: u32 = 500;
-
 /// Where a sync is, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum SyncStage {
@@ -862,8 +858,8 @@ impl Replica {
         let first = self.cursor()?;
         let mut judging = Judging::default();
         // Lean pages (smaller, a few microseconds a document more to store) while the link
-        // is slow: the first page, small, asks for them and measures the link; each page's
-        // rate decides for the next.
+        // is slow: the first page asks for them and measures the link; each page's rate
+        // decides for the next.
         let lean = std::sync::atomic::AtomicBool::new(true);
         let fetch = |cursor: u64| -> Result<Page> {
             let started = Instant::now();
@@ -873,11 +869,7 @@ impl Replica {
                 &PullRequest {
                     version: PROTOCOL_VERSION,
                     cursor,
-                    limit: if cursor == first {
-                        FIRST_PULL_LIMIT
-                    } else {
-                        PULL_LIMIT
-                    },
+                    limit: PULL_LIMIT,
                     lean: lean.load(Ordering::Relaxed),
                 },
             )?;
