@@ -23,8 +23,8 @@ mod panics;
 fuzz_target!(|data: &[u8]| panics::run(|| one(data)));
 
 fn one(data: &[u8]) {
-    let heads_in_header = doc::saved_heads(data);
-    let _ = doc::decode_heads(data);
+    let heads_in_header = wire::chunk::saved_heads(data);
+    let _ = wire::heads::decode(data);
     if wire::chunk::has_foreign_chunk(data) && !bundles_allowed() {
         return;
     }
