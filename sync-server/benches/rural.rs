@@ -42,6 +42,7 @@ use time::OffsetDateTime;
 /// The targets (for the full sizes).
 const PUSH_TARGET: Duration = Duration::from_secs(15);
 const AFTER_TARGET: Duration = Duration::from_secs(1);
+/// Both ways, HTTP headers included (2 KB as 2,000 bytes).
 const AFTER_BYTES_TARGET: u64 = 2_000;
 const PULL_TARGET: Duration = Duration::from_secs(120);
 
@@ -148,8 +149,9 @@ fn measure(replica: &mut Replica, relay: &Relay) -> Step {
 }
 
 /// The least time the link alone needs for a step: its bytes at the link's rates, plus a
-/// round trip per HTTP request and per connection's handshake. The rest is the
-/// protocol's waiting and the two ends' work.
+/// round trip per HTTP request (of the attempt that succeeded: a failed one's are not
+/// known) and per connection's handshake. The rest is the protocol's waiting and the two
+/// ends' work.
 fn floor(step: &Step, up: &Shape, down: &Shape) -> Duration {
     let rtt = up.delay + down.delay;
     up.transmit(step.traffic.up as usize)
