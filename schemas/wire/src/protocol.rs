@@ -244,11 +244,11 @@ pub struct PullRequest {
 }
 
 /// The first fields of a pull request, the same in every version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PullHead {
-    pub version: u32,
-    pub cursor: u64,
-    pub limit: u32,
+#[derive(Deserialize)]
+struct PullHead {
+    version: u32,
+    cursor: u64,
+    limit: u32,
 }
 
 impl PullRequest {
@@ -386,6 +386,38 @@ mod tests {
         assert_eq!(decode::<PushRequest>(&body).unwrap(), req);
         assert!(decode::<PushRequest>(&body[..body.len() / 2]).is_err());
         assert!(decode::<PushRequest>(b"not zstd").is_err());
+    }
+
+    #[test]
+    fn a_pull_request_of_every_version_is_read() {
+        #[derive(Serialize)]
+        struct PullRequestV2 {
+            version: u32,
+            cursor: u64,
+            limit: u32,
+        }
+        let v2 = encode(&PullRequestV2 {
+            version: 2,
+            cursor: 9,
+            limit: 100,
+        })
+        .unwrap();
+        let read = PullRequest::decode(&v2).unwrap();
+        assert_eq!(
+            (read.version, read.cursor, read.limit, read.lean),
+            (2, 9, 100, false)
+        );
+        let v3 = PullRequest {
+            version: 3,
+            cursor: 9,
+            limit: 100,
+            lean: true,
+        };
+        assert_eq!(PullRequest::decode(&encode(&v3).unwrap()).unwrap(), v3);
+        // A version 3 body cut before `lean` is not read as a version 2 one.
+        let mut raw = postcard::to_allocvec(&v3).unwrap();
+        raw.pop();
+        assert!(PullRequest::decode(&zstd::bulk::compress(&raw, 3).unwrap()).is_err());
     }
 
     /// The answers as version 1 defined them (without the author records).
