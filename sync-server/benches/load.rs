@@ -117,6 +117,7 @@ impl Server {
         let running = rt
             .block_on(sync_server::start(sync_server::Config {
                 data_dir: data.to_owned(),
+                postgres: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
                 identity: Default::default(),
                 schedule: Default::default(),

@@ -42,6 +42,11 @@ pub enum Error {
     Timeout,
     #[error("数据库错误")]
     Store(#[from] rusqlite::Error),
+    #[error("数据库错误")]
+    Postgres(#[from] postgres::Error),
+    /// The database cannot be reached, or no connection was free in time: retry.
+    #[error("服务器繁忙,请稍后重试")]
+    Unavailable(String),
     #[error("文档错误")]
     Document(#[from] automerge::AutomergeError),
     #[error("内部错误:{0}")]
@@ -77,6 +82,8 @@ impl Error {
             Error::Forbidden(_) => "auth.outside_subtree",
             Error::Store(e) if is_full(e) => "store.full",
             Error::Store(e) if !is_busy(e) => "internal.store",
+            Error::Postgres(e) if pg_full(e) => "store.full",
+            Error::Postgres(e) if !pg_busy(e) => "internal.store",
             Error::Document(_) => "internal.document",
             other => other.known().code,
         }
@@ -95,6 +102,8 @@ impl Error {
             Error::MethodNotAllowed => status::METHOD,
             // Retryable: another writer holds the database, or it has no room left.
             Error::Store(e) if is_busy(e) || is_full(e) => status::UNAVAILABLE,
+            Error::Postgres(e) if pg_busy(e) || pg_full(e) => status::UNAVAILABLE,
+            Error::Unavailable(_) => status::UNAVAILABLE,
             _ => status::INTERNAL,
         }
     }
@@ -117,11 +126,16 @@ impl Error {
                 ..
             } => (message.clone(), violations.clone()),
             Error::Store(e) if is_busy(e) => ("服务器繁忙,请稍后重试".to_owned(), Vec::new()),
+            Error::Postgres(e) if pg_busy(e) => ("服务器繁忙,请稍后重试".to_owned(), Vec::new()),
             Error::Store(e) if is_full(e) => (
                 "服务器存储空间不足,暂时无法保存,请稍后重试".to_owned(),
                 Vec::new(),
             ),
-            Error::Store(_) | Error::Document(_) | Error::Internal(_) => {
+            Error::Postgres(e) if pg_full(e) => (
+                "服务器存储空间不足,暂时无法保存,请稍后重试".to_owned(),
+                Vec::new(),
+            ),
+            Error::Store(_) | Error::Postgres(_) | Error::Document(_) | Error::Internal(_) => {
                 ("服务器内部错误,请稍后重试".to_owned(), Vec::new())
             }
             other => (other.to_string(), Vec::new()),
@@ -140,6 +154,29 @@ impl Error {
             message,
             violations,
         }
+    }
+}
+
+impl Error {
+    /// A PostgreSQL transaction that lost a race to another (a deadlock, a serialization
+    /// failure, a unique key taken first): run again, it is judged on the new state.
+    pub fn lost_race(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            Error::Postgres(e) => matches!(
+                e.code(),
+                Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::UNIQUE_VIOLATION
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        Error::Unavailable(e.to_string())
     }
 }
 
@@ -164,6 +201,27 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
 /// The disk is full.
 pub fn is_full(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
+}
+
+/// PostgreSQL: a lock waited on too long, a cancelled statement, or a connection lost or
+/// refused (the database restarting, failing over): retryable.
+pub fn pg_busy(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.is_closed()
+        || e.code().is_none_or(|c| {
+            *c == SqlState::LOCK_NOT_AVAILABLE
+                || *c == SqlState::QUERY_CANCELED
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::TOO_MANY_CONNECTIONS
+        })
+}
+
+/// PostgreSQL: the disk is full.
+pub fn pg_full(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::DISK_FULL)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

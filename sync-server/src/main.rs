@@ -37,8 +37,36 @@ struct Cli {
         default_value = "zhtj-server-data"
     )]
     data: PathBuf,
+    /// PostgreSQL 数据库(如 postgres://zhtj:密码@db.example:5432/zhtj);不给出时使用数据目录中的 SQLite 文件。多个服务器进程可共用一个 PostgreSQL 数据库
+    #[arg(long, global = true, env = "ZHTJ_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// PostgreSQL 只读副本(流复制备库):录入进度、报表和下载变更的读取改由它承担,可能略有滞后
+    #[arg(
+        long,
+        global = true,
+        env = "ZHTJ_DATABASE_REPLICA",
+        value_name = "URL",
+        requires = "database"
+    )]
+    database_replica: Option<String>,
+    /// 每个服务器进程与 PostgreSQL 保持的连接数上限
+    #[arg(long, global = true, env = "ZHTJ_DATABASE_POOL", default_value_t = sync_server::config::DEFAULT_POOL, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_pool: u32,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The PostgreSQL settings, if a database is given.
+    fn postgres(&self) -> Option<sync_server::config::PostgresConfig> {
+        self.database
+            .as_ref()
+            .map(|url| sync_server::config::PostgresConfig {
+                url: url.clone(),
+                replica: self.database_replica.clone(),
+                pool: self.database_pool,
+            })
+    }
 }
 
 #[derive(Subcommand)]
@@ -190,9 +218,13 @@ fn trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
         .map_err(|bad| format!("可信代理“{bad}”不是IP地址或网段(如 10.0.0.0/8)"))
 }
 
-fn open(data: &std::path::Path) -> sync_server::Result<Store> {
+fn open(
+    data: &std::path::Path,
+    postgres: &Option<sync_server::config::PostgresConfig>,
+) -> sync_server::Result<Store> {
     let config = Config {
         data_dir: data.to_owned(),
+        postgres: postgres.clone(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
         schedule: None,
@@ -222,6 +254,7 @@ fn schedule_config(
 }
 
 fn run(cli: Cli) -> sync_server::Result<()> {
+    let (data, postgres) = (cli.data.clone(), cli.postgres());
     match cli.command {
         Command::Serve {
             listen,
@@ -254,7 +287,8 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 }
             };
             let config = Config {
-                data_dir: cli.data,
+                postgres,
+                data_dir: data,
                 listen,
                 identity: IdentityConfig {
                     join_rule: schemas::JoinRule {
@@ -281,7 +315,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 if config.tls.is_none() && !running.addr.ip().is_loopback() {
                     println!("注意:未启用TLS,密码和数据将以明文传输;本机以外的访问请用 --tls-cert 与 --tls-key 启用HTTPS(或置于HTTPS反向代理之后)。");
                 }
-                println!("数据库:{}", config.db_path().display());
+                println!("数据库:{}", config.describe_database());
                 if let Some(code) = &running.first_code {
                     println!();
                     println!("组织树已初始化(团中央 → 团四川省委 → 团成都市委 → 20个区(市)县团委)。");
@@ -299,7 +333,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             })
         }
         Command::IssueCode { org } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let o = operator::resolve(&store, &org)?;
             let code = sync_server::identity::operator_issue_code(
                 &store,
@@ -322,7 +356,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             reset,
             items,
         } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let changes = schedule::Changes {
                 reset,
                 // The schedule takes the operator's text; a checked date prints back as it.
@@ -342,7 +376,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             Ok(())
         }
         Command::Orgs { parent } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let parent = operator::resolve(&store, parent.as_deref().unwrap_or("org-5101"))?;
             println!(
                 "{}({},{}级)的直属下级组织:",
@@ -366,7 +400,7 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             short_name,
             full_name,
         } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let o = operator::resolve(&store, &org)?;
             let (s, f) = operator::rename(&store, &o.id, &short_name, full_name.as_deref())?;
             println!("已将“{}”改为“{s}”,组织全称:{f}", o.short_name);
@@ -374,28 +408,28 @@ fn run(cli: Cli) -> sync_server::Result<()> {
         }
         Command::Reorder { org, direction } => {
             let up = direction == Direction::Up;
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let o = operator::resolve(&store, &org)?;
             operator::reorder(&store, &o.id, up)?;
             println!("已{}“{}”", if up { "上移" } else { "下移" }, o.short_name);
             Ok(())
         }
         Command::Demo { seed, size } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let opts = sync_server::demo::DemoOptions::new(seed, size);
             let summary = sync_server::demo::run(&store, &opts, &mut |line| println!("{line}"))?;
             print!("{}", summary.report());
             Ok(())
         }
         Command::Backup { out } => {
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             store.backup(&out)?;
             println!("已备份到 {}", out.display());
             Ok(())
         }
         Command::Snapshot { org, day } => {
             use sync_server::progress;
-            let store = open(&cli.data)?;
+            let store = open(&data, &postgres)?;
             let day = day.unwrap_or_else(|| progress::Clock::system().day);
             match org {
                 Some(org) => {

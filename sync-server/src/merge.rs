@@ -76,13 +76,15 @@ pub fn push_in_parts(
     docs: &[Incoming],
     now: i64,
 ) -> Result<(Vec<DocResult>, Recorded)> {
-    let mut geneses = read_geneses(docs).into_iter();
+    let geneses = read_geneses(docs);
     let mut results = Vec::with_capacity(docs.len());
     let mut recorded = Recorded::new();
     let mut rest = docs;
     while !rest.is_empty() {
         let started = std::time::Instant::now();
         let (part, part_recorded) = store.transaction(|tx| {
+            // Read again if this transaction runs again (it lost a race, storage/pg.rs).
+            let mut geneses = geneses[docs.len() - rest.len()..].iter().cloned();
             // Regions are cached for one transaction: between parts, another writer may
             // have renamed an ancestor.
             let mut chains = ChainCache::default();
@@ -245,7 +247,7 @@ fn judge(
     // Authorization before any stored document is loaded: an organization outside the
     // subtree is judged exactly as an unknown one (a new document whose parent must be
     // inside), so the answers and their cost tell nothing of what exists outside.
-    let row = tx.org(&pushed.id)?;
+    let row = tx.lock_org(&pushed.id)?;
     let exists_outside = row
         .as_ref()
         .is_some_and(|r| !r.path.starts_with(&actor.org_path));

@@ -15,9 +15,13 @@ use crate::error::{Error, Result};
 use crate::storage::{self, Accepted, OrgRow, Store, Tx};
 
 /// Write the pre-initialized tree (rules.md §1) in one transaction, with the same
-/// deterministic genesis every replica uses.
-pub fn initialize_tree(store: &Store) -> Result<()> {
+/// deterministic genesis every replica uses, unless it is in place: whether this call
+/// wrote it (of several processes starting on one new database, exactly one does).
+pub fn initialize_tree(store: &Store) -> Result<bool> {
     store.transaction(|tx| {
+        if !tx.claim_initialization()? {
+            return Ok(false);
+        }
         let mut paths = std::collections::HashMap::<String, String>::new();
         for r in schemas::initial::initial_tree() {
             let mut d =
@@ -41,8 +45,8 @@ pub fn initialize_tree(store: &Store) -> Result<()> {
                 None,
             )?;
         }
-        tx.mark_initialized()?;
-        tx.audit(None, "tree.initialize", None, "pre-initialized tree")
+        tx.audit(None, "tree.initialize", None, "pre-initialized tree")?;
+        Ok(true)
     })
 }
 
@@ -84,7 +88,9 @@ fn edit(
         .org_doc(id)?
         .ok_or_else(|| Error::NotFound(id.to_owned()))?;
     let (bytes, before) = (stored.bytes, stored.record);
-    let row = tx.org(id)?.ok_or_else(|| Error::NotFound(id.to_owned()))?;
+    let row = tx
+        .lock_org(id)?
+        .ok_or_else(|| Error::NotFound(id.to_owned()))?;
     let mut d = AutoCommit::load(&bytes)?;
     d.set_actor(operator_actor());
     let mut after = before.clone();

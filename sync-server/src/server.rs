@@ -16,14 +16,15 @@ use crate::{identity, net, operator, schedule, tls};
 /// Open the database, creating the pre-initialized tree on first start. Returns the store
 /// and, on first start, the registration code for 团成都市委's first admin.
 pub fn open_store(config: &Config) -> Result<(Store, Option<schemas::code::IssuedCode>)> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        Error::Internal(format!("无法创建数据目录{}:{e}", config.data_dir.display()))
-    })?;
-    let store = Store::open(&config.db_path())?;
-    if store.is_initialized()? {
+    if config.postgres.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            Error::Internal(format!("无法创建数据目录{}:{e}", config.data_dir.display()))
+        })?;
+    }
+    let store = Store::connect(&config.location())?;
+    if store.is_initialized()? || !operator::initialize_tree(&store)? {
         return Ok((store, None));
     }
-    operator::initialize_tree(&store)?;
     let city = schemas::initial::org_id(schemas::divisions::chengdu_code());
     let code = identity::operator_issue_code(&store, &city, OffsetDateTime::now_utc())?;
     Ok((store, Some(code)))

@@ -1,5 +1,9 @@
 //! Shared helpers of the end-to-end tests: a real sync server on a loopback port 0 with a
 //! temporary data directory, replicas in temporary directories, and valid personal data.
+//!
+//! The server stores in an SQLite file in its data directory, or, when `ZHTJ_TEST_POSTGRES`
+//! names a PostgreSQL server (`scripts/test.sh` starts a private one: `scripts/pg.sh`),
+//! in a new database of its own there: the same tests then run on PostgreSQL.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +24,25 @@ pub struct TestServer {
     pub state: Arc<AppState>,
     pub dir: TempDir,
     rt: Option<tokio::runtime::Runtime>,
+    /// The PostgreSQL database made for this server, removed when it stops.
+    database: Option<String>,
+}
+
+/// The PostgreSQL server the tests run on (`ZHTJ_TEST_POSTGRES`), if any.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("ZHTJ_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Settings for a server's store: `None` (SQLite in the data directory) unless the tests
+/// run on PostgreSQL, then a new database of its own there.
+pub fn test_database() -> Option<sync_server::config::PostgresConfig> {
+    test_postgres().map(|admin| sync_server::config::PostgresConfig {
+        url: sync_server::storage::scratch_database(&admin).expect("a scratch database"),
+        replica: None,
+        pool: 4,
+    })
 }
 
 impl TestServer {
@@ -43,6 +66,10 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
+        }
+        if let (Some(admin), Some(url)) = (test_postgres(), self.database.take()) {
+            // Best effort: the private cluster goes at the end of the run anyway.
+            let _ = sync_server::storage::drop_database(&admin, &url);
         }
     }
 }
@@ -73,6 +100,7 @@ fn spawn(tls: Option<sync_server::TlsFiles>, configure: impl FnOnce(&mut Config)
         .expect("runtime");
     let mut config = Config {
         data_dir: dir.path().join("server"),
+        postgres: test_database(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         identity: IdentityConfig::default(),
         schedule: Default::default(),
@@ -81,6 +109,7 @@ fn spawn(tls: Option<sync_server::TlsFiles>, configure: impl FnOnce(&mut Config)
         trusted_proxies: Default::default(),
     };
     configure(&mut config);
+    let database = config.postgres.as_ref().map(|p| p.url.clone());
     let running = rt
         .block_on(sync_server::start(config))
         .expect("server starts");
@@ -95,6 +124,7 @@ fn spawn(tls: Option<sync_server::TlsFiles>, configure: impl FnOnce(&mut Config)
         state: running.state,
         dir,
         rt: Some(rt),
+        database,
     }
 }
 

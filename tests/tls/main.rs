@@ -173,6 +173,7 @@ fn start_with(files: TlsFiles) -> sync_server::Error {
         .unwrap();
     let config = sync_server::Config {
         data_dir: data.path().join("server"),
+        postgres: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         identity: Default::default(),
         schedule: Default::default(),

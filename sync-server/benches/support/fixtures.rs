@@ -18,6 +18,7 @@ pub fn start_server(data_dir: std::path::PathBuf) -> (tokio::runtime::Runtime, R
     let running = rt
         .block_on(sync_server::start(Config {
             data_dir,
+            postgres: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             identity: IdentityConfig::default(),
             schedule: Default::default(),

@@ -3,8 +3,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::params;
 use super::{Conn, Tx};
 use crate::error::Result;
 
@@ -53,89 +52,83 @@ pub struct SessionRow {
 impl Conn<'_> {
     /// The code, looked up exactly (codes are case-sensitive).
     pub fn code(&self, code: &str) -> Result<Option<CodeRow>> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT org_id, expires_at, used_by FROM codes WHERE code = ?1")?
-            .query_row([code], |r| {
+        self.db.row(
+            "SELECT org_id, expires_at, used_by FROM codes WHERE code = ?1",
+            params![code],
+            |r| {
                 Ok(CodeRow {
-                    org_id: r.get(0)?,
-                    expires_at: r.get(1)?,
-                    used_by: r.get(2)?,
+                    org_id: r.text(0)?,
+                    expires_at: r.int(1)?,
+                    used_by: r.opt_int(2)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     pub fn code_exists(&self, code: &str) -> Result<bool> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT 1 FROM codes WHERE code = ?1")?
-            .exists([code])?)
+        self.db
+            .exists("SELECT 1 FROM codes WHERE code = ?1", params![code])
     }
 
     /// Every code recorded.
     pub fn all_codes(&self) -> Result<HashSet<String>> {
         Ok(self
             .db
-            .prepare("SELECT code FROM codes")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+            .rows("SELECT code FROM codes", &[], |r| r.text(0))?
+            .into_iter()
+            .collect())
     }
 
     /// The accounts of a (normalized) mobile number, oldest first.
     pub fn accounts_by_mobile(&self, mobile: &str) -> Result<Vec<LoginRow>> {
-        Ok(self
-            .db
-            .prepare_cached(
-                "SELECT id, org_id, password_hash FROM accounts WHERE mobile = ?1 ORDER BY id",
-            )?
-            .query_map([mobile], |r| {
+        self.db.rows(
+            "SELECT id, org_id, password_hash FROM accounts WHERE mobile = ?1 ORDER BY id",
+            params![mobile],
+            |r| {
                 Ok(LoginRow {
-                    account_id: r.get(0)?,
-                    org_id: r.get(1)?,
-                    password_hash: r.get(2)?,
+                    account_id: r.int(0)?,
+                    org_id: r.text(1)?,
+                    password_hash: r.text(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+            },
+        )
     }
 
     /// The session of `token_hash` if it is live at `now` (not revoked, not expired, its
     /// organization not deleted).
     pub fn session(&self, token_hash: &[u8], now: i64) -> Result<Option<SessionRow>> {
-        Ok(self
-            .db
-            .prepare_cached(
-                "SELECT a.id, a.org_id, o.path FROM sessions s
-                 JOIN accounts a ON a.id = s.account_id JOIN orgs o ON o.id = a.org_id
-                 WHERE s.token_hash = ?1 AND s.revoked = 0 AND s.expires_at > ?2 AND o.deleted = 0",
-            )?
-            .query_row(params![token_hash, now], |r| {
+        self.db.row(
+            "SELECT a.id, a.org_id, o.path FROM sessions s
+             JOIN accounts a ON a.id = s.account_id JOIN orgs o ON o.id = a.org_id
+             WHERE s.token_hash = ?1 AND s.revoked = 0 AND s.expires_at > ?2 AND o.deleted = 0",
+            params![token_hash, now],
+            |r| {
                 Ok(SessionRow {
-                    account_id: r.get(0)?,
-                    org_id: r.get(1)?,
-                    org_path: r.get(2)?,
+                    account_id: r.int(0)?,
+                    org_id: r.text(1)?,
+                    org_path: r.text(2)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     /// The names of an organization's admins, in the order they registered (unmasked:
     /// mask before showing).
     pub fn admin_names(&self, org_id: &str) -> Result<Vec<String>> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT name FROM accounts WHERE org_id = ?1 ORDER BY id")?
-            .query_map([org_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db.rows(
+            "SELECT name FROM accounts WHERE org_id = ?1 ORDER BY id",
+            params![org_id],
+            |r| r.text(0),
+        )
     }
 
     /// The codes of an organization that were used.
     pub fn used_codes(&self, org_id: &str) -> Result<Vec<String>> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT code FROM codes WHERE org_id = ?1 AND used_by IS NOT NULL")?
-            .query_map([org_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db.rows(
+            "SELECT code FROM codes WHERE org_id = ?1 AND used_by IS NOT NULL",
+            params![org_id],
+            |r| r.text(0),
+        )
     }
 }
 
@@ -149,44 +142,43 @@ impl Tx<'_> {
         issued_at: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.db.prepare_cached(
+        self.db.execute(
             "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![code, org_id, issued_by, issued_at, expires_at])?;
+            params![code, org_id, issued_by, issued_at, expires_at],
+        )?;
         Ok(())
     }
 
     /// Mark `code` used by `account_id`, unless it is used already: whether it was marked.
     /// The condition is what makes a code single-use under concurrency.
     pub fn use_code(&self, code: &str, account_id: i64, at: i64) -> Result<bool> {
-        let used = self
-            .db
-            .prepare_cached(
-                "UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3 AND used_by IS NULL",
-            )?
-            .execute(params![account_id, at, code])?;
+        let used = self.db.execute(
+            "UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3 AND used_by IS NULL",
+            params![account_id, at, code],
+        )?;
         Ok(used == 1)
     }
 
     /// Create an account: its id, or `None` if the mobile is already an admin of the
     /// organization.
     pub fn insert_account(&self, a: &NewAccount<'_>) -> Result<Option<i64>> {
-        let inserted = self.db.prepare_cached(
+        self.db.row(
             "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym, password_hash, created_at, last_login)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(mobile, org_id) DO NOTHING",
-        )?
-        .execute(params![
-            a.org_id,
-            a.role,
-            a.name,
-            a.id_number,
-            a.mobile,
-            a.join_ym,
-            a.password_hash,
-            a.created_at,
-            a.last_login
-        ])?;
-        Ok((inserted == 1).then(|| self.db.last_insert_rowid()))
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(mobile, org_id) DO NOTHING
+             RETURNING id",
+            params![
+                a.org_id,
+                a.role,
+                a.name,
+                a.id_number,
+                a.mobile,
+                a.join_ym,
+                a.password_hash,
+                a.created_at,
+                a.last_login
+            ],
+            |r| r.int(0),
+        )
     }
 
     /// Open a session (only the token's hash is stored) and note the account's login.
@@ -212,7 +204,7 @@ impl Tx<'_> {
     pub fn revoke_session(&self, token_hash: &[u8]) -> Result<()> {
         self.db.execute(
             "UPDATE sessions SET revoked = 1 WHERE token_hash = ?1",
-            [token_hash],
+            params![token_hash],
         )?;
         Ok(())
     }

@@ -1,8 +1,7 @@
 //! The audit log: one record per accepted write, refusal worth keeping, operator command
 //! and rate-limit trip (who, what, which organization, a detail without personal data).
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{Tx, now};
 use crate::error::Result;
 
@@ -15,11 +14,10 @@ impl Tx<'_> {
         org_id: Option<&str>,
         detail: &str,
     ) -> Result<()> {
-        self.db
-            .prepare_cached(
-                "INSERT INTO audit(at, account_id, action, org_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![now(), account_id, action, org_id, detail])?;
+        self.db.execute(
+            "INSERT INTO audit(at, account_id, action, org_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now(), account_id, action, org_id, detail],
+        )?;
         Ok(())
     }
 }

@@ -1,11 +1,10 @@
 //! Author records (`change_authors`): which account pushed each accepted change of a
 //! document, and when it arrived; written in the push transaction that accepted it.
 
-use automerge::ChangeHash;
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::params;
 use super::{Conn, Tx};
 use crate::error::Result;
+use automerge::ChangeHash;
 
 /// An account as its changes are credited to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,38 +29,28 @@ pub struct AuthorRecordRow {
 impl Conn<'_> {
     /// The account `account_id` (`None` if it no longer exists).
     pub fn author(&self, account_id: i64) -> Result<Option<AuthorRow>> {
-        Ok(self
-            .db
-            .prepare_cached(
-                "SELECT a.org_id, o.short_name, a.role, a.name FROM accounts a
-                 JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
-            )?
-            .query_row([account_id], |r| {
+        self.db.row(
+            "SELECT a.org_id, o.short_name, a.role, a.name FROM accounts a
+             JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
+            params![account_id],
+            |r| {
                 Ok(AuthorRow {
-                    org_id: r.get(0)?,
-                    org_short_name: r.get(1)?,
-                    role: r.get(2)?,
-                    name: r.get(3)?,
+                    org_id: r.text(0)?,
+                    org_short_name: r.text(1)?,
+                    role: r.text(2)?,
+                    name: r.text(3)?,
                 })
-            })
-            .optional()?)
+            },
+        )
     }
 
     /// Every recorded change of `doc_id`.
     pub fn author_records(&self, doc_id: &str) -> Result<Vec<AuthorRecordRow>> {
-        let rows = self
-            .db
-            .prepare_cached(
-                "SELECT hash, account_id, received_at FROM change_authors WHERE doc_id = ?1",
-            )?
-            .query_map([doc_id], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.db.rows(
+            "SELECT hash, account_id, received_at FROM change_authors WHERE doc_id = ?1",
+            params![doc_id],
+            |r| Ok((r.bytes(0)?.to_vec(), r.int(1)?, r.int(2)?)),
+        )?;
         // A hash of another length than 32 bytes cannot be a change's: skipped.
         Ok(rows
             .into_iter()
@@ -86,12 +75,12 @@ impl Tx<'_> {
         account_id: i64,
         received_at: i64,
     ) -> Result<()> {
-        let mut stmt = self.db.prepare_cached(
-            "INSERT OR IGNORE INTO change_authors(doc_id, hash, account_id, received_at)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
         for h in hashes {
-            stmt.execute(params![doc_id, &h.0[..], account_id, received_at])?;
+            self.db.execute(
+                "INSERT INTO change_authors(doc_id, hash, account_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![doc_id, &h.0[..], account_id, received_at],
+            )?;
         }
         Ok(())
     }

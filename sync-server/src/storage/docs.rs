@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
 use schemas::org::OrgRecord;
 
+use super::sql::{Dialect, RowRef, params};
 use super::{Conn, Tx, now, subtree_range};
 use crate::error::{Error, Result};
 
@@ -79,38 +79,38 @@ pub struct LevelSummary {
 const ORG_COLS: &str =
     "id, parent, path, level, deleted, category, short_name, live_children, admin_count, seq";
 
-fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
+fn org_row(r: &RowRef<'_>) -> Result<OrgRow> {
     Ok(OrgRow {
-        id: r.get(0)?,
-        parent: r.get(1)?,
-        path: r.get(2)?,
-        level: r.get(3)?,
-        deleted: r.get(4)?,
-        category: r.get(5)?,
-        short_name: r.get(6)?,
-        live_children: r.get(7)?,
-        admin_count: r.get(8)?,
-        seq: r.get(9)?,
+        id: r.text(0)?,
+        parent: r.text(1)?,
+        path: r.text(2)?,
+        level: r.level(3)?,
+        deleted: r.flag(4)?,
+        category: r.text(5)?,
+        short_name: r.text(6)?,
+        live_children: r.int(7)?,
+        admin_count: r.int(8)?,
+        seq: r.int(9)?,
     })
 }
 
 impl Conn<'_> {
     /// The organization `id`, deleted or not.
     pub fn org(&self, id: &str) -> Result<Option<OrgRow>> {
-        Ok(self
-            .db
-            .prepare_cached(&format!("SELECT {ORG_COLS} FROM orgs WHERE id = ?1"))?
-            .query_row([id], org_row)
-            .optional()?)
+        self.db.row(
+            &format!("SELECT {ORG_COLS} FROM orgs WHERE id = ?1"),
+            params![id],
+            org_row,
+        )
     }
 
     /// The stored document of `id` and its record.
     pub fn org_doc(&self, id: &str) -> Result<Option<OrgDoc>> {
-        let row: Option<(Vec<u8>, String)> = self
-            .db
-            .prepare_cached("SELECT bytes, record FROM orgs WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let row = self.db.row(
+            "SELECT bytes, record FROM orgs WHERE id = ?1",
+            params![id],
+            |r| Ok((r.bytes(0)?.to_vec(), r.text(1)?)),
+        )?;
         row.map(|(bytes, record)| {
             let record: OrgRecord =
                 serde_json::from_str(&record).map_err(|e| Error::Internal(e.to_string()))?;
@@ -121,22 +121,22 @@ impl Conn<'_> {
 
     /// The live children of `parent`, in the tree's order.
     pub fn live_children(&self, parent: &str) -> Result<Vec<OrgRow>> {
-        Ok(self
-            .db
-            .prepare_cached(&format!(
+        self.db.rows(
+            &format!(
                 "SELECT {ORG_COLS} FROM orgs WHERE parent = ?1 AND deleted = 0 ORDER BY sort_key, id"
-            ))?
-            .query_map([parent], org_row)?
-            .collect::<rusqlite::Result<_>>()?)
+            ),
+            params![parent],
+            org_row,
+        )
     }
 
     /// The ids of the live organizations named exactly `short_name`.
     pub fn live_named(&self, short_name: &str) -> Result<Vec<String>> {
-        Ok(self
-            .db
-            .prepare_cached("SELECT id FROM orgs WHERE short_name = ?1 AND deleted = 0")?
-            .query_map([short_name], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        self.db.rows(
+            "SELECT id FROM orgs WHERE short_name = ?1 AND deleted = 0",
+            params![short_name],
+            |r| r.text(0),
+        )
     }
 
     /// Whether a live sibling under `parent` (other than `except`) has this name key
@@ -150,46 +150,51 @@ impl Conn<'_> {
             "SELECT 1 FROM orgs WHERE parent = ?1 AND name_key = ?2 AND name_key <> ''
              AND deleted = 0 AND id <> ?3"
         };
-        Ok(self
-            .db
-            .prepare_cached(sql)?
-            .exists(params![parent, key, except])?)
+        self.db.exists(sql, params![parent, key, except])
     }
 
     /// Every organization's path, by id.
     pub fn org_paths(&self) -> Result<HashMap<String, String>> {
         Ok(self
             .db
-            .prepare("SELECT id, path FROM orgs")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+            .rows("SELECT id, path FROM orgs", &[], |r| {
+                Ok((r.text(0)?, r.text(1)?))
+            })?
+            .into_iter()
+            .collect())
     }
 
     /// The figures of each level, over every live organization.
     pub fn level_summary(&self) -> Result<Vec<LevelSummary>> {
-        let mut stmt = self.db.prepare(
-            "SELECT level, COUNT(*), SUM(complete), SUM(logged_in), SUM(admin_count > 0),
-                    SUM(live_children > 0)
+        self.db.rows(
+            "SELECT level, COUNT(*), COUNT(*) FILTER (WHERE complete <> 0),
+                    COUNT(*) FILTER (WHERE logged_in <> 0), COUNT(*) FILTER (WHERE admin_count > 0),
+                    COUNT(*) FILTER (WHERE live_children > 0)
              FROM orgs WHERE deleted = 0 GROUP BY level ORDER BY level",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(LevelSummary {
-                level: r.get(0)?,
-                orgs: r.get(1)?,
-                complete: r.get(2)?,
-                logged_in: r.get(3)?,
-                with_admin: r.get(4)?,
-                with_children: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            &[],
+            |r| {
+                Ok(LevelSummary {
+                    level: r.level(0)?,
+                    orgs: r.int(1)?,
+                    complete: r.int(2)?,
+                    logged_in: r.int(3)?,
+                    with_admin: r.int(4)?,
+                    with_children: r.int(5)?,
+                })
+            },
+        )
     }
 
-    /// The highest sequence number given out.
+    /// The highest sequence number whose transaction committed.
     pub fn max_seq(&self) -> Result<i64> {
         Ok(self
             .db
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM feed", [], |r| r.get(0))?)
+            .row(
+                "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM feed",
+                &[],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0))
     }
 
     /// The documents of the subtree at `path` changed after feed position `after`, in feed
@@ -205,36 +210,36 @@ impl Conn<'_> {
         let (lo, hi) = subtree_range(path);
         // In feed order through orgs_feed (schema.rs): the cost of a page is the feed
         // entries after the cursor it passes over, not the size of the subtree.
-        let mut stmt = self.db.prepare_cached(
-            "SELECT id, bytes, seq, logged_in, admin_count, heads, record, complete
-             FROM orgs INDEXED BY orgs_feed
-             WHERE seq > ?3 AND path >= ?1 AND path < ?2 ORDER BY seq LIMIT ?4",
-        )?;
-        let mut rows = stmt.query(params![lo, hi, after as i64, limit as i64 + 1])?;
         let mut page = FeedPage {
             rows: Vec::new(),
             more: false,
         };
         let mut bytes = 0usize;
-        while let Some(r) = rows.next()? {
-            if page.rows.len() == limit as usize || bytes >= max_bytes {
-                page.more = true;
-                break;
-            }
-            let doc: Vec<u8> = r.get(1)?;
-            bytes += doc.len();
-            let heads: Vec<u8> = r.get(5)?;
-            page.rows.push(FeedRow {
-                id: r.get(0)?,
-                bytes: doc,
-                seq: r.get(2)?,
-                logged_in: r.get(3)?,
-                admin_count: r.get(4)?,
-                heads: wire::heads::to_wire(&wire::heads::decode(&heads)),
-                record: r.get(6)?,
-                complete: r.get(7)?,
-            });
-        }
+        self.db.each(
+            "SELECT id, bytes, seq, logged_in, admin_count, heads, record, complete
+             FROM orgs INDEXED BY orgs_feed
+             WHERE seq > ?3 AND path >= ?1 AND path < ?2 ORDER BY seq LIMIT ?4",
+            params![&lo, &hi, after as i64, i64::from(limit) + 1],
+            |r| {
+                if page.rows.len() == limit as usize || bytes >= max_bytes {
+                    page.more = true;
+                    return Ok(false);
+                }
+                let doc = r.bytes(1)?.to_vec();
+                bytes += doc.len();
+                page.rows.push(FeedRow {
+                    id: r.text(0)?,
+                    bytes: doc,
+                    seq: r.int(2)?,
+                    logged_in: r.flag(3)?,
+                    admin_count: r.int(4)?,
+                    heads: wire::heads::to_wire(&wire::heads::decode(r.bytes(5)?)),
+                    record: r.text(6)?,
+                    complete: r.flag(7)?,
+                });
+                Ok(true)
+            },
+        )?;
         Ok(page)
     }
 }
@@ -249,28 +254,51 @@ impl Conn<'_> {
         limit: usize,
     ) -> Result<Vec<(String, i64)>> {
         let (lo, hi) = subtree_range(path);
-        let mut stmt = self.db.prepare_cached(
+        self.db.rows(
             "SELECT id, seq FROM orgs INDEXED BY orgs_feed
              WHERE seq > ?3 AND path >= ?1 AND path < ?2 ORDER BY seq LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(params![lo, hi, after as i64, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![&lo, &hi, after as i64, limit as i64],
+            |r| Ok((r.text(0)?, r.int(1)?)),
+        )
     }
 }
 
 impl Tx<'_> {
-    /// Append to the feed and return the new sequence number.
+    /// The organization `id`, read to be changed by this transaction: on PostgreSQL its row
+    /// stays locked until the transaction ends, so two processes merging into one
+    /// document take turns, the second on the first's result (SQLite has one writer).
+    pub fn lock_org(&self, id: &str) -> Result<Option<OrgRow>> {
+        let sql = match self.db.dialect() {
+            Dialect::Sqlite => format!("SELECT {ORG_COLS} FROM orgs WHERE id = ?1"),
+            Dialect::Postgres => format!("SELECT {ORG_COLS} FROM orgs WHERE id = ?1 FOR UPDATE"),
+        };
+        self.db.row(&sql, params![id], org_row)
+    }
+
+    /// Append to the feed and return the new sequence number. The counter's row stays
+    /// locked until this transaction ends, so positions commit in the order given: a pull
+    /// that read up to a position can never later find a smaller one committed.
     fn next_seq(&self, org_id: &str, account_id: Option<i64>) -> Result<i64> {
-        self.db
-            .prepare_cached("INSERT INTO feed(org_id, at, account_id) VALUES (?1, ?2, ?3)")?
-            .execute(params![org_id, now(), account_id])?;
-        Ok(self.db.last_insert_rowid())
+        let seq = self
+            .db
+            .row(
+                "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+                &[],
+                |r| r.int(0),
+            )?
+            .ok_or_else(|| Error::Internal("feed counter missing".into()))?;
+        self.db.execute(
+            "INSERT INTO feed(seq, org_id, at, account_id) VALUES (?1, ?2, ?3, ?4)",
+            params![seq, org_id, now(), account_id],
+        )?;
+        Ok(seq)
     }
 
     /// Insert or update an organization's document and projection, with a new feed entry.
-    /// Keeps the parent's live-children count in step. Returns the new sequence number.
+    /// `was` is its row as this transaction read it ([`Tx::lock_org`]): a new one is
+    /// inserted (and if another process inserted it meanwhile, the unique key sends this
+    /// transaction round again, `storage/pg.rs`). Keeps the parent's live-children count
+    /// in step. Returns the new sequence number.
     pub fn put_org(
         &self,
         a: &Accepted<'_>,
@@ -279,35 +307,55 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let seq = self.next_seq(&a.record.id, account_id)?;
         let r = a.record;
-        self.db
-            .prepare_cached(
+        let record = serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?;
+        let name_key = schemas::name::name_key(&r.short_name);
+        if was.is_some() {
+            self.db.execute(
+                "UPDATE orgs SET sort_key = ?2, deleted = ?3, category = ?4, short_name = ?5,
+                     name_key = ?6, full_name = ?7, phone = ?8, complete = ?9, seq = ?10,
+                     record = ?11, bytes = ?12, heads = ?13
+                 WHERE id = ?1",
+                params![
+                    &r.id,
+                    r.sort_key,
+                    r.deleted,
+                    &r.category,
+                    &r.short_name,
+                    &name_key,
+                    &r.full_name,
+                    &r.phone,
+                    a.complete,
+                    seq,
+                    &record,
+                    a.bytes,
+                    a.heads,
+                ],
+            )?;
+        } else {
+            self.db.execute(
                 "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category, short_name,
                               name_key, full_name, phone, complete, seq, record, bytes, heads)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-             ON CONFLICT(id) DO UPDATE SET sort_key = excluded.sort_key, deleted = excluded.deleted,
-                 category = excluded.category, short_name = excluded.short_name,
-                 name_key = excluded.name_key, full_name = excluded.full_name,
-                 phone = excluded.phone, complete = excluded.complete, seq = excluded.seq,
-                 record = excluded.record, bytes = excluded.bytes, heads = excluded.heads",
-            )?
-            .execute(params![
-                r.id,
-                r.parent,
-                a.path,
-                r.level,
-                r.sort_key,
-                r.deleted,
-                r.category,
-                r.short_name,
-                schemas::name::name_key(&r.short_name),
-                r.full_name,
-                r.phone,
-                a.complete,
-                seq,
-                serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?,
-                a.bytes,
-                a.heads,
-            ])?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    &r.id,
+                    &r.parent,
+                    a.path,
+                    r.level,
+                    r.sort_key,
+                    r.deleted,
+                    &r.category,
+                    &r.short_name,
+                    &name_key,
+                    &r.full_name,
+                    &r.phone,
+                    a.complete,
+                    seq,
+                    &record,
+                    a.bytes,
+                    a.heads,
+                ],
+            )?;
+        }
         let was_live = was.is_some_and(|w| !w.deleted);
         let delta: i64 = match (was_live, !r.deleted) {
             (false, true) => 1,
@@ -315,9 +363,10 @@ impl Tx<'_> {
             _ => 0,
         };
         if delta != 0 && !r.parent.is_empty() {
-            self.db
-                .prepare_cached("UPDATE orgs SET live_children = live_children + ?1 WHERE id = ?2")?
-                .execute(params![delta, r.parent])?;
+            self.db.execute(
+                "UPDATE orgs SET live_children = live_children + ?1 WHERE id = ?2",
+                params![delta, &r.parent],
+            )?;
         }
         Ok(seq)
     }
@@ -327,21 +376,22 @@ impl Tx<'_> {
     /// facts.
     pub fn touch_org(&self, org_id: &str, account_id: Option<i64>) -> Result<()> {
         let seq = self.next_seq(org_id, account_id)?;
-        self.db
-            .prepare_cached("UPDATE orgs SET seq = ?1 WHERE id = ?2")?
-            .execute(params![seq, org_id])?;
+        self.db.execute(
+            "UPDATE orgs SET seq = ?1 WHERE id = ?2",
+            params![seq, org_id],
+        )?;
         Ok(())
     }
 
     /// Count `n` more admins of `org_id`, logged in if `logged_in` (the projection's
     /// facts; the feed is the caller's: [`Tx::touch_org`]).
     pub fn add_admins(&self, org_id: &str, n: i64, logged_in: bool) -> Result<()> {
-        self.db
-            .prepare_cached(
-                "UPDATE orgs SET admin_count = admin_count + ?1, logged_in = MAX(logged_in, ?2)
-                 WHERE id = ?3",
-            )?
-            .execute(params![n, logged_in, org_id])?;
+        self.db.execute(
+            "UPDATE orgs SET admin_count = admin_count + ?1,
+                 logged_in = CASE WHEN ?2 <> 0 THEN 1 ELSE logged_in END
+             WHERE id = ?3",
+            params![n, logged_in, org_id],
+        )?;
         Ok(())
     }
 
@@ -349,7 +399,7 @@ impl Tx<'_> {
     pub fn mark_logged_in(&self, org_id: &str) -> Result<bool> {
         let first = self.db.execute(
             "UPDATE orgs SET logged_in = 1 WHERE id = ?1 AND logged_in = 0",
-            [org_id],
+            params![org_id],
         )?;
         Ok(first == 1)
     }
@@ -379,7 +429,7 @@ impl Tx<'_> {
                  short_name, name_key, full_name, phone, complete, live_children,
                  admin_count, logged_in, seq, record, bytes, heads)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?1, '', '', ?8, ?9, 0, ?10, 0,
-                     '{}', x'', x'')",
+                     '{}', ?11, ?11)",
             params![
                 o.id,
                 o.parent,
@@ -390,7 +440,8 @@ impl Tx<'_> {
                 o.category,
                 o.complete,
                 o.live_children,
-                o.logged_in
+                o.logged_in,
+                &b""[..]
             ],
         )?;
         Ok(())

@@ -1,9 +1,9 @@
 //! The `meta` table (key → text): the mark that the pre-initialized tree is in place, and
 //! the campaign schedule (`crate::schedule`), stored as JSON.
 
-use rusqlite::{OptionalExtension, params};
 use schemas::progress::Schedule;
 
+use super::sql::params;
 use super::{Conn, Tx, now};
 use crate::error::{Error, Result};
 
@@ -27,17 +27,23 @@ impl Conn<'_> {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .db
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        self.db
+            .row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.text(0)
+            })
     }
 }
 
 impl Tx<'_> {
-    /// Mark the pre-initialized tree as in place.
-    pub fn mark_initialized(&self) -> Result<()> {
-        self.set_meta(INITIALIZED, &now().to_string())
+    /// Mark the pre-initialized tree as in place, unless it is marked already: whether
+    /// this transaction marked it (and is to write the tree). Of two processes claiming
+    /// at once, the second waits for the first's commit and then finds the mark.
+    pub fn claim_initialization(&self) -> Result<bool> {
+        let claimed = self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![INITIALIZED, &now().to_string()],
+        )?;
+        Ok(claimed == 1)
     }
 
     /// Store the campaign schedule (checked by the caller), replacing the one stored.

@@ -1,13 +1,18 @@
-//! The server's storage: one SQLite file (WAL) holding every organization's document, its
+//! The server's storage: the database holding every organization's document, its
 //! relational projection (for authorization, cross-document rules and progress), the
 //! change feed, accounts, login sessions, registration codes, author records, progress
 //! snapshots, the campaign schedule and the audit log. Every SQL statement of the server
-//! is here, and nothing else in the server names SQLite (errors aside: `crate::error`).
+//! is here, and nothing else in the server names a database engine (errors aside:
+//! `crate::error`).
 //!
-//! [`Store`] owns the connections: one writer (SQLite has one; [`Store::transaction`]) and
-//! a few read-only connections ([`Store::read`], which never wait for a write). The work
-//! of a read or a transaction is the methods of [`Conn`] (reads) and [`Tx`] (writes; a
-//! `Tx` reads as a `Conn` too), by table family:
+//! Two engines, one set of behaviours: an embedded SQLite file (WAL; the default, for a
+//! city or a test: `lite`) or a PostgreSQL server that several server processes share
+//! (`pg`). Each statement is written once (`sql`) and runs on either; the schema is a list
+//! of numbered migrations per engine (`schema`), applied when a store opens.
+//!
+//! [`Store`] owns the connections. The work of a read ([`Store::read`]) or a transaction
+//! ([`Store::transaction`]) is the methods of [`Conn`] (reads) and [`Tx`] (writes; a `Tx`
+//! reads as a `Conn` too), by table family:
 //!
 //! - `docs`: the organizations (documents and projection) and the change feed;
 //! - `accounts`: accounts, login sessions and registration codes;
@@ -15,60 +20,72 @@
 //! - `progress`: the reads of progress supervision and its report (the projection, with
 //!   accounts and codes);
 //! - `snapshots`: the daily progress snapshots;
-//! - `meta`: the initialized mark and the campaign schedule; `audit`: the audit log;
-//! - `schema`: the tables and indexes.
-//!
-//! This is the boundary a second backend (PostgreSQL) implements.
+//! - `limits`: the counters of the guessing limits (shared by every process);
+//! - `meta`: the initialized mark and the campaign schedule; `audit`: the audit log.
 
 mod accounts;
 mod audit;
 mod authors;
 mod docs;
+mod lite;
 mod meta;
+mod pg;
 mod progress;
 mod schema;
 mod snapshots;
+pub(crate) mod sql;
 
-use std::path::Path;
-use std::sync::{Condvar, Mutex};
-
-use parking_lot::MutexGuard;
-use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
 
 pub use accounts::{CodeRow, LoginRow, NewAccount, SessionRow};
 pub use authors::{AuthorRecordRow, AuthorRow};
 #[cfg(test)]
 pub(crate) use docs::RawOrg;
 pub use docs::{Accepted, FeedPage, FeedRow, LevelSummary, OrgDoc, OrgRow};
+pub use pg::{drop_database, scratch_database};
 pub use progress::{OpenCodes, UnitRow, UnitScan};
+pub use schema::LATEST as SCHEMA_VERSION;
 pub use snapshots::{Snapshot, SnapshotRow};
+pub use sql::Dialect;
 
-use crate::error::Result;
+use sql::Db;
 
-/// How long a write waits for another process's write lock (an operator command, a
-/// backup) before the request is answered "busy, retry" (503 `store.busy`): short, so one
-/// stuck writer cannot hold every request for long.
+use crate::error::{Error, Result};
+
+/// How long a write waits for another writer's lock (another process's write on SQLite,
+/// a row another transaction holds on PostgreSQL) before the request is answered "busy,
+/// retry" (503 `store.busy`): short, so one stuck writer cannot hold every request for long.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Read connections: reads run on these, beside the one writer, and WAL lets them see the
-/// last committed state while a write is in progress.
-pub const READERS: usize = 4;
+/// Where the data lives: `--database` (`ZHTJ_DATABASE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file (the default: `zhtj-server.sqlite3` in the data directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`), and optionally a streaming replica that
+    /// reads which may lag (progress, reports, pulls) go to.
+    Postgres {
+        url: String,
+        replica: Option<String>,
+        /// Connections this process keeps to each (`--database-pool`).
+        pool: u32,
+    },
+}
 
-/// The server's database: one write connection (SQLite has one writer) and a few
-/// read-only connections.
+/// The server's database.
 pub struct Store {
-    writer: parking_lot::Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    reader_free: Condvar,
-    /// `:memory:` (fuzzing, tests): every connection would be a database of its own, so
-    /// reads use the writer.
-    in_memory: bool,
+    engine: Engine,
+}
+
+enum Engine {
+    Sqlite(lite::Lite),
+    Postgres(pg::Pg),
 }
 
 /// A read of the database: one consistent snapshot ([`Store::read`]), or the reads of a
 /// transaction (a [`Tx`] derefs to it). Its methods are the server's queries.
 pub struct Conn<'c> {
-    db: &'c Connection,
+    db: Db<'c>,
 }
 
 /// A write transaction ([`Store::transaction`]): committed if the work returns Ok, rolled
@@ -86,11 +103,26 @@ impl<'c> std::ops::Deref for Tx<'c> {
 }
 
 impl Conn<'_> {
-    /// The SQLite connection itself, for tests and benchmarks that build or inspect the
-    /// file directly. The server's own code never calls it: its statements are this
-    /// module's methods.
-    pub fn sqlite(&self) -> &Connection {
-        self.db
+    /// The SQLite connection itself, for tests and benchmarks that build or inspect an
+    /// SQLite file directly (`None` on PostgreSQL). The server's own code never calls it:
+    /// its statements are this module's methods.
+    pub fn sqlite(&self) -> &rusqlite::Connection {
+        match self.db {
+            Db::Sqlite(c) => c,
+            Db::Postgres(_) => panic!("Conn::sqlite on a PostgreSQL store"),
+        }
+    }
+
+    /// The engine this read runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// Every row of a query of the tests (a `SELECT` written for both engines, `?N`
+    /// parameters all text), each column as text (`None`: null; bytes as hex).
+    pub fn inspect(&self, sql: &str, params: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+        let values: Vec<sql::Value<'_>> = params.iter().map(|p| sql::Value::Text(p)).collect();
+        self.db.rows(sql, &values, |r| r.all_text())
     }
 }
 
@@ -107,111 +139,66 @@ fn subtree_range(path: &str) -> (String, String) {
 }
 
 impl Store {
-    /// Open (creating if needed) the database file with durable settings.
+    /// Open (creating if needed) the SQLite file at `path` with durable settings.
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(schema::SCHEMA)?;
-        let in_memory = path == Path::new(":memory:");
-        let readers = (0..if in_memory { 0 } else { READERS })
-            .map(|_| {
-                let r = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                r.busy_timeout(BUSY_TIMEOUT)?;
-                Ok(r)
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Store {
-            writer: parking_lot::Mutex::new(conn),
-            readers: Mutex::new(readers),
-            reader_free: Condvar::new(),
-            in_memory,
+            engine: Engine::Sqlite(lite::Lite::open(path)?),
         })
     }
 
-    /// Exclusive access to the write connection (writes are serialized; SQLite has one
-    /// writer).
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // parking_lot's lock is not poisoned by a panic: SQLite rolls back an unfinished
-        // transaction, so the connection stays usable.
-        self.writer.lock()
+    /// Open the database at `location`, bringing its schema up to date.
+    pub fn connect(location: &Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => Store::open(path),
+            Location::Postgres { url, replica, pool } => Ok(Store {
+                engine: Engine::Postgres(pg::Pg::connect(url, replica.as_deref(), *pool)?),
+            }),
+        }
     }
 
-    /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise. The
-    /// lock is then handed to the longest waiting writer, if any, so that a writer in a
-    /// loop (a long push's parts) cannot keep it from the others.
-    pub fn transaction<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let out = (|| {
-            let tx = conn.transaction()?;
-            let out = f(&Tx {
-                conn: Conn { db: &tx },
-            })?;
-            tx.commit()?;
-            Ok(out)
-        })();
-        MutexGuard::unlock_fair(conn);
-        out
+    /// The engine.
+    pub fn dialect(&self) -> Dialect {
+        match self.engine {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Run `f` in one transaction: committed if it returns Ok, rolled back otherwise. On
+    /// PostgreSQL, a transaction that lost a race (a deadlock, a unique key another
+    /// process took first) is run again from the start, on the new state: `f` may run more
+    /// than once, and must keep nothing of a run that did not commit.
+    pub fn transaction<T>(&self, f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        match &self.engine {
+            Engine::Sqlite(l) => l.transaction(f),
+            Engine::Postgres(p) => p.transaction(f),
+        }
     }
 
     /// Run `f` in a transaction that is rolled back whatever it returns (fuzzing: every
     /// run starts from the same state).
     pub fn rolled_back<T>(&self, f: impl FnOnce(&Tx<'_>) -> T) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&Tx {
-            conn: Conn { db: &tx },
-        });
-        // Dropping the transaction rolls it back.
-        drop(tx);
-        Ok(out)
+        match &self.engine {
+            Engine::Sqlite(l) => l.rolled_back(f),
+            Engine::Postgres(p) => p.rolled_back(f),
+        }
     }
 
-    /// Run `f` on a read-only connection (it never waits for a write in progress).
+    /// Run `f` on one consistent snapshot (it never waits for a write in progress).
     pub fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
-        if self.in_memory {
-            let writer = self.lock();
-            return f(&Conn { db: &writer });
+        match &self.engine {
+            Engine::Sqlite(l) => l.read(f),
+            Engine::Postgres(p) => p.read(f, false),
         }
-        let conn = {
-            let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if let Some(c) = idle.pop() {
-                    break c;
-                }
-                idle = self
-                    .reader_free
-                    .wait(idle)
-                    .unwrap_or_else(|p| p.into_inner());
-            }
-        };
-        // Returned even if `f` panics, so the pool never shrinks.
-        struct Back<'a>(&'a Store, Option<Connection>);
-        impl Drop for Back<'_> {
-            fn drop(&mut self) {
-                if let Some(c) = self.1.take() {
-                    self.0
-                        .readers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(c);
-                    self.0.reader_free.notify_one();
-                }
-            }
+    }
+
+    /// [`Store::read`] for reads that may see a slightly older state (progress, reports,
+    /// pulls): on PostgreSQL with a replica configured, they run there.
+    pub fn read_replica<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        match &self.engine {
+            Engine::Sqlite(l) => l.read(f),
+            Engine::Postgres(p) => p.read(f, true),
         }
-        let back = Back(self, Some(conn));
-        let c = back.1.as_ref().expect("connection held");
-        // One snapshot for everything `f` reads (a pull reads the feed's maximum, then the
-        // page: both of the same state).
-        c.execute_batch("BEGIN")?;
-        let out = f(&Conn { db: c });
-        // Ending a read transaction cannot lose anything; its error is not the answer.
-        let _ = c.execute_batch("COMMIT");
-        out
     }
 
     /// Whether the pre-initialized tree is in place.
@@ -219,14 +206,30 @@ impl Store {
         self.read(|c| c.is_initialized())
     }
 
-    /// Write a consistent, compacted copy of the database to `out` (`VACUUM INTO`), while
-    /// the server keeps serving.
+    /// Whether the database answers (`/readyz`).
+    pub fn ping(&self) -> Result<()> {
+        self.read(|c| c.db.batch("SELECT 1"))
+    }
+
+    /// Connections in use and open, of the primary's pool (metrics; SQLite: the readers).
+    pub fn pool_use(&self) -> (u32, u32) {
+        match &self.engine {
+            Engine::Sqlite(l) => l.pool_use(),
+            Engine::Postgres(p) => p.pool_use(),
+        }
+    }
+
+    /// Write a consistent, compacted copy of an SQLite database to `out` (`VACUUM INTO`),
+    /// while the server keeps serving. PostgreSQL is backed up with its own tools
+    /// (`pg_dump`, docs/deployment.md).
     pub fn backup(&self, out: &Path) -> Result<()> {
-        // On the write connection: VACUUM cannot run inside the read transaction of
-        // `read`. Writes wait for the copy; reads go on.
-        let conn = self.lock();
-        conn.execute("VACUUM INTO ?1", [out.to_string_lossy()])?;
-        Ok(())
+        match &self.engine {
+            Engine::Sqlite(l) => l.backup(out),
+            Engine::Postgres(_) => Err(Error::invalid(
+                "store.backup_postgres",
+                "PostgreSQL 数据库请用 pg_dump 备份(见 docs/deployment.md)",
+            )),
+        }
     }
 }
 

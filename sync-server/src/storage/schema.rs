@@ -1,7 +1,80 @@
-//! The database's tables and indexes, created (or brought up to date) when a store opens:
-//! every statement of `CREATE` and `DROP` in one place, each index with the query it serves.
+//! The database's tables and indexes, for each engine, as numbered migrations applied in
+//! order when a store opens (`schema_version` records the ones applied; a database of a
+//! later version than this program knows is refused, `store.newer_schema`). Every `CREATE`
+//! and `DROP` is here, each index with the query it serves. A new migration is appended to
+//! both lists under the same number; a published one is never edited.
+//!
+//! SQLite's version 1 is written with `IF NOT EXISTS` throughout: a database made before
+//! migrations were numbered takes it as is and is then at version 1.
 
-pub(super) const SCHEMA: &str = r#"
+use super::sql::{Db, Dialect, params};
+use crate::error::{Error, Result};
+
+/// A migration: its number and its statements.
+pub(super) struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+/// The migrations of `dialect`, in order.
+pub(super) fn migrations(dialect: Dialect) -> &'static [Migration] {
+    match dialect {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    }
+}
+
+/// The version a database is at once every migration is applied.
+pub const LATEST: i64 = 1;
+
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    sql: SQLITE_V1,
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: POSTGRES_V1,
+}];
+
+/// The table of applied migrations (both engines).
+pub(super) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    version    BIGINT PRIMARY KEY,
+    applied_at BIGINT NOT NULL
+)";
+
+/// Bring the database of `db` up to [`LATEST`], in the caller's transaction (which holds
+/// the database's write lock on SQLite, an advisory lock on PostgreSQL: processes starting
+/// together migrate one at a time). A database of a later version is refused: this
+/// program would misread it.
+pub(super) fn migrate(db: &Db<'_>, dialect: Dialect) -> Result<()> {
+    db.batch(VERSION_TABLE)?;
+    let current = db
+        .row(
+            "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_version",
+            &[],
+            |r| r.int(0),
+        )?
+        .unwrap_or(0);
+    if current > LATEST {
+        return Err(Error::invalid(
+            "store.newer_schema",
+            format!(
+                "数据库结构版本为 {current},本程序只认识到版本 {LATEST}:请使用更新的 zhtj-server"
+            ),
+        ));
+    }
+    for m in migrations(dialect).iter().filter(|m| m.version > current) {
+        db.batch(m.sql)?;
+        db.execute(
+            "INSERT INTO schema_version(version, applied_at) VALUES (?1, ?2)",
+            params![m.version, super::now()],
+        )?;
+    }
+    Ok(())
+}
+
+const SQLITE_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -43,6 +116,15 @@ CREATE TABLE IF NOT EXISTS feed (
     at         INTEGER NOT NULL,
     account_id INTEGER
 );
+-- The last feed position given out (storage/docs.rs `next_seq`): one row, whose lock a
+-- writer holds from its first feed entry to its commit, so feed positions commit in order
+-- (a pull never passes a position whose transaction is still open). SQLite has one writer
+-- anyway; PostgreSQL has many.
+CREATE TABLE IF NOT EXISTS feed_counter (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO feed_counter(id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM feed;
 CREATE TABLE IF NOT EXISTS accounts (
     id            INTEGER PRIMARY KEY,
     org_id        TEXT NOT NULL,
@@ -112,4 +194,113 @@ CREATE TABLE IF NOT EXISTS change_authors (
     received_at INTEGER NOT NULL,     -- unix seconds
     PRIMARY KEY (doc_id, hash)
 ) WITHOUT ROWID;
+"#;
+
+/// Version 1 on PostgreSQL: the tables of SQLite's version 1, with every integer `BIGINT`
+/// (flags 0/1, as SQLite stores them), bytes `BYTEA`, and text in the "C" collation (byte
+/// order, as SQLite's BINARY: a subtree is a range of paths).
+const POSTGRES_V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE orgs (
+    id            TEXT COLLATE "C" PRIMARY KEY,
+    parent        TEXT COLLATE "C" NOT NULL,
+    path          TEXT COLLATE "C" NOT NULL,
+    level         BIGINT NOT NULL,
+    sort_key      BIGINT NOT NULL,
+    deleted       BIGINT NOT NULL,
+    category      TEXT COLLATE "C" NOT NULL,
+    short_name    TEXT COLLATE "C" NOT NULL,
+    name_key      TEXT COLLATE "C" NOT NULL,
+    full_name     TEXT NOT NULL,
+    phone         TEXT NOT NULL,
+    complete      BIGINT NOT NULL,
+    live_children BIGINT NOT NULL DEFAULT 0,
+    admin_count   BIGINT NOT NULL DEFAULT 0,
+    logged_in     BIGINT NOT NULL DEFAULT 0,
+    seq           BIGINT NOT NULL,
+    record        TEXT NOT NULL,
+    bytes         BYTEA NOT NULL,
+    heads         BYTEA NOT NULL
+);
+CREATE INDEX orgs_path ON orgs(path);
+CREATE INDEX orgs_parent ON orgs(parent, sort_key);
+CREATE INDEX orgs_feed ON orgs(seq, path);
+CREATE UNIQUE INDEX orgs_sibling_name ON orgs(parent, name_key)
+    WHERE deleted = 0 AND name_key <> '';
+CREATE INDEX orgs_subtree ON orgs(path, deleted, level, category, logged_in,
+    complete, live_children, admin_count);
+CREATE INDEX orgs_level_path ON orgs(level, path, deleted, admin_count);
+CREATE INDEX orgs_short_name ON orgs(short_name) WHERE deleted = 0;
+CREATE TABLE feed (
+    seq        BIGINT PRIMARY KEY,
+    org_id     TEXT COLLATE "C" NOT NULL,
+    at         BIGINT NOT NULL,
+    account_id BIGINT
+);
+CREATE TABLE feed_counter (
+    id  BIGINT PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO feed_counter(id, seq) VALUES (1, 0);
+CREATE TABLE accounts (
+    id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    org_id        TEXT COLLATE "C" NOT NULL,
+    role          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    id_number     TEXT NOT NULL,
+    mobile        TEXT COLLATE "C" NOT NULL,
+    join_ym       TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    last_login    BIGINT,
+    UNIQUE (mobile, org_id)
+);
+CREATE INDEX accounts_org ON accounts(org_id);
+CREATE TABLE sessions (
+    token_hash BYTEA PRIMARY KEY,
+    account_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked    BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE codes (
+    code       TEXT COLLATE "C" PRIMARY KEY,
+    org_id     TEXT COLLATE "C" NOT NULL,
+    issued_by  TEXT NOT NULL,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_by    BIGINT,
+    used_at    BIGINT
+);
+CREATE INDEX codes_org ON codes(org_id);
+CREATE INDEX codes_open ON codes(org_id, expires_at) WHERE used_by IS NULL;
+CREATE TABLE audit (
+    id         BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    at         BIGINT NOT NULL,
+    account_id BIGINT,
+    action     TEXT NOT NULL,
+    org_id     TEXT,
+    detail     TEXT NOT NULL
+);
+CREATE TABLE progress_snapshots (
+    org_id           TEXT COLLATE "C" NOT NULL,
+    day              TEXT COLLATE "C" NOT NULL,
+    level            BIGINT NOT NULL,
+    total            BIGINT NOT NULL,
+    logged_in        BIGINT NOT NULL,
+    complete         BIGINT NOT NULL,
+    created_children BIGINT NOT NULL,
+    branches         BIGINT NOT NULL,
+    PRIMARY KEY (org_id, day, level)
+);
+CREATE TABLE change_authors (
+    doc_id      TEXT COLLATE "C" NOT NULL,
+    hash        BYTEA NOT NULL,
+    account_id  BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (doc_id, hash)
+);
 "#;

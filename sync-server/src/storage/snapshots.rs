@@ -1,10 +1,10 @@
 //! Progress snapshots (`progress_snapshots`): an organization's counts per level below it
 //! on a day (Beijing), what the "every two days" report compares with.
 
-use rusqlite::params;
 use schemas::progress::{LevelCounts, format_date};
 use time::Date;
 
+use super::sql::{RowRef, params};
 use super::{Conn, Tx};
 use crate::error::Result;
 
@@ -25,15 +25,15 @@ pub struct SnapshotRow {
     pub counts: LevelCounts,
 }
 
-fn level_counts(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u8, LevelCounts)> {
+fn level_counts(r: &RowRef<'_>) -> Result<(u8, LevelCounts)> {
     Ok((
-        r.get(0)?,
+        r.level(0)?,
         LevelCounts {
-            total: r.get::<_, i64>(1)? as u64,
-            logged_in: r.get::<_, i64>(2)? as u64,
-            info_complete: r.get::<_, i64>(3)? as u64,
-            created_children: r.get::<_, i64>(4)? as u64,
-            branches: r.get::<_, i64>(5)? as u64,
+            total: r.int(1)? as u64,
+            logged_in: r.int(2)? as u64,
+            info_complete: r.int(3)? as u64,
+            created_children: r.int(4)? as u64,
+            branches: r.int(5)? as u64,
         },
     ))
 }
@@ -41,31 +41,29 @@ fn level_counts(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u8, LevelCounts)> {
 impl Conn<'_> {
     /// Whether `org_id` has a snapshot of `day`.
     pub fn has_snapshot(&self, org_id: &str, day: Date) -> Result<bool> {
-        Ok(self
-            .db
-            .prepare_cached(
-                "SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1",
-            )?
-            .exists(params![org_id, format_date(day)])?)
+        self.db.exists(
+            "SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1",
+            params![org_id, &format_date(day)],
+        )
     }
 
     /// The latest snapshot of `org_id` taken before `day`.
     pub fn latest_snapshot_before(&self, org_id: &str, day: Date) -> Result<Option<Snapshot>> {
-        let prev: Option<String> = self
+        let prev = self
             .db
-            .prepare_cached(
+            .row(
                 "SELECT MAX(day) FROM progress_snapshots WHERE org_id = ?1 AND day < ?2",
+                params![org_id, &format_date(day)],
+                |r| Ok(r.opt_str(0)?.map(str::to_owned)),
             )?
-            .query_row(params![org_id, format_date(day)], |r| r.get(0))?;
+            .flatten();
         prev.map(|day| {
-            let levels = self
-                .db
-                .prepare_cached(
-                    "SELECT level, total, logged_in, complete, created_children, branches
-                     FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 ORDER BY level",
-                )?
-                .query_map(params![org_id, day], level_counts)?
-                .collect::<rusqlite::Result<_>>()?;
+            let levels = self.db.rows(
+                "SELECT level, total, logged_in, complete, created_children, branches
+                 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 ORDER BY level",
+                params![org_id, &day],
+                level_counts,
+            )?;
             Ok(Snapshot { day, levels })
         })
         .transpose()
@@ -74,22 +72,20 @@ impl Conn<'_> {
     /// The latest `limit` rows of `org_id`'s snapshots: the newest day first, each day's
     /// levels top first.
     pub fn snapshot_rows(&self, org_id: &str, limit: i64) -> Result<Vec<SnapshotRow>> {
-        Ok(self
-            .db
-            .prepare_cached(
-                "SELECT level, total, logged_in, complete, created_children, branches, day
-                 FROM progress_snapshots WHERE org_id = ?1
-                 ORDER BY day DESC, level LIMIT ?2",
-            )?
-            .query_map(params![org_id, limit], |r| {
+        self.db.rows(
+            "SELECT level, total, logged_in, complete, created_children, branches, day
+             FROM progress_snapshots WHERE org_id = ?1
+             ORDER BY day DESC, level LIMIT ?2",
+            params![org_id, limit],
+            |r| {
                 let (level, counts) = level_counts(r)?;
                 Ok(SnapshotRow {
-                    day: r.get(6)?,
+                    day: r.text(6)?,
                     level,
                     counts,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?)
+            },
+        )
     }
 }
 
@@ -105,34 +101,32 @@ impl Tx<'_> {
     ) -> Result<()> {
         let day = format_date(day);
         if replace {
-            self.db
-                .prepare_cached("DELETE FROM progress_snapshots WHERE org_id = ?1 AND day = ?2")?
-                .execute(params![org_id, day])?;
-        } else if self
-            .db
-            .prepare_cached(
-                "SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1",
-            )?
-            .exists(params![org_id, day])?
-        {
+            self.db.execute(
+                "DELETE FROM progress_snapshots WHERE org_id = ?1 AND day = ?2",
+                params![org_id, &day],
+            )?;
+        } else if self.db.exists(
+            "SELECT 1 FROM progress_snapshots WHERE org_id = ?1 AND day = ?2 LIMIT 1",
+            params![org_id, &day],
+        )? {
             return Ok(());
         }
-        let mut insert = self.db.prepare_cached(
-            "INSERT OR IGNORE INTO progress_snapshots
-                 (org_id, day, level, total, logged_in, complete, created_children, branches)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
         for (level, k) in levels {
-            insert.execute(params![
-                org_id,
-                day,
-                level,
-                k.total as i64,
-                k.logged_in as i64,
-                k.info_complete as i64,
-                k.created_children as i64,
-                k.branches as i64
-            ])?;
+            self.db.execute(
+                "INSERT INTO progress_snapshots
+                     (org_id, day, level, total, logged_in, complete, created_children, branches)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                params![
+                    org_id,
+                    &day,
+                    *level,
+                    k.total as i64,
+                    k.logged_in as i64,
+                    k.info_complete as i64,
+                    k.created_children as i64,
+                    k.branches as i64
+                ],
+            )?;
         }
         Ok(())
     }

@@ -11,12 +11,20 @@ pub use schemas::generate::{numbered_id_number as id_number, numbered_mobile as 
 /// `zhtj-server --data <data> serve --listen 127.0.0.1:0` at log level `log`, without the
 /// environment variables that would change its settings, stdin closed and stdout piped (the
 /// start-up lines give the address and the first code). The caller chooses stderr.
+///
+/// When the tests run on PostgreSQL (`ZHTJ_TEST_POSTGRES`, `scripts/pg.sh`), the server
+/// stores in a database of its own there, named in `<data>/database-url` so that a
+/// restart on the same data directory finds it again.
 pub fn server_command(data: &Path, log: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zhtj-server"));
+    command.arg("--data").arg(data);
+    if let Some(url) = database_url(data) {
+        command.arg("--database").arg(url);
+    }
     command
-        .arg("--data")
-        .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("ZHTJ_DATABASE")
+        .env_remove("ZHTJ_DATABASE_REPLICA")
         .env_remove("ZHTJ_SERVER_DATA")
         .env_remove("ZHTJ_LISTEN")
         .env_remove("ZHTJ_JOIN_CUTOFF")
@@ -28,6 +36,22 @@ pub fn server_command(data: &Path, log: &str) -> Command {
 }
 
 pub mod raw;
+
+/// The PostgreSQL database of the server on `data` when the tests run on PostgreSQL (made
+/// on first use and remembered in the data directory); `None` on SQLite.
+pub fn database_url(data: &Path) -> Option<String> {
+    let admin = std::env::var("ZHTJ_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let file = data.join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url);
+    }
+    let url = sync_server::storage::scratch_database(&admin).expect("a scratch database");
+    std::fs::create_dir_all(data).expect("data directory");
+    std::fs::write(&file, &url).expect("database-url");
+    Some(url)
+}
 
 /// Read a started `zhtj-server`'s stdout (piped) up to its "Ctrl+C" line: its URL and, on
 /// first start, the first administrator's code ("" otherwise). The rest of stdout is
