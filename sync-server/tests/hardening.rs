@@ -18,7 +18,9 @@ use schemas::org::{OrgRecord, SCHEMA_VERSION};
 
 mod common;
 use common::raw::{self, Answer};
-use common::{id_number, memory_mib, mobile, server_command, wait_for_start};
+use common::{
+    id_number, memory_mib, mobile, server_command, sqlite_server_command, wait_for_start,
+};
 
 const CITY: &str = "org-5101";
 const PASSWORD: &str = "Chengdu2017pass";
@@ -48,7 +50,19 @@ impl Server {
         args: &[&str],
         adjust: impl FnOnce(&mut std::process::Command),
     ) -> Server {
-        let mut command = server_command(data, "warn");
+        Server::spawn(server_command(data, "warn"), args, adjust)
+    }
+
+    /// On the SQLite file in `data`, whatever the tests run on (the file on a full disk).
+    fn start_sqlite(data: &Path) -> Server {
+        Server::spawn(sqlite_server_command(data, "warn"), &[], |_| {})
+    }
+
+    fn spawn(
+        mut command: std::process::Command,
+        args: &[&str],
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Server {
         command.args(args).stderr(Stdio::null());
         adjust(&mut command);
         let mut child = command.spawn().expect("spawn zhtj-server");
@@ -620,7 +634,8 @@ impl Drop for SmallDisk {
 #[test]
 fn on_a_full_disk_progress_is_read_logout_revokes_and_writes_come_back() {
     let disk = SmallDisk::mount(16);
-    let server = Server::start(&disk.path().join("data"), &[]);
+    // The SQLite file on a full disk (PostgreSQL's disk is its server's, not this one).
+    let server = Server::start_sqlite(&disk.path().join("data"));
     let token = server.city_admin();
     let other = server.login();
     disk.fill();

@@ -12,7 +12,8 @@
 //! push answer back. The server restarts on the same data directory (a new port; the session
 //! is in the database) and the test checks:
 //!
-//! 1. `PRAGMA integrity_check` is "ok" on the server's database, and its projection agrees
+//! 1. `PRAGMA integrity_check` is "ok" on the server's database (SQLite; on PostgreSQL,
+//!    when the tests run there, the database is its own), and its projection agrees
 //!    with itself (live-children counts, feed positions, paths, projected columns);
 //! 2. every stored document loads, reads as its `record` column, and has the `heads`
 //!    column as its heads: no half-applied document;
@@ -48,7 +49,7 @@ use tempfile::TempDir;
 use wire::{doc, heads};
 
 mod common;
-use common::{id_number, mobile, server_command};
+use common::{database_url, id_number, mobile, server_command};
 
 const CITY: &str = "org-5101";
 const DEFAULT_CYCLES: usize = 10;
@@ -398,18 +399,72 @@ fn integrity(c: &Connection) -> Vec<String> {
         .unwrap()
 }
 
-fn count(c: &Connection, sql: &str) -> i64 {
-    c.query_row(sql, [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// The rows of a query of the server's database on `data` (written for both engines),
+/// each column as text (integers in decimal, bytes in hex): a read-only connection to the
+/// SQLite file beside the running server, or a connection to its PostgreSQL database.
+fn server_rows(data: &Path, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
+    if let Some(url) = database_url(data) {
+        let store =
+            sync_server::storage::Store::connect(&sync_server::storage::Location::Postgres {
+                url,
+                replica: None,
+                pool: 1,
+            })
+            .expect("the server's PostgreSQL database");
+        return store
+            .read(|c| c.inspect(sql, params))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    use rusqlite::types::ValueRef;
+    let c = open_ro(&data.join("zhtj-server.sqlite3"));
+    let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let n = stmt.column_count();
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(v) => Some(v.to_string()),
+                    ValueRef::Real(v) => Some(v.to_string()),
+                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Some(hex_bytes(b)),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn count(data: &Path, sql: &str) -> i64 {
+    server_rows(data, sql, &[])[0][0]
+        .as_deref()
+        .expect("a count")
+        .parse()
+        .expect("an integer")
 }
 
 /// Checks 1 and 2 on the server's database; returns every document, loaded and checked.
-fn check_server(db: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
-    let c = open_ro(db);
-    assert_eq!(integrity(&c), ["ok"], "{ctx}: server integrity_check");
+fn check_server(data: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
+    if database_url(data).is_none() {
+        let c = open_ro(&data.join("zhtj-server.sqlite3"));
+        assert_eq!(integrity(&c), ["ok"], "{ctx}: server integrity_check");
+    }
     assert_eq!(
         count(
-            &c,
+            data,
             "SELECT COUNT(*) FROM orgs o WHERE o.live_children <>
                (SELECT COUNT(*) FROM orgs k WHERE k.parent = o.id AND k.deleted = 0)"
         ),
@@ -418,7 +473,7 @@ fn check_server(db: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
     );
     assert_eq!(
         count(
-            &c,
+            data,
             "SELECT COUNT(*) FROM orgs o WHERE NOT EXISTS
                (SELECT 1 FROM feed f WHERE f.seq = o.seq AND f.org_id = o.id)"
         ),
@@ -427,19 +482,19 @@ fn check_server(db: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
     );
     assert_eq!(
         count(
-            &c,
+            data,
             "SELECT COUNT(*) FROM orgs o JOIN orgs p ON p.id = o.parent
              WHERE o.path <> p.path || o.id || '/'"
         ),
         0,
         "{ctx}: paths extend the parent's path"
     );
-    let mut stmt = c
-        .prepare(
-            "SELECT id, parent, path, level, sort_key, deleted, category, short_name,
-                    full_name, phone, record, bytes, heads FROM orgs",
-        )
-        .unwrap();
+    let rows = server_rows(
+        data,
+        "SELECT id, parent, path, level, sort_key, deleted, category, short_name,
+                full_name, phone, record, bytes, heads FROM orgs",
+        &[],
+    );
     type Row = (
         String,
         String,
@@ -455,27 +510,28 @@ fn check_server(db: &Path, ctx: &str) -> HashMap<String, ServerDoc> {
         Vec<u8>,
         Vec<u8>,
     );
-    let rows: Vec<Row> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-                r.get(12)?,
-            ))
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().expect("not null");
+            let int = |i: usize| text(i).parse::<i64>().expect("an integer");
+            (
+                text(0),
+                text(1),
+                text(2),
+                int(3) as u8,
+                int(4),
+                int(5) != 0,
+                text(6),
+                text(7),
+                text(8),
+                text(9),
+                text(10),
+                unhex(&text(11)),
+                unhex(&text(12)),
+            )
         })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .collect();
     let mut out = HashMap::with_capacity(rows.len());
     for (
         id,
@@ -654,30 +710,24 @@ fn check_acknowledged(
 }
 
 /// Check 4 after a full sync: same documents, same records, heads acknowledged.
-fn check_converged(replica: &Replica, db: &Path, ctx: &str) -> usize {
+fn check_converged(replica: &Replica, data: &Path, ctx: &str) -> usize {
     assert_eq!(
         replica.counts().unwrap().1,
         0,
         "{ctx}: nothing pending after the sync"
     );
-    let c = open_ro(db);
-    let server: HashMap<String, (OrgRecord, Vec<ChangeHash>)> = c
-        .prepare("SELECT id, record, heads FROM orgs WHERE path LIKE ?1")
-        .unwrap()
-        .query_map([format!("%/{CITY}/%")], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })
-        .unwrap()
-        .map(|row| {
-            let (id, rec, heads) = row.unwrap();
-            let rec: OrgRecord = serde_json::from_str(&rec).unwrap();
-            (id, (rec, sorted(heads::decode(&heads))))
-        })
-        .collect();
+    let server: HashMap<String, (OrgRecord, Vec<ChangeHash>)> = server_rows(
+        data,
+        "SELECT id, record, heads FROM orgs WHERE path LIKE ?1",
+        &[&format!("%/{CITY}/%")],
+    )
+    .into_iter()
+    .map(|r| {
+        let text = |i: usize| r[i].clone().expect("not null");
+        let rec: OrgRecord = serde_json::from_str(&text(1)).unwrap();
+        (text(0), (rec, sorted(heads::decode(&unhex(&text(2))))))
+    })
+    .collect();
     let local = local_docs(replica.path());
     let local_ids: HashSet<&str> = local.iter().map(|l| l.id.as_str()).collect();
     let server_ids: HashSet<&str> = server.keys().map(String::as_str).collect();
@@ -776,7 +826,6 @@ fn a_killed_server_keeps_every_acknowledged_push_and_no_half_applied_document() 
 
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("server");
-    let db = data.join("zhtj-server.sqlite3");
     let replica_path = dir.path().join("replica.sqlite3");
 
     let (mut server, code) = Server::start(&data);
@@ -936,7 +985,7 @@ fn a_killed_server_keeps_every_acknowledged_push_and_no_half_applied_document() 
         remote = Remote::new(&server.url).unwrap();
         let ctx = format!("cycle {cycle} (seed {seed}, kill {kill:?}, sync ok {ok})");
 
-        let server_docs = check_server(&db, &ctx);
+        let server_docs = check_server(&data, &ctx);
         figures.server_docs_checked += server_docs.len();
         let acks = check_acknowledged(&replica, &server_docs, &ctx);
         drop(server_docs);
@@ -976,7 +1025,7 @@ fn a_killed_server_keeps_every_acknowledged_push_and_no_half_applied_document() 
         let report = sync_ok(&mut replica, &remote, &ctx);
         let recovery = t1.elapsed();
         figures.recovery_pushed += report.pushed;
-        let held = check_converged(&replica, &db, &ctx);
+        let held = check_converged(&replica, &data, &ctx);
         figures.max_docs = figures.max_docs.max(held);
         println!(
             "cycle {cycle:>3}: {n_new:>3} new, {n_edit:>2} edits, {pending:>3} pending; killed {kind} \

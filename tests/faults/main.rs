@@ -181,22 +181,17 @@ fn server_subtree(
         .state
         .store
         .read(|c| {
-            let mut stmt = c
-                .sqlite()
-                .prepare("SELECT id, record, heads FROM orgs WHERE path LIKE ?1")?;
-            let rows = stmt
-                .query_map([&like], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            c.inspect(
+                "SELECT id, record, heads FROM orgs WHERE path LIKE ?1",
+                &[&like],
+            )
         })
         .unwrap()
         .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().expect("not null");
+            (text(0), text(1), e2e::unhex(&text(2)))
+        })
         .map(|(id, rec, heads)| {
             let rec: OrgRecord = serde_json::from_str(&rec).unwrap();
             (id, (rec, sorted(heads::decode(&heads))))

@@ -48,12 +48,15 @@ fn audit_count(server: &TestServer, action: &str, detail_like: &str) -> i64 {
         .state
         .store
         .read(|c| {
-            Ok(c.sqlite().query_row(
+            c.inspect(
                 "SELECT COUNT(*) FROM audit WHERE action = ?1 AND detail LIKE ?2",
-                [action, detail_like],
-                |r| r.get(0),
-            )?)
+                &[action, detail_like],
+            )
         })
+        .unwrap()[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
         .unwrap()
 }
 
@@ -590,6 +593,37 @@ fn a_push_of_a_million_documents_is_refused_before_any_is_judged() {
 
 // ------------------------------------------------------------------ a stuck writer
 
+/// A second connection to the server's database holding what every write needs.
+enum Blocker {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
+
+impl Blocker {
+    fn hold(server: &TestServer) -> Blocker {
+        match &server.state.config.postgres {
+            None => {
+                let c = rusqlite::Connection::open(server.state.config.db_path()).unwrap();
+                c.execute_batch("BEGIN IMMEDIATE").unwrap();
+                Blocker::Sqlite(c)
+            }
+            Some(pg) => {
+                let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+                c.batch_execute("BEGIN; SELECT seq FROM feed_counter WHERE id = 1 FOR UPDATE")
+                    .unwrap();
+                Blocker::Postgres(c)
+            }
+        }
+    }
+
+    fn release(&mut self) {
+        match self {
+            Blocker::Sqlite(c) => c.execute_batch("ROLLBACK").unwrap(),
+            Blocker::Postgres(c) => c.batch_execute("ROLLBACK").unwrap(),
+        }
+    }
+}
+
 #[test]
 fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
     let server = spawn_server();
@@ -602,9 +636,9 @@ fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
         lean: false,
     })
     .unwrap();
-    // Another process (an operator command, say) takes the write lock and keeps it.
-    let blocker = rusqlite::Connection::open(server.state.config.db_path()).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Another process (an operator command, say) takes the write lock and keeps it: on
+    // SQLite the database's, on PostgreSQL the feed counter's row every write takes.
+    let mut blocker = Blocker::hold(&server);
     let url = server.url.clone();
     let pusher_token = token.clone();
     let pusher = std::thread::spawn(move || {
@@ -664,7 +698,7 @@ fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
         waited < Duration::from_secs(5),
         "the push waited {waited:?}"
     );
-    blocker.execute_batch("ROLLBACK").unwrap();
+    blocker.release();
     let doc = new_doc("org-hardening-1", JINJIANG);
     let again = push(
         &server,

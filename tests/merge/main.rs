@@ -574,15 +574,8 @@ fn registration_codes_in_documents_are_judged() {
     // Not a code that exists already (the operator's code of 团锦江区委).
     let taken: String = f
         .server
-        .state
-        .store
-        .read(|c| {
-            Ok(c.sqlite().query_row(
-                "SELECT code FROM codes WHERE org_id = ?1",
-                [JINJIANG],
-                |r| r.get(0),
-            )?)
-        })
+        .rows("SELECT code FROM codes WHERE org_id = ?1", &[JINJIANG])[0][0]
+        .clone()
         .unwrap();
     f.refused(
         &f.jj,
@@ -606,18 +599,9 @@ fn registration_codes_in_documents_are_judged() {
     // Recorded for registration, for the organization it was issued to.
     let recorded: Option<String> = f
         .server
-        .state
-        .store
-        .read(|c| {
-            Ok(c.sqlite()
-                .query_row(
-                    "SELECT org_id FROM codes WHERE code = ?1",
-                    [good.as_str()],
-                    |r| r.get(0),
-                )
-                .ok())
-        })
-        .unwrap();
+        .rows("SELECT org_id FROM codes WHERE code = ?1", &[good.as_str()])
+        .first()
+        .and_then(|r| r[0].clone());
     assert_eq!(recorded.as_deref(), Some("org-t-c1"));
     // Never removed, never changed.
     let g = good.clone();

@@ -631,72 +631,65 @@ struct ServerOrg {
 
 fn server_orgs(server: &TestServer) -> BTreeMap<String, ServerOrg> {
     server
-        .state
-        .store
-        .read(|c| {
-            let mut stmt = c.sqlite().prepare(
-                "SELECT id, parent, path, level, deleted, category, short_name, name_key,
-                        live_children, admin_count, record, bytes, heads, complete FROM orgs",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        ServerOrg {
-                            parent: r.get(1)?,
-                            path: r.get(2)?,
-                            level: r.get(3)?,
-                            deleted: r.get(4)?,
-                            category: r.get(5)?,
-                            short_name: r.get(6)?,
-                            name_key: r.get(7)?,
-                            live_children: r.get(8)?,
-                            admin_count: r.get(9)?,
-                            record: serde_json::from_str::<OrgRecord>(&r.get::<_, String>(10)?)
-                                .expect("record column is an OrgRecord"),
-                            bytes: r.get(11)?,
-                            heads: sorted(heads::decode(&r.get::<_, Vec<u8>>(12)?)),
-                            complete: r.get(13)?,
-                        },
-                    ))
-                })?
-                .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
-            Ok(rows)
+        .rows(
+            "SELECT id, parent, path, level, deleted, category, short_name, name_key,
+                    live_children, admin_count, record, bytes, heads, complete FROM orgs",
+            &[],
+        )
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().expect("not null");
+            let int = |i: usize| text(i).parse::<i64>().expect("an integer");
+            (
+                text(0),
+                ServerOrg {
+                    parent: text(1),
+                    path: text(2),
+                    level: int(3) as u8,
+                    deleted: int(4) != 0,
+                    category: text(5),
+                    short_name: text(6),
+                    name_key: text(7),
+                    live_children: int(8),
+                    admin_count: int(9),
+                    record: serde_json::from_str::<OrgRecord>(&text(10))
+                        .expect("record column is an OrgRecord"),
+                    bytes: e2e::unhex(&text(11)),
+                    heads: sorted(heads::decode(&e2e::unhex(&text(12)))),
+                    complete: int(13) != 0,
+                },
+            )
         })
-        .unwrap()
+        .collect()
 }
 
 /// Registered accounts per organization.
 fn server_admins(server: &TestServer) -> HashMap<String, i64> {
     server
-        .state
-        .store
-        .read(|c| {
-            let mut stmt = c
-                .sqlite()
-                .prepare("SELECT org_id, COUNT(*) FROM accounts GROUP BY org_id")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<HashMap<_, _>>>()?;
-            Ok(rows)
+        .rows("SELECT org_id, COUNT(*) FROM accounts GROUP BY org_id", &[])
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                r[1].as_deref().unwrap().parse().unwrap(),
+            )
         })
-        .unwrap()
+        .collect()
 }
 
 fn server_codes(server: &TestServer) -> Vec<(String, String, String, bool)> {
     server
-        .state
-        .store
-        .read(|c| {
-            let mut stmt = c
-                .sqlite()
-                .prepare("SELECT code, org_id, issued_by, used_by IS NOT NULL FROM codes")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+        .rows("SELECT code, org_id, issued_by, used_by FROM codes", &[])
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                r[1].clone().unwrap(),
+                r[2].clone().unwrap(),
+                r[3].is_some(),
+            )
         })
-        .unwrap()
+        .collect()
 }
 
 fn sorted(mut h: Vec<ChangeHash>) -> Vec<ChangeHash> {

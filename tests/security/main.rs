@@ -246,15 +246,15 @@ fn subtree_ids(server: &TestServer, root: &str) -> HashSet<String> {
         .state
         .store
         .read(|c| {
-            let mut stmt = c
-                .sqlite()
-                .prepare("SELECT id FROM orgs WHERE substr(path, 1, length(?1)) = ?1")?;
-            let ids = stmt
-                .query_map([&path], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<HashSet<_>>>()?;
-            Ok(ids)
+            c.inspect(
+                "SELECT id FROM orgs WHERE substr(path, 1, length(?1)) = ?1",
+                &[&path],
+            )
         })
         .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect::<HashSet<_>>()
 }
 
 /// The personal data of the world: 团锦江区委's secretary, its 联系电话 (a mobile), and a
@@ -386,10 +386,12 @@ fn every_endpoint_refuses_a_missing_malformed_unknown_expired_or_revoked_token()
         .state
         .store
         .transaction(|tx| {
-            Ok(tx.sqlite().execute(
-                "UPDATE sessions SET expires_at = 0 WHERE rowid = (SELECT MAX(rowid) FROM sessions)",
-                [],
-            )?)
+            tx.execute_sql(
+                "UPDATE sessions SET expires_at = 0 WHERE token_hash = ?1",
+                &[sync_server::storage::Value::Bytes(
+                    &sync_server::identity::hash_token(&expired),
+                )],
+            )
         })
         .unwrap();
     let revoked = login(server, 3);
@@ -805,14 +807,7 @@ fn code_guessing_for_one_organization_hits_the_rate_limit() {
     let e = register(&server, &right, JINJIANG, 30, "张三").unwrap_err();
     assert_eq!(e.code(), "rate_limited");
     assert!(matches!(e, client_core::Error::Server { status: 429, .. }));
-    let accounts: i64 = server
-        .state
-        .store
-        .read(|c| {
-            Ok(c.sqlite()
-                .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
-        })
-        .unwrap();
+    let accounts = server.count("SELECT COUNT(*) FROM accounts", &[]);
     assert_eq!(accounts, 0);
 }
 
@@ -915,14 +910,7 @@ fn password_guessing_for_one_mobile_hits_the_rate_limit() {
     assert!(codes[10..].iter().all(|c| c == "rate_limited"), "{codes:?}");
     let e = try_login(&server, &mobile(1), PASSWORD).unwrap_err();
     assert_eq!(e.code(), "rate_limited", "the right password too");
-    let sessions: i64 = server
-        .state
-        .store
-        .read(|c| {
-            Ok(c.sqlite()
-                .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
-        })
-        .unwrap();
+    let sessions = server.count("SELECT COUNT(*) FROM sessions", &[]);
     assert_eq!(sessions, 0);
 }
 

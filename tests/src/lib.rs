@@ -128,6 +128,48 @@ fn spawn(tls: Option<sync_server::TlsFiles>, configure: impl FnOnce(&mut Config)
     }
 }
 
+impl TestServer {
+    /// The rows of a query of the server's database (written for both engines), each column
+    /// as text (`None`: null; integers in decimal; bytes in hex).
+    pub fn rows(&self, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
+        self.state
+            .store
+            .read(|c| c.inspect(sql, params))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The one integer a query of the server's database answers (a count).
+    pub fn count(&self, sql: &str, params: &[&str]) -> i64 {
+        let rows = self.rows(sql, params);
+        rows[0][0]
+            .as_deref()
+            .expect("a value")
+            .parse()
+            .expect("an integer")
+    }
+
+    /// Run a statement on the server's database (written for both engines).
+    pub fn execute(&self, sql: &str, params: &[sync_server::storage::Value<'_>]) -> u64 {
+        self.state
+            .store
+            .transaction(|tx| tx.execute_sql(sql, params))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Whether the server stores in SQLite (some tests look at the file itself).
+    pub fn on_sqlite(&self) -> bool {
+        self.state.store.dialect() == sync_server::storage::Dialect::Sqlite
+    }
+}
+
+/// Bytes from the hex of [`TestServer::rows`].
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 /// The pre-initialized ids.
 pub const CITY: &str = "org-5101";
 pub const JINJIANG: &str = "org-510104";

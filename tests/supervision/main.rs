@@ -111,52 +111,55 @@ fn insert(server: &TestServer, units: &[Unit]) {
         .state
         .store
         .transaction(|tx| {
+            use sync_server::storage::Value::{Bytes, Int, Null, Text};
             for (i, u) in units.iter().enumerate() {
-                tx.sqlite().execute(
+                tx.execute_sql(
                     "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category,
                          short_name, name_key, full_name, phone, complete, live_children,
                          admin_count, logged_in, seq, record, bytes, heads)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, '', ?9, ?10, ?11, ?12, ?13, 0,
-                             '{}', x'', x'')",
-                    (
-                        &u.id,
-                        &u.parent,
-                        &u.path,
-                        u.level,
-                        i as i64,
-                        u.deleted,
-                        &u.category,
-                        &u.short_name,
-                        &u.phone,
-                        u.complete,
-                        u.live_children,
-                        u.admins.len() as i64,
-                        u.logged_in,
-                    ),
+                             '{}', ?14, ?14)",
+                    &[
+                        Text(&u.id),
+                        Text(&u.parent),
+                        Text(&u.path),
+                        Int(u.level.into()),
+                        Int(i as i64),
+                        Int(u.deleted.into()),
+                        Text(&u.category),
+                        Text(&u.short_name),
+                        Text(&u.phone),
+                        Int(u.complete.into()),
+                        Int(u.live_children),
+                        Int(u.admins.len() as i64),
+                        Int(u.logged_in.into()),
+                        Bytes(b""),
+                    ],
                 )?;
                 for (name, mobile, idn) in &u.admins {
-                    tx.sqlite().execute(
+                    tx.execute_sql(
                         "INSERT INTO accounts(org_id, role, name, id_number, mobile, join_ym,
                              password_hash, created_at)
                          VALUES (?1, '书记', ?2, ?3, ?4, '2005-05', '', 0)",
-                        (&u.id, name, idn, mobile),
+                        &[Text(&u.id), Text(name), Text(idn), Text(mobile)],
                     )?;
                 }
                 for (code, expires_at, used) in &u.codes {
-                    tx.sqlite().execute(
+                    let used = if *used { Int(1) } else { Null };
+                    tx.execute_sql(
                         "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at,
                              used_by, used_at)
                          VALUES (?1, ?2, 'operator', 0, ?3, ?4, ?4)",
-                        (code, &u.id, expires_at, used.then_some(1i64)),
+                        &[Text(code), Text(&u.id), Int(*expires_at), used],
                     )?;
                 }
             }
             // The roots hang under existing organizations: keep their counts in step.
             for u in units {
                 if !u.deleted && !units.iter().any(|p| p.id == u.parent) {
-                    tx.sqlite().execute(
+                    tx.execute_sql(
                         "UPDATE orgs SET live_children = live_children + 1 WHERE id = ?1",
-                        [&u.parent],
+                        &[Text(&u.parent)],
                     )?;
                 }
             }

@@ -598,14 +598,7 @@ fn two_concurrent_registrations_with_one_code_exactly_one_succeeds() {
         .filter(|&b| b)
         .count();
     assert_eq!(ok, 1);
-    let accounts: i64 = server
-        .state
-        .store
-        .read(|c| {
-            Ok(c.sqlite()
-                .query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
-        })
-        .unwrap();
+    let accounts = server.count("SELECT COUNT(*) FROM accounts", &[]);
     assert_eq!(accounts, 1);
 }
 
@@ -625,15 +618,7 @@ fn expired_unknown_and_revoked_tokens_are_refused() {
         "sync.login_required"
     );
     // A stolen token that has expired.
-    server
-        .state
-        .store
-        .transaction(|tx| {
-            Ok(tx
-                .sqlite()
-                .execute("UPDATE sessions SET expires_at = 0", [])?)
-        })
-        .unwrap();
+    server.execute("UPDATE sessions SET expires_at = 0", &[]);
     assert_eq!(
         remote.pull(&token, &pull).unwrap_err().code(),
         "sync.login_required"

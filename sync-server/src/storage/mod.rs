@@ -46,7 +46,7 @@ pub use pg::{drop_database, scratch_database};
 pub use progress::{OpenCodes, UnitRow, UnitScan};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use snapshots::{Snapshot, SnapshotRow};
-pub use sql::Dialect;
+pub use sql::{Dialect, Value};
 
 use sql::Db;
 
@@ -123,6 +123,14 @@ impl Conn<'_> {
     pub fn inspect(&self, sql: &str, params: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
         let values: Vec<sql::Value<'_>> = params.iter().map(|p| sql::Value::Text(p)).collect();
         self.db.rows(sql, &values, |r| r.all_text())
+    }
+}
+
+impl Tx<'_> {
+    /// Run a statement of the tests (written for both engines) that changes rows as no
+    /// request would (an expired session, a hand-built tree); the rows it changed.
+    pub fn execute_sql(&self, sql: &str, params: &[Value<'_>]) -> Result<u64> {
+        self.db.execute(sql, params)
     }
 }
 

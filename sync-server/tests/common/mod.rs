@@ -16,12 +16,20 @@ pub use schemas::generate::{numbered_id_number as id_number, numbered_mobile as 
 /// stores in a database of its own there, named in `<data>/database-url` so that a
 /// restart on the same data directory finds it again.
 pub fn server_command(data: &Path, log: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zhtj-server"));
-    command.arg("--data").arg(data);
+    let mut command = sqlite_server_command(data, log);
     if let Some(url) = database_url(data) {
         command.arg("--database").arg(url);
     }
     command
+}
+
+/// [`server_command`] on the SQLite file in `data` whatever the tests run on: for the
+/// tests of the file itself (a full disk).
+pub fn sqlite_server_command(data: &Path, log: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zhtj-server"));
+    command
+        .arg("--data")
+        .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("ZHTJ_DATABASE")
         .env_remove("ZHTJ_DATABASE_REPLICA")
