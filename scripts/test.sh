@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 
 # System packages: C toolchain for the bundled SQLite and zstd; for the desktop app
 # (desktop/), WebKitGTK 4.1 to build it, and to drive it in a real window: the WebKit
-# WebDriver, a virtual X server and a CJK font (screenshots in Chinese).
-packages=(build-essential pkg-config libwebkit2gtk-4.1-dev webkit2gtk-driver xvfb fonts-noto-cjk)
+# WebDriver, a virtual X server and a CJK font (screenshots in Chinese); PostgreSQL, whose
+# private test cluster the server's tests run on a second time (scripts/pg.sh).
+packages=(build-essential pkg-config libwebkit2gtk-4.1-dev webkit2gtk-driver xvfb fonts-noto-cjk
+  postgresql)
 # Node.js for the front-end (Debian's 18 is enough); an installed one is kept.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
@@ -40,8 +42,16 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "==> cargo test"
+echo "==> cargo test (the server on SQLite)"
 cargo test --workspace
+
+# The server's and the end-to-end tests again, the server on PostgreSQL: a private cluster
+# (initdb in a temporary folder, a free port), stopped when the subshell ends.
+echo "==> cargo test (the server on PostgreSQL)"
+(
+  . scripts/pg.sh
+  cargo test -p sync-server -p e2e --features sync-server/postgres-tests
+)
 
 # A short fuzzing run of every cargo-fuzz target (fuzz/README.md), from the committed
 # corpus, without a sanitizer: it builds faster, and every finding so far was an abort, a
