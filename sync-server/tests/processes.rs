@@ -621,3 +621,46 @@ fn unhex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// Wrong passwords from one address, spread over both processes: refused after the limit
+/// as on one process (the counts live in the database, not in each process).
+#[test]
+fn a_guessing_storm_spread_over_processes_is_limited_as_on_one() {
+    let cluster = Cluster::start(2);
+    cluster.city_admin();
+    let max = sync_server::limits::MAX_FAILURES as usize;
+    for i in 0..max {
+        let e = cluster
+            .remote(i)
+            .login(&LoginRequest {
+                mobile: mobile(1),
+                password: "wrong-password".into(),
+                org_id: None,
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), "login.failed", "attempt {i}");
+    }
+    for i in 0..2 {
+        let e = cluster
+            .remote(i)
+            .login(&LoginRequest {
+                mobile: mobile(1),
+                password: PASSWORD.into(),
+                org_id: None,
+            })
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            "rate_limited",
+            "process {i}, even the right password"
+        );
+    }
+    let counted = cluster.rows("SELECT key, count FROM limit_entries ORDER BY key", &[]);
+    assert!(
+        counted
+            .iter()
+            .any(|r| r[0].as_deref() == Some("login@127.0.0.1")
+                && r[1].as_deref().unwrap().parse::<usize>().unwrap() >= max),
+        "{counted:?}"
+    );
+}

@@ -87,7 +87,7 @@ pub async fn login(
         }))
         .await;
     } else {
-        state.limiter.forgive(&keys);
+        forgive(&state, keys).await;
     }
     result.map(Json)
 }
@@ -117,7 +117,10 @@ pub async fn logout(
 /// if the client's address is over it, slowed if the target is). A key that reaches the
 /// limit is logged and audited once.
 async fn count_guess(state: &Arc<AppState>, keys: &[Key]) -> Result<()> {
-    let begun = match state.limiter.begin(keys, crate::limits::now_ms()) {
+    let st = state.clone();
+    let k = keys.to_vec();
+    let begun = blocking(move || st.limiter.begin(&st.store, &k, crate::limits::now_ms()));
+    let begun = match begun.await? {
         Ok(b) => b,
         Err(minutes) => return Err(Error::RateLimited(minutes)),
     };
@@ -148,7 +151,7 @@ async fn password_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermi
 /// Run a counted code guess (registration, look-up) off the async workers; anything but a
 /// wrong code is forgiven.
 async fn code_attempt<T: Send + 'static>(
-    state: &AppState,
+    state: &Arc<AppState>,
     keys: &[Key],
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -156,9 +159,15 @@ async fn code_attempt<T: Send + 'static>(
     let wrong_code =
         matches!(&result, Err(Error::Invalid { code, .. }) if code.starts_with("code."));
     if !wrong_code {
-        state.limiter.forgive(keys);
+        forgive(state, keys.to_vec()).await;
     }
     result
+}
+
+/// Take back a counted attempt that was not a guess ([`crate::limits::Limiter::forgive`]).
+async fn forgive(state: &Arc<AppState>, keys: Vec<Key>) {
+    let st = state.clone();
+    best_effort(blocking(move || st.limiter.forgive(&st.store, &keys))).await;
 }
 
 /// A write that must not fail the request it belongs to (an audit record of a refusal):

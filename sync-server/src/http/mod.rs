@@ -58,8 +58,8 @@ impl AppState {
     /// The state of a server over `store` with `config`.
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
+            limiter: Limiter::for_store(&store),
             store,
-            limiter: Limiter::default(),
             password_work: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

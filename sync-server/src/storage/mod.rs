@@ -27,6 +27,7 @@ mod accounts;
 mod audit;
 mod authors;
 mod docs;
+mod limits;
 mod lite;
 mod meta;
 mod pg;

@@ -187,6 +187,14 @@ CREATE TABLE IF NOT EXISTS progress_snapshots (
 -- Who pushed each accepted change, and when it arrived (storage/authors.rs, the change history):
 -- written in the push transaction that accepted the change; a document's records are one
 -- range of the key.
+-- The guessing limits' counters, when they live in the database (storage/limits.rs: on
+-- PostgreSQL; SQLite's one process keeps them in memory).
+CREATE TABLE IF NOT EXISTS limit_entries (
+    key          TEXT PRIMARY KEY,
+    count        INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    next_turn_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS change_authors (
     doc_id      TEXT NOT NULL,
     hash        BLOB NOT NULL,        -- the Automerge change hash (32 bytes)
@@ -295,6 +303,12 @@ CREATE TABLE progress_snapshots (
     created_children BIGINT NOT NULL,
     branches         BIGINT NOT NULL,
     PRIMARY KEY (org_id, day, level)
+);
+CREATE TABLE limit_entries (
+    key          TEXT COLLATE "C" PRIMARY KEY,
+    count        BIGINT NOT NULL,
+    window_start BIGINT NOT NULL,
+    next_turn_ms BIGINT NOT NULL
 );
 CREATE TABLE change_authors (
     doc_id      TEXT COLLATE "C" NOT NULL,
