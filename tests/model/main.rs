@@ -27,6 +27,10 @@
 //!   after a random part of the bytes the sync is expected to move (the sync then ends
 //!   with `sync.network`, or succeeds if the budget outlasts it).
 //!
+//! When the tests run on PostgreSQL (`ZHTJ_TEST_POSTGRES`), a second `zhtj-server` process
+//! serves the same database, and the admins of 锦江 and of the town sync through it: the
+//! invariants below then hold across two processes.
+//!
 //! Invariants, after every step:
 //! (a) the server's state satisfies every rule: each stored document loads and reads back as
 //!     its record and heads; no error in its completeness; levels = parent + 1; categories
@@ -372,6 +376,9 @@ struct ServerMemory {
 
 struct World {
     server: TestServer,
+    /// On PostgreSQL, a second server process on the same database: the admins of 锦江 and
+    /// of the town sync through it, the others through `server`.
+    second: Option<e2e::ServerProcess>,
     proxy: Proxy,
     actors: Vec<Actor>,
     /// Refused organizations per actor (index), by id.
@@ -451,8 +458,13 @@ impl World {
         }
         let report = city.replica.sync(&city.remote, &mut |_, _, _| {}).unwrap();
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let second = e2e::spawn_server_process!(&server);
+        if let Some(p) = &second {
+            jinjiang.remote = Remote::new(&p.url).unwrap();
+        }
         World {
             server,
+            second,
             proxy,
             actors: vec![city, jinjiang, qingyang],
             refused: vec![BTreeMap::new(); 4],
@@ -1861,8 +1873,11 @@ fn register_town(w: &mut World, district: u8, ctx: &str) {
     let remote = Remote::new(&w.server.url).unwrap();
     register(&remote, &code, &town, 4)
         .unwrap_or_else(|e| panic!("{ctx}: register the town admin of {town}: {e:?}"));
-    let actor = login(&w.server, "镇", 4);
+    let mut actor = login(&w.server, "镇", 4);
     assert_eq!(actor.org, town);
+    if let Some(p) = &w.second {
+        actor.remote = Remote::new(&p.url).unwrap();
+    }
     w.note(format!(
         "{ctx}: town admin of {town} registered with {code}"
     ));

@@ -170,6 +170,77 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Another `zhtj-server` process on the PostgreSQL database of a test server (the tests of
+/// several processes, when the tests run on PostgreSQL); killed when dropped. Start it with
+/// [`spawn_server_process!`] inside a test, where Cargo tells where the binary is.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl ServerProcess {
+    /// Run `bin serve` on `server`'s PostgreSQL database (`None` on SQLite: one process
+    /// owns an SQLite file).
+    pub fn start(bin: &str, server: &TestServer) -> Option<ServerProcess> {
+        use std::io::BufRead;
+        let database = server.state.config.postgres.as_ref()?;
+        let dir = TempDir::new().expect("temp dir");
+        let mut child = std::process::Command::new(bin)
+            .arg("--data")
+            .arg(dir.path())
+            .args([
+                "--database",
+                &database.url,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("ZHTJ_DATABASE")
+            .env_remove("ZHTJ_LISTEN")
+            .env("ZHTJ_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("zhtj-server starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut url = String::new();
+        for line in lines.by_ref() {
+            let line = line.expect("a line");
+            if let Some(i) = line.find("http://") {
+                url = line[i..].trim().to_owned();
+            }
+            if line.contains("Ctrl+C") {
+                break;
+            }
+        }
+        assert!(!url.is_empty(), "the second server printed its address");
+        // Keep its stdout drained.
+        std::thread::spawn(move || lines.for_each(drop));
+        Some(ServerProcess {
+            child,
+            url,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A second server process on the PostgreSQL database of `server`, or `None` on SQLite.
+#[macro_export]
+macro_rules! spawn_server_process {
+    ($server:expr) => {
+        $crate::ServerProcess::start(env!("CARGO_BIN_EXE_zhtj-server-e2e"), $server)
+    };
+}
+
 /// The pre-initialized ids.
 pub const CITY: &str = "org-5101";
 pub const JINJIANG: &str = "org-510104";
