@@ -18,7 +18,8 @@
 //! - **Storage** — `storage`: every SQL statement, by table family, with typed rows; the
 //!   one writer and the read connections. A second backend implements this module.
 //!
-//! `error` is the one error type of all three.
+//! `error` is the one error type of all three; `metrics` counts what they do (for
+//! Prometheus).
 
 pub mod config;
 pub mod demo;
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod intake;
 pub mod limits;
 pub mod merge;
+pub mod metrics;
 pub mod net;
 pub mod operator;
 pub mod progress;

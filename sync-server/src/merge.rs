@@ -21,6 +21,7 @@ use wire::{doc, heads};
 use crate::error::Result;
 use crate::identity::Actor;
 use crate::intake::{Incoming, MAX_DOC_BYTES, Push};
+use crate::metrics::Metrics;
 use crate::storage::{Accepted, Conn, Store, Tx};
 use crate::{feed, history};
 
@@ -121,8 +122,16 @@ pub fn push_in_parts(
 /// the changes accepted; version 3 the size of the news: only the documents not accepted
 /// exactly as sent are named, the author of the others given once as a stamp, and the
 /// replica's feed cursor moved past its own documents when nothing else came in between.
-pub fn answer(store: &Store, actor: &Actor, push: &Push, received_at: i64) -> Result<PushResponse> {
+/// Every document's outcome is counted in `metrics` (version 3 answers name only some).
+pub fn answer(
+    store: &Store,
+    actor: &Actor,
+    push: &Push,
+    received_at: i64,
+    metrics: &Metrics,
+) -> Result<PushResponse> {
     let (results, recorded) = push_in_parts(store, actor, &push.docs, received_at)?;
+    metrics.documents(&results);
     tracing::info!(
         account_id = actor.account_id,
         docs = push.docs.len(),

@@ -63,9 +63,13 @@ fn bearer(token: &str) -> String {
 
 // ------------------------------------------------------------------ the endpoints
 
-/// Routes that need no login (they are how one gets one, or a liveness probe).
+/// Routes that need no login (they are how one gets one, or probes; `/metrics` answers
+/// loopback and trusted proxies only, tests/operations).
 const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/health"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("POST", "/api/v1/register"),
     ("POST", "/api/v1/register/lookup"),
     ("POST", "/api/v1/login"),

@@ -30,7 +30,7 @@ pub async fn register(
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>> {
     let keys = code_keys(&state, peer, &headers, &req.org_id).await?;
-    count_guess(&state, &keys).await?;
+    count_guess(&state, Guess::Code, &keys).await?;
     let _permit = password_permit(&state).await?;
     let st = state.clone();
     code_attempt(&state, &keys, move || {
@@ -52,7 +52,7 @@ pub async fn lookup_code(
     JsonBody(req): JsonBody<CodeLookupRequest>,
 ) -> Result<Json<CodeLookupResponse>> {
     let keys = code_keys(&state, peer, &headers, "").await?;
-    count_guess(&state, &keys).await?;
+    count_guess(&state, Guess::Code, &keys).await?;
     let st = state.clone();
     code_attempt(&state, &keys, move || {
         identity::lookup_code(&st.store, &req.code, now())
@@ -74,7 +74,7 @@ pub async fn login(
     if let Some(m) = &mobile {
         keys.push(Key::mobile(m));
     }
-    count_guess(&state, &keys).await?;
+    count_guess(&state, Guess::Password, &keys).await?;
     let _permit = password_permit(&state).await?;
     let st = state.clone();
     let result = blocking(move || identity::login(&st.store, &req, now())).await;
@@ -115,14 +115,17 @@ pub async fn logout(
 
 /// A guess at a code or a password: counted against the rate limit of each key (refused
 /// if the client's address is over it, slowed if the target is). A key that reaches the
-/// limit is logged and audited once.
-async fn count_guess(state: &Arc<AppState>, keys: &[Key]) -> Result<()> {
+/// limit is logged and audited once. Each refusal or slowing is counted in the metrics.
+async fn count_guess(state: &Arc<AppState>, guess: Guess, keys: &[Key]) -> Result<()> {
     let st = state.clone();
     let k = keys.to_vec();
     let begun = blocking(move || st.limiter.begin(&st.store, &k, crate::limits::now_ms()));
     let begun = match begun.await? {
         Ok(b) => b,
-        Err(minutes) => return Err(Error::RateLimited(minutes)),
+        Err(minutes) => {
+            state.metrics.rate_limited(guess);
+            return Err(Error::RateLimited(minutes));
+        }
     };
     if !begun.tripped.is_empty() {
         let shown: Vec<String> = begun.tripped.iter().map(|k| k.shown().to_owned()).collect();
@@ -134,6 +137,7 @@ async fn count_guess(state: &Arc<AppState>, keys: &[Key]) -> Result<()> {
         .await;
     }
     if !begun.delay.is_zero() {
+        state.metrics.rate_limited(guess);
         tokio::time::sleep(begun.delay).await;
     }
     Ok(())

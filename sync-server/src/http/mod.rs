@@ -3,7 +3,7 @@
 //! error body), the one helper that runs blocking work off the async workers
 //! ([`blocking`]), and every handler, by area: registration and login (`identity`), push
 //! and pull (`sync`), progress supervision (`progress`), the Excel report (`report`) and
-//! the change history (`history`).
+//! the change history (`history`), and the operator's probes and metrics (`ops`).
 //!
 //! Handlers are thin: they read the request, call the services (`crate::identity`,
 //! `crate::merge`, `crate::feed`, `crate::history`, `crate::progress`, `crate::report`),
@@ -13,6 +13,7 @@
 mod extract;
 mod history;
 mod identity;
+mod ops;
 mod progress;
 mod reject;
 mod report;
@@ -21,13 +22,18 @@ mod sync;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::limits::Limiter;
+use crate::metrics::Metrics;
 use crate::storage::Store;
+
+pub use ops::READY_WITHIN;
 
 /// The largest JSON request body: a registration form is under 1 KB.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
@@ -48,10 +54,13 @@ pub struct AppState {
     pub push_work: tokio::sync::Semaphore,
     /// Pulls answered at once.
     pub pull_work: tokio::sync::Semaphore,
+    /// Readiness probes of the database at once: one (`ops::readyz`).
+    pub ping_work: Arc<tokio::sync::Semaphore>,
     /// Sessions revoked while the database could not be written (a full disk): refused by
     /// this process all the same.
     pub revoked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
     pub config: Config,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -65,8 +74,10 @@ impl AppState {
             ),
             push_work: tokio::sync::Semaphore::new(crate::intake::DECODES_AT_ONCE),
             pull_work: tokio::sync::Semaphore::new(PULLS_AT_ONCE),
+            ping_work: Arc::new(tokio::sync::Semaphore::new(1)),
             revoked: Default::default(),
             config,
+            metrics: Metrics::new(),
         }
     }
 }
@@ -75,6 +86,9 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/health", get(|| async { "ok" }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/api/v1/register", post(identity::register))
         .route("/api/v1/register/lookup", post(identity::lookup_code))
         .route("/api/v1/login", post(identity::login))
@@ -88,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { Error::NotFound("该接口".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         // Request logs: method, path, status and latency only (no headers, no bodies: no
         // tokens or personal data reach the log).
         .layer(
@@ -100,6 +115,20 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ),
         )
         .with_state(state)
+}
+
+/// Count every answered request by its route's pattern (`MatchedPath`, set by the router
+/// before this layer runs; never the path asked for), method and status.
+async fn count_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    state.metrics.request(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+    );
+    response
 }
 
 /// Run blocking work (SQLite, Argon2, Automerge) off the async workers.

@@ -28,6 +28,7 @@ pub async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
+    let _timing = state.metrics.time_push();
     check_content_type(&headers, SYNC_CONTENT_TYPE)?;
     // An announced size past the limit is refused before the body is read (with `Expect:
     // 100-continue`, before it is even sent).
@@ -49,7 +50,7 @@ pub async fn push(
         let push = intake::decode_push(&body)?;
         drop(body);
         check_version(push.version)?;
-        let resp = merge::answer(&st.store, &actor, &push, now())?;
+        let resp = merge::answer(&st.store, &actor, &push, now(), &st.metrics)?;
         protocol::encode(&resp).map_err(|e| Error::Internal(e.to_string()))
     })
     .await?;
@@ -63,6 +64,7 @@ pub async fn pull(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
+    let _timing = state.metrics.time_pull();
     check_content_type(&headers, SYNC_CONTENT_TYPE)?;
     let body = read_body(body, MAX_PULL_BODY, "拉取请求").await?;
     let _permit = state
