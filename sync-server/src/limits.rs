@@ -385,10 +385,7 @@ mod tests {
     /// in memory here; PostgreSQL's locking is tested with several processes,
     /// `tests/processes.rs`).
     fn both(max: u32, cap: usize) -> [(Limiter, Store); 2] {
-        let store = || {
-            let s = Store::open(std::path::Path::new(":memory:")).unwrap();
-            s
-        };
+        let store = || Store::open(std::path::Path::new(":memory:")).unwrap();
         [
             (Limiter::with_cap(max, cap), store()),
             (Limiter::in_database(max, cap), store()),
