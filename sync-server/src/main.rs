@@ -144,6 +144,12 @@ codes 为直属下级组织分配管理员注册码;也可写中文名称,如 �
         #[arg(long)]
         org: String,
     },
+    /// 核对录入进度的汇总数据(各组织下逐级的计数、未建团支部的组织)与按组织树全量计算的结果是否一致;不一致时退出码为1
+    CheckRollups {
+        /// 按组织树全量重新计算并保存汇总数据
+        #[arg(long)]
+        repair: bool,
+    },
     /// 列出某组织的直属下级组织
     Orgs {
         /// 组织编号或组织简称(默认团成都市委)
@@ -374,6 +380,29 @@ fn run(cli: Cli) -> sync_server::Result<()> {
                 println!("{line}");
             }
             Ok(())
+        }
+        Command::CheckRollups { repair } => {
+            let store = open(&data, &postgres)?;
+            let started = std::time::Instant::now();
+            let wrong = operator::check_rollups(&store, repair)?;
+            let took = started.elapsed().as_secs_f64();
+            if wrong.is_empty() {
+                println!("汇总数据与全量计算一致(用时{took:.1}秒)。");
+                return Ok(());
+            }
+            println!("汇总数据与全量计算不一致,以下为前{}处:", wrong.len());
+            for w in &wrong {
+                println!("  {w}");
+            }
+            if repair {
+                println!("已按组织树全量重新计算并保存(用时{took:.1}秒)。");
+                Ok(())
+            } else {
+                Err(sync_server::Error::invalid(
+                    "rollups.mismatch",
+                    "汇总数据不一致:请运行 zhtj-server check-rollups --repair 重新计算",
+                ))
+            }
         }
         Command::Orgs { parent } => {
             let store = open(&data, &postgres)?;

@@ -50,6 +50,20 @@ pub fn initialize_tree(store: &Store) -> Result<bool> {
     })
 }
 
+/// Differences between the stored progress roll-ups and a full computation (at most 20;
+/// none when every change kept them up to date); with `repair`, they are then computed
+/// anew and stored (`zhtj-server check-rollups`).
+pub fn check_rollups(store: &Store, repair: bool) -> Result<Vec<String>> {
+    let wrong = store.read(|c| c.rollup_mismatches(20))?;
+    if repair && !wrong.is_empty() {
+        store.transaction(|tx| {
+            tx.rebuild_rollups()?;
+            tx.audit(None, "operator.rollups_repair", None, &format!("{} differences", wrong.len()))
+        })?;
+    }
+    Ok(wrong)
+}
+
 /// Find an organization by id or by a short name that is unique on the server.
 pub fn resolve(store: &Store, id_or_name: &str) -> Result<OrgRow> {
     store.read(|c| {

@@ -124,7 +124,7 @@ pub fn gather(
     }
     let data = ReportData {
         previous: c.latest_snapshot_before(&org.id, clock.day)?,
-        rollups: p::rollups(c, &org, &sub)?,
+        rollups: p::rollups(c, &org, &sub.child_counts())?,
         without_branch: c.unit_refs(&sub.without_branch)?,
         org_id: org.id,
         org_short_name: org.short_name,

@@ -237,3 +237,36 @@ fn serve_takes_the_schedule_from_its_configuration() {
         "{out}"
     );
 }
+
+/// `check-rollups`: a fresh tree agrees; a roll-up changed behind the server's back is found
+/// (exit code 1, the organization and level named), `--repair` computes it anew (audited),
+/// and then it agrees again.
+#[test]
+fn check_rollups_finds_and_repairs_a_wrong_roll_up() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let (ok, out, err) = server(&data, &["check-rollups"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("一致"), "{out}");
+
+    let c = rusqlite::Connection::open(data.join("zhtj-server.sqlite3")).unwrap();
+    let changed = c
+        .execute(
+            "UPDATE subtree_levels SET total = total + 5 WHERE org_id = 'org-5101' AND level = 4",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(c);
+    let (ok, out, err) = server(&data, &["check-rollups"]);
+    assert!(!ok, "a wrong roll-up fails the check: {out}");
+    assert!(out.contains("不一致") && out.contains("org-5101 level 4"), "{out}");
+    assert!(err.contains("--repair"), "{err}");
+
+    let (ok, out, err) = server(&data, &["check-rollups", "--repair"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("已按组织树全量重新计算"), "{out}");
+    assert!(audit_actions(&data).contains(&"operator.rollups_repair".to_owned()));
+    let (ok, out, err) = server(&data, &["check-rollups"]);
+    assert!(ok && out.contains("一致") && !out.contains("不一致"), "{out}{err}");
+}

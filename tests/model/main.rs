@@ -31,7 +31,8 @@
 //! serves the same database, and the admins of 锦江 and of the town sync through it: the
 //! invariants below then hold across two processes.
 //!
-//! Invariants, after every step:
+//! Invariants, after every step (and (e): the progress roll-ups the server keeps up to date
+//! equal a full scan of its projection):
 //! (a) the server's state satisfies every rule: each stored document loads and reads back as
 //!     its record and heads; no error in its completeness; levels = parent + 1; categories
 //!     allowed under the parent; live parents of live children; sibling names unique among
@@ -985,6 +986,14 @@ fn check_replica(w: &World, a: usize, orgs: &BTreeMap<String, ServerOrg>, synced
 
 fn check_all(w: &mut World, synced: Option<usize>, ctx: &str) {
     let orgs = check_server(w, ctx);
+    // The progress roll-ups the pushes keep up to date equal a full scan.
+    let wrong = w
+        .server
+        .state
+        .store
+        .read(|c| c.rollup_mismatches(10))
+        .unwrap();
+    assert!(wrong.is_empty(), "{ctx}: roll-ups differ from a scan: {wrong:#?}");
     for a in 0..w.actors.len() {
         check_replica(w, a, &orgs, synced == Some(a), ctx);
     }

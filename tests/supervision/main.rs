@@ -163,6 +163,8 @@ fn insert(server: &TestServer, units: &[Unit]) {
                     )?;
                 }
             }
+            // Rows written as given: the roll-ups are computed from them.
+            tx.rebuild_rollups()?;
             Ok(())
         })
         .unwrap();

@@ -252,14 +252,19 @@ pub fn progress(
                 org.level
             )));
         }
-        let sub = scan(c, &org, Some((level, clock.now)))?;
+        // The stored roll-ups (storage/rollups.rs): no pass over the subtree.
+        let levels = c.subtree_levels(&org.id, org.level)?;
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let offset = q.offset.unwrap_or(0);
         let scope = scope_of(&org);
-        let mut tabs = Vec::with_capacity(sub.levels.len());
-        for (l, counts) in &sub.levels {
+        let mut tabs = Vec::with_capacity(levels.len());
+        for (l, counts) in &levels {
             let lvl = Level::new(*l).map_err(Error::from)?;
-            let codes_late = if *l == level { sub.codes_late } else { None };
+            let codes_late = if *l == level {
+                Some(c.codes_late(&org.path, level, clock.now)?)
+            } else {
+                None
+            };
             tabs.push(ProgressTab {
                 level: *l,
                 title: progress::tab_title(lvl),
@@ -269,9 +274,8 @@ pub fn progress(
             });
         }
         let rows = page(c, &org, level, offset, limit, &clock, schedule)?;
-        let finding = &sub.without_branch;
-        let rollups = rollups(c, &org, &sub)?;
-        let need_snapshot = !sub.levels.is_empty() && !c.has_snapshot(&org.id, clock.day)?;
+        let rollups = rollups(c, &org, &c.child_rollups(&org.id)?)?;
+        let need_snapshot = !levels.is_empty() && !c.has_snapshot(&org.id, clock.day)?;
         let resp = ProgressResponse {
             org_id: org.id.clone(),
             org_short_name: org.short_name.clone(),
@@ -282,16 +286,19 @@ pub fn progress(
                 level,
                 offset,
                 limit,
-                total: sub.level(level).map_or(0, |c| c.total),
+                total: levels
+                    .iter()
+                    .find(|(l, _)| *l == level)
+                    .map_or(0, |(_, c)| c.total),
                 rows,
             },
             tabs,
-            without_branch_total: finding.len() as u64,
-            without_branch: c.unit_refs(&finding[..finding.len().min(FINDING_LIMIT)])?,
+            without_branch_total: c.finding_total(&org.id)?,
+            without_branch: c.finding_units(&org.path, FINDING_LIMIT)?,
             schedule: schedule.clone(),
             rollups,
         };
-        Ok((resp, sub.levels, need_snapshot))
+        Ok((resp, levels, need_snapshot))
     })?;
     if need_snapshot {
         // Best effort: a reader must get progress even when the day's snapshot cannot be

@@ -65,6 +65,11 @@ pub struct Subtree {
 }
 
 impl Subtree {
+    /// Its per-child counts, by child id (for [`rollups`]).
+    pub fn child_counts(&self) -> HashMap<String, LevelCounts> {
+        self.children.iter().cloned().collect()
+    }
+
     pub fn level(&self, level: u8) -> Option<&LevelCounts> {
         self.levels
             .iter()
@@ -214,20 +219,19 @@ pub fn scan(c: &Conn<'_>, org: &OrgRow, codes_at: Option<(u8, i64)>) -> Result<S
     })
 }
 
-/// Per direct child of `org`, in the tree's order: its subtree's counts (from `scan`, the
-/// child included) with the percentages for charts.
-pub fn rollups(c: &Conn<'_>, org: &OrgRow, sub: &Subtree) -> Result<Vec<ChildRollup>> {
-    let counts: HashMap<&str, &LevelCounts> = sub
-        .children
-        .iter()
-        .map(|(id, k)| (id.as_str(), k))
-        .collect();
+/// Per direct child of `org`, in the tree's order: its subtree's counts (`counts`, by
+/// child id: from [`scan`] or the stored roll-ups; the child included) with the
+/// percentages for charts.
+pub fn rollups(
+    c: &Conn<'_>,
+    org: &OrgRow,
+    counts: &HashMap<String, LevelCounts>,
+) -> Result<Vec<ChildRollup>> {
     Ok(c.live_children(&org.id)?
         .into_iter()
         .map(|child| {
             let counts = counts
                 .get(child.id.as_str())
-                .copied()
                 .copied()
                 .unwrap_or_default();
             let pct = |n: u64| {

@@ -307,6 +307,18 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let seq = self.next_seq(&a.record.id, account_id)?;
         let r = a.record;
+        // The roll-ups follow the unit and its parent (its live children): their states
+        // before the change (storage/rollups.rs).
+        let before = if was.is_some() {
+            self.unit_state(&r.id)?
+        } else {
+            None
+        };
+        let parent_before = if r.parent.is_empty() {
+            None
+        } else {
+            self.unit_state(&r.parent)?
+        };
         let record = serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?;
         let name_key = schemas::name::name_key(&r.short_name);
         if was.is_some() {
@@ -368,6 +380,12 @@ impl Tx<'_> {
                 params![delta, &r.parent],
             )?;
         }
+        self.recount(&r.id, before.as_ref())?;
+        if delta != 0
+            && let Some(p) = &parent_before
+        {
+            self.recount(&r.parent, Some(p))?;
+        }
         Ok(seq)
     }
 
@@ -386,21 +404,31 @@ impl Tx<'_> {
     /// Count `n` more admins of `org_id`, logged in if `logged_in` (the projection's
     /// facts; the feed is the caller's: [`Tx::touch_org`]).
     pub fn add_admins(&self, org_id: &str, n: i64, logged_in: bool) -> Result<()> {
+        let before = self.unit_state(org_id)?;
         self.db.execute(
             "UPDATE orgs SET admin_count = admin_count + ?1,
                  logged_in = CASE WHEN ?2 <> 0 THEN 1 ELSE logged_in END
              WHERE id = ?3",
             params![n, logged_in, org_id],
         )?;
+        if let Some(b) = before.filter(|b| logged_in && !b.logged_in) {
+            self.recount(org_id, Some(&b))?;
+        }
         Ok(())
     }
 
     /// Mark `org_id` as logged in; whether this is its first login.
     pub fn mark_logged_in(&self, org_id: &str) -> Result<bool> {
+        let before = self.unit_state(org_id)?;
         let first = self.db.execute(
             "UPDATE orgs SET logged_in = 1 WHERE id = ?1 AND logged_in = 0",
             params![org_id],
         )?;
+        if first == 1
+            && let Some(b) = &before
+        {
+            self.recount(org_id, Some(b))?;
+        }
         Ok(first == 1)
     }
 }

@@ -34,7 +34,14 @@ impl Lite {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            schema::migrate(&Db::Sqlite(&tx), Dialect::Sqlite)?;
+            schema::migrate(
+                &Tx {
+                    conn: Conn {
+                        db: Db::Sqlite(&tx),
+                    },
+                },
+                Dialect::Sqlite,
+            )?;
             tx.commit()?;
         }
         let in_memory = path == Path::new(":memory:");

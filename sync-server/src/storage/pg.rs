@@ -88,7 +88,7 @@ impl Pg {
                 "SELECT pg_advisory_xact_lock(?1)",
                 super::sql::params![MIGRATION_LOCK],
             )?;
-            schema::migrate(&tx.db, Dialect::Postgres)
+            schema::migrate(tx, Dialect::Postgres)
         })?;
         Ok(pg)
     }

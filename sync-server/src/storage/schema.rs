@@ -7,13 +7,16 @@
 //! SQLite's version 1 is written with `IF NOT EXISTS` throughout: a database made before
 //! migrations were numbered takes it as is and is then at version 1.
 
-use super::sql::{Db, Dialect, params};
+use super::Tx;
+use super::sql::{Dialect, params};
 use crate::error::{Error, Result};
 
-/// A migration: its number and its statements.
+/// A migration: its number, its statements, and the data work after them (computed
+/// columns filled in), in the same transaction.
 pub(super) struct Migration {
     pub version: i64,
     pub sql: &'static str,
+    pub then: Option<fn(&Tx<'_>) -> Result<()>>,
 }
 
 /// The migrations of `dialect`, in order.
@@ -25,17 +28,57 @@ pub(super) fn migrations(dialect: Dialect) -> &'static [Migration] {
 }
 
 /// The version a database is at once every migration is applied.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    sql: SQLITE_V1,
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: SQLITE_V1,
+        then: None,
+    },
+    Migration {
+        version: 2,
+        sql: ROLLUPS_V2,
+        then: Some(rebuild),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: POSTGRES_V1,
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: POSTGRES_V1,
+        then: None,
+    },
+    Migration {
+        version: 2,
+        sql: ROLLUPS_V2,
+        then: Some(rebuild),
+    },
+];
+
+fn rebuild(tx: &Tx<'_>) -> Result<()> {
+    tx.rebuild_rollups()
+}
+
+/// Version 2, both engines: the progress roll-ups kept up to date (storage/rollups.rs).
+/// Filled in from the projection when applied.
+const ROLLUPS_V2: &str = r#"
+ALTER TABLE orgs ADD COLUMN branches_below BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN findings BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN is_finding BIGINT NOT NULL DEFAULT 0;
+-- The completeness finding of a subtree in tree order (`Conn::finding_units`).
+CREATE INDEX orgs_finding ON orgs(is_finding, path);
+CREATE TABLE subtree_levels (
+    org_id           TEXT NOT NULL,
+    level            BIGINT NOT NULL,
+    total            BIGINT NOT NULL,
+    logged_in        BIGINT NOT NULL,
+    info_complete    BIGINT NOT NULL,
+    created_children BIGINT NOT NULL,
+    branches         BIGINT NOT NULL,
+    PRIMARY KEY (org_id, level)
+);
+"#;
 
 /// The table of applied migrations (both engines).
 pub(super) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
@@ -47,7 +90,8 @@ pub(super) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_versio
 /// the database's write lock on SQLite, an advisory lock on PostgreSQL: processes starting
 /// together migrate one at a time). A database of a later version is refused: this
 /// program would misread it.
-pub(super) fn migrate(db: &Db<'_>, dialect: Dialect) -> Result<()> {
+pub(super) fn migrate(tx: &Tx<'_>, dialect: Dialect) -> Result<()> {
+    let db = &tx.db;
     db.batch(VERSION_TABLE)?;
     let current = db
         .row(
@@ -66,6 +110,9 @@ pub(super) fn migrate(db: &Db<'_>, dialect: Dialect) -> Result<()> {
     }
     for m in migrations(dialect).iter().filter(|m| m.version > current) {
         db.batch(m.sql)?;
+        if let Some(then) = m.then {
+            then(tx)?;
+        }
         db.execute(
             "INSERT INTO schema_version(version, applied_at) VALUES (?1, ?2)",
             params![m.version, super::now()],

@@ -1,0 +1,604 @@
+//! Progress roll-ups kept up to date (issue 16): what progress supervision reads instead of
+//! scanning a subtree, written in the same transaction as the change they follow.
+//!
+//! - `subtree_levels (org_id, level, …)`: for every live organization and every level of
+//!   its subtree (itself included), the counts of that level (`schemas::progress::
+//!   LevelCounts`, each unit added with `LevelCounts::add`, the one definition);
+//! - `orgs.branches_below`: live 团支部 strictly below; `orgs.is_finding`: a live 团委, 团工委
+//!   or 团总支 with none below (rules.md §1's completeness finding); `orgs.findings`: how
+//!   many of those its subtree holds, itself included.
+//!
+//! A change of one unit's facts ([`Tx::recount`], given its state before) moves its level's
+//! counts in each of its ancestors' rows and its own, its branch in its ancestors'
+//! `branches_below` (a committee crossing zero becomes or stops being a finding, and tells
+//! its ancestors), and its own finding. A unit's level and path never change, so the
+//! ancestors are its path. At most nine levels: a change costs tens of row updates
+//! whatever the size of the tree.
+//!
+//! [`Tx::rebuild_rollups`] computes everything from the projection (migration 2 and bulk
+//! loads); [`Conn::rollup_mismatches`] compares what is stored with a full scan (the model
+//! test after every step, and `zhtj-server check-rollups`).
+
+use std::collections::HashMap;
+
+use schemas::level::MAX_LEVEL;
+use schemas::progress::{LevelCounts, UnitFacts};
+use schemas::{Category, Level};
+use wire::protocol::UnitRef;
+
+use super::sql::{RowRef, params};
+use super::{Conn, Tx, subtree_range};
+use crate::error::{Error, Result};
+
+/// What the roll-ups know of a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitState {
+    pub path: String,
+    pub level: u8,
+    pub category: String,
+    pub logged_in: bool,
+    pub complete: bool,
+    pub live_children: i64,
+    pub deleted: bool,
+}
+
+const STATE_COLS: &str = "path, level, category, logged_in, complete, live_children, deleted";
+
+fn state_row(r: &RowRef<'_>) -> Result<UnitState> {
+    Ok(UnitState {
+        path: r.text(0)?,
+        level: r.level(1)?,
+        category: r.text(2)?,
+        logged_in: r.flag(3)?,
+        complete: r.flag(4)?,
+        live_children: r.int(5)?,
+        deleted: r.flag(6)?,
+    })
+}
+
+impl UnitState {
+    fn category(&self) -> Option<Category> {
+        Category::parse(&self.category).ok()
+    }
+
+    /// Its counts at its level: one unit, as `LevelCounts::add` counts it (none if deleted).
+    fn counts(&self) -> LevelCounts {
+        let mut k = LevelCounts::default();
+        if let (false, Ok(level)) = (self.deleted, Level::new(self.level)) {
+            k.add(&UnitFacts {
+                level,
+                category: self.category(),
+                logged_in: self.logged_in,
+                info_complete: self.complete,
+                created_children: self.live_children > 0,
+                children_without_code: 0,
+            });
+        }
+        k
+    }
+
+    /// A live 团支部.
+    fn branch(&self) -> bool {
+        !self.deleted && self.category() == Some(Category::Branch)
+    }
+
+    /// A live unit that needs a 团支部 below (团委, 团工委, 团总支).
+    fn committee(&self) -> bool {
+        !self.deleted && self.category().is_some_and(Category::needs_branch_below)
+    }
+
+    /// The ids of its ancestors, the root first.
+    fn ancestors(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
+        ids.pop();
+        ids
+    }
+
+    fn id(&self) -> &str {
+        self.path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+    }
+}
+
+/// Counts after minus counts before, each field.
+fn delta(after: &LevelCounts, before: &LevelCounts) -> [i64; 5] {
+    let d = |a: u64, b: u64| a as i64 - b as i64;
+    [
+        d(after.total, before.total),
+        d(after.logged_in, before.logged_in),
+        d(after.info_complete, before.info_complete),
+        d(after.created_children, before.created_children),
+        d(after.branches, before.branches),
+    ]
+}
+
+fn level_counts(r: &RowRef<'_>, from: usize) -> Result<LevelCounts> {
+    let n = |i: usize| -> Result<u64> { Ok(r.int(from + i)?.max(0) as u64) };
+    Ok(LevelCounts {
+        total: n(0)?,
+        logged_in: n(1)?,
+        info_complete: n(2)?,
+        created_children: n(3)?,
+        branches: n(4)?,
+    })
+}
+
+impl Conn<'_> {
+    /// A unit as the roll-ups know it.
+    pub fn unit_state(&self, id: &str) -> Result<Option<UnitState>> {
+        self.db.row(
+            &format!("SELECT {STATE_COLS} FROM orgs WHERE id = ?1"),
+            params![id],
+            state_row,
+        )
+    }
+
+    /// The counts of each level of `org_id`'s subtree below `below` (non-empty levels, top
+    /// first).
+    pub fn subtree_levels(&self, org_id: &str, below: u8) -> Result<Vec<(u8, LevelCounts)>> {
+        self.db.rows(
+            "SELECT level, total, logged_in, info_complete, created_children, branches
+             FROM subtree_levels WHERE org_id = ?1 AND level > ?2 AND total > 0 ORDER BY level",
+            params![org_id, below],
+            |r| Ok((r.level(0)?, level_counts(r, 1)?)),
+        )
+    }
+
+    /// Per live direct child of `org_id`: its subtree's counts, all levels summed (the
+    /// child included).
+    pub fn child_rollups(&self, org_id: &str) -> Result<HashMap<String, LevelCounts>> {
+        Ok(self
+            .db
+            .rows(
+                "SELECT s.org_id, CAST(SUM(s.total) AS BIGINT), CAST(SUM(s.logged_in) AS BIGINT),
+                        CAST(SUM(s.info_complete) AS BIGINT),
+                        CAST(SUM(s.created_children) AS BIGINT), CAST(SUM(s.branches) AS BIGINT)
+                 FROM orgs o JOIN subtree_levels s ON s.org_id = o.id
+                 WHERE o.parent = ?1 AND o.deleted = 0 GROUP BY s.org_id",
+                params![org_id],
+                |r| Ok((r.text(0)?, level_counts(r, 1)?)),
+            )?
+            .into_iter()
+            .collect())
+    }
+
+    /// How many units of the completeness finding the subtree of `org_id` holds.
+    pub fn finding_total(&self, org_id: &str) -> Result<u64> {
+        Ok(self
+            .db
+            .row("SELECT findings FROM orgs WHERE id = ?1", params![org_id], |r| {
+                r.int(0)
+            })?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// The first `limit` units of the completeness finding in the subtree at `path`, in
+    /// tree (path) order, as a finding names them.
+    pub fn finding_units(&self, path: &str, limit: usize) -> Result<Vec<UnitRef>> {
+        let (lo, hi) = subtree_range(path);
+        self.db.rows(
+            "SELECT o.id, o.short_name, o.level, o.category, COALESCE(p.short_name, '')
+             FROM orgs o LEFT JOIN orgs p ON p.id = o.parent
+             WHERE o.is_finding = 1 AND o.path >= ?1 AND o.path < ?2
+             ORDER BY o.path LIMIT ?3",
+            params![&lo, &hi, limit as i64],
+            |r| {
+                Ok(UnitRef {
+                    org_id: r.text(0)?,
+                    short_name: r.text(1)?,
+                    level: r.level(2)?,
+                    category: r.text(3)?,
+                    parent_short_name: r.text(4)?,
+                })
+            },
+        )
+    }
+
+    /// How many units of `level` in the subtree at `path` have a live child with neither
+    /// an admin nor a code valid at `now` (the task "codes to the children"). One range of
+    /// the next level's units without an admin: small for the levels near the
+    /// organization asked about, the whole level far below a large one.
+    pub fn codes_late(&self, path: &str, level: u8, now: i64) -> Result<u64> {
+        let (lo, hi) = subtree_range(path);
+        Ok(self
+            .db
+            .row(
+                "SELECT COUNT(DISTINCT o.parent) FROM orgs o INDEXED BY orgs_level_path
+                 WHERE o.level = ?1 AND o.path > ?2 AND o.path < ?3 AND o.deleted = 0
+                   AND o.admin_count = 0
+                   AND NOT EXISTS (SELECT 1 FROM codes k INDEXED BY codes_open
+                                   WHERE k.org_id = o.id AND k.used_by IS NULL
+                                     AND k.expires_at > ?4)",
+                params![i64::from(level) + 1, &lo, &hi, now],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// Where the stored roll-ups differ from a full computation over the projection (none,
+    /// if every change kept them up to date): a line per difference, at most `limit`.
+    pub fn rollup_mismatches(&self, limit: usize) -> Result<Vec<String>> {
+        let computed = compute(self)?;
+        let mut out = Vec::new();
+        let mut stored_levels: HashMap<(String, u8), LevelCounts> = HashMap::new();
+        self.db.each(
+            "SELECT org_id, level, total, logged_in, info_complete, created_children, branches
+             FROM subtree_levels",
+            &[],
+            |r| {
+                let k = level_counts(r, 2)?;
+                if k != LevelCounts::default() {
+                    stored_levels.insert((r.text(0)?, r.level(1)?), k);
+                }
+                Ok(true)
+            },
+        )?;
+        for (key, want) in &computed.levels {
+            let got = stored_levels.remove(key).unwrap_or_default();
+            if &got != want && out.len() < limit {
+                out.push(format!("{} level {}: stored {got:?}, scan {want:?}", key.0, key.1));
+            }
+        }
+        for (key, got) in stored_levels {
+            if out.len() < limit {
+                out.push(format!("{} level {}: stored {got:?}, scan nothing", key.0, key.1));
+            }
+        }
+        self.db.each(
+            "SELECT id, branches_below, findings, is_finding FROM orgs WHERE deleted = 0",
+            &[],
+            |r| {
+                let id = r.text(0)?;
+                let want = computed.units.get(&id).copied().unwrap_or_default();
+                let got = (r.int(1)?, r.int(2)?, r.flag(3)?);
+                if got != want && out.len() < limit {
+                    out.push(format!(
+                        "{id}: stored (branches below, findings, finding) {got:?}, scan {want:?}"
+                    ));
+                }
+                Ok(true)
+            },
+        )?;
+        Ok(out)
+    }
+}
+
+/// Everything the roll-ups hold, computed from the projection in one path-order pass.
+#[derive(Default)]
+struct Computed {
+    levels: HashMap<(String, u8), LevelCounts>,
+    /// Per live unit: (branches below, findings, is a finding).
+    units: HashMap<String, (i64, i64, bool)>,
+}
+
+/// A unit whose subtree the pass is inside of.
+struct Open {
+    state: UnitState,
+    /// By level, every level a unit can have.
+    levels: [LevelCounts; LEVELS],
+    branches_below: i64,
+    findings: i64,
+}
+
+const LEVELS: usize = MAX_LEVEL as usize + 1;
+
+/// Rows of a pass over the live units, in path order, this many at a time (PostgreSQL
+/// reads a statement's rows whole: a page keeps a pass over a million units in bounded
+/// memory).
+const PASS_PAGE: i64 = 20_000;
+
+/// Run `f` on every live unit in path (depth-first) order, then on every unit still open
+/// at the end: `close` gets each unit once its subtree is passed.
+fn pass(c: &Conn<'_>, mut close: impl FnMut(Open) -> Result<()>) -> Result<()> {
+    let mut stack: Vec<Open> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = c.db.rows(
+            &format!(
+                "SELECT {STATE_COLS} FROM orgs INDEXED BY orgs_subtree
+                 WHERE path > ?1 AND deleted = 0 ORDER BY path LIMIT ?2"
+            ),
+            params![&after, PASS_PAGE],
+            state_row,
+        )?;
+        let last = page.len() < PASS_PAGE as usize;
+        for u in page {
+            while let Some(top) = stack.last() {
+                if u.path.starts_with(top.state.path.as_str()) {
+                    break;
+                }
+                let done = stack.pop().expect("an open unit");
+                fold(&mut stack, &done);
+                close(done)?;
+            }
+            after.clone_from(&u.path);
+            let mut levels = [LevelCounts::default(); LEVELS];
+            if let Some(k) = levels.get_mut(usize::from(u.level)) {
+                *k = u.counts();
+            }
+            stack.push(Open {
+                state: u,
+                levels,
+                branches_below: 0,
+                findings: 0,
+            });
+        }
+        if last {
+            break;
+        }
+    }
+    while let Some(done) = stack.pop() {
+        fold(&mut stack, &done);
+        close(done)?;
+    }
+    Ok(())
+}
+
+/// Add a closed unit's subtree to its parent (the top of the stack, if it is its parent).
+fn fold(stack: &mut [Open], done: &Open) {
+    let Some(parent) = stack.last_mut() else {
+        return;
+    };
+    for (p, d) in parent.levels.iter_mut().zip(&done.levels) {
+        p.total += d.total;
+        p.logged_in += d.logged_in;
+        p.info_complete += d.info_complete;
+        p.created_children += d.created_children;
+        p.branches += d.branches;
+    }
+    parent.branches_below += done.branches_below + i64::from(done.state.branch());
+    parent.findings += done.findings + i64::from(is_finding(done));
+}
+
+fn is_finding(o: &Open) -> bool {
+    o.state.committee() && o.branches_below == 0
+}
+
+fn compute(c: &Conn<'_>) -> Result<Computed> {
+    let mut out = Computed::default();
+    pass(c, |o| {
+        let id = o.state.id().to_owned();
+        for (level, k) in o.levels.iter().enumerate() {
+            if k.total > 0 {
+                out.levels.insert((id.clone(), level as u8), *k);
+            }
+        }
+        let finding = is_finding(&o);
+        out.units.insert(
+            id,
+            (o.branches_below, o.findings + i64::from(finding), finding),
+        );
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+impl Tx<'_> {
+    /// Compute every roll-up from the projection, replacing what is stored (migration 2,
+    /// bulk loads, `zhtj-server check-rollups --repair`).
+    pub fn rebuild_rollups(&self) -> Result<()> {
+        self.db.execute("DELETE FROM subtree_levels", &[])?;
+        self.db.execute(
+            "UPDATE orgs SET branches_below = 0, findings = 0, is_finding = 0
+             WHERE branches_below <> 0 OR findings <> 0 OR is_finding <> 0",
+            &[],
+        )?;
+        pass(self, |o| {
+            let id = o.state.id();
+            for (level, k) in o.levels.iter().enumerate() {
+                if k.total > 0 {
+                    self.add_levels(id, level as u8, delta(k, &LevelCounts::default()))?;
+                }
+            }
+            let finding = is_finding(&o);
+            self.db.execute(
+                "UPDATE orgs SET branches_below = ?2, findings = ?3, is_finding = ?4 WHERE id = ?1",
+                params![id, o.branches_below, o.findings + i64::from(finding), finding],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Follow a change of `id`'s facts (category, deletion, completeness, first login, live
+    /// children) in the roll-ups; `before`: its state before the change (`None`: new).
+    pub fn recount(&self, id: &str, before: Option<&UnitState>) -> Result<()> {
+        let after = self
+            .unit_state(id)?
+            .ok_or_else(|| Error::Internal(format!("recount of a missing unit {id}")))?;
+        let ancestors = after.ancestors();
+        // 1. Its level's counts, in its own row and each ancestor's.
+        let old = before.map(UnitState::counts).unwrap_or_default();
+        let d = delta(&after.counts(), &old);
+        if d != [0; 5] {
+            self.add_levels(id, after.level, d)?;
+            for a in &ancestors {
+                self.add_levels(a, after.level, d)?;
+            }
+        }
+        // 2. Its branch, in its ancestors' branches_below, deepest first: a committee whose
+        //    count crosses zero stops (or starts) being a finding.
+        let db = i64::from(after.branch()) - i64::from(before.is_some_and(UnitState::branch));
+        if db != 0 {
+            for (i, a) in ancestors.iter().enumerate().rev() {
+                let row = self.db.row(
+                    "UPDATE orgs SET branches_below = branches_below + ?2 WHERE id = ?1
+                     RETURNING branches_below, category, deleted",
+                    params![*a, db],
+                    |r| Ok((r.int(0)?, r.text(1)?, r.flag(2)?)),
+                )?;
+                let Some((now_below, category, deleted)) = row else {
+                    continue;
+                };
+                let committee =
+                    !deleted && Category::parse(&category).is_ok_and(Category::needs_branch_below);
+                let was_zero = now_below - db == 0;
+                if committee && was_zero != (now_below == 0) {
+                    let f = if now_below == 0 { 1 } else { -1 };
+                    self.set_finding(a, now_below == 0)?;
+                    self.add_findings(&ancestors[..=i], f)?;
+                }
+            }
+        }
+        // 3. Its own finding (its branches below are as they are now, before and after:
+        //    only its own category or deletion moves it here).
+        let below = self
+            .db
+            .row(
+                "SELECT branches_below FROM orgs WHERE id = ?1",
+                params![id],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0);
+        let was = before.is_some_and(|b| b.committee()) && below == 0;
+        let is = after.committee() && below == 0;
+        if was != is {
+            self.set_finding(id, is)?;
+            let f = if is { 1 } else { -1 };
+            self.add_findings(&[id], f)?;
+            self.add_findings(&ancestors, f)?;
+        }
+        Ok(())
+    }
+
+    fn add_levels(&self, org_id: &str, level: u8, d: [i64; 5]) -> Result<()> {
+        let changed = self.db.execute(
+            "UPDATE subtree_levels SET total = total + ?3, logged_in = logged_in + ?4,
+                 info_complete = info_complete + ?5, created_children = created_children + ?6,
+                 branches = branches + ?7
+             WHERE org_id = ?1 AND level = ?2",
+            params![org_id, level, d[0], d[1], d[2], d[3], d[4]],
+        )?;
+        if changed == 0 {
+            self.db.execute(
+                "INSERT INTO subtree_levels(org_id, level, total, logged_in, info_complete,
+                     created_children, branches)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![org_id, level, d[0], d[1], d[2], d[3], d[4]],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn add_findings(&self, ids: &[&str], f: i64) -> Result<()> {
+        for id in ids {
+            self.db.execute(
+                "UPDATE orgs SET findings = findings + ?2 WHERE id = ?1",
+                params![*id, f],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn set_finding(&self, id: &str, finding: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE orgs SET is_finding = ?2 WHERE id = ?1",
+            params![id, finding],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use schemas::Category;
+    use schemas::org::OrgRecord;
+
+    use crate::storage::{Accepted, Store};
+
+    /// Random changes through the writes the server makes (`put_org`: new units,
+    /// category changes, completeness, deletion of leaves; `mark_logged_in`), in trees down
+    /// to level 16, and after each one the stored roll-ups equal a full computation.
+    #[test]
+    fn roll_ups_follow_every_change_and_equal_a_full_computation() {
+        for seed in 1..=12u64 {
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let store = Store::open(std::path::Path::new(":memory:")).unwrap();
+            crate::operator::initialize_tree(&store).unwrap();
+            // (record, path) of every unit made here, and of the city.
+            let city = store.read(|c| c.org("org-5101")).unwrap().unwrap();
+            let mut units: Vec<(OrgRecord, String)> =
+                vec![(store.read(|c| c.org_doc("org-5101")).unwrap().unwrap().record, city.path)];
+            for step in 0..160 {
+                let live: Vec<usize> = (0..units.len()).filter(|&i| !units[i].0.deleted).collect();
+                let pick = live[(next() as usize) % live.len()];
+                let kind = next() % 10;
+                let (mut r, path) = units[pick].clone();
+                let parent_category = Category::parse(&r.category).ok();
+                let write = |r: &OrgRecord, path: &str, complete: bool, new: bool| {
+                    store
+                        .transaction(|tx| {
+                            let was = if new { None } else { tx.lock_org(&r.id)? };
+                            tx.put_org(
+                                &Accepted {
+                                    record: r,
+                                    path,
+                                    complete,
+                                    bytes: &[],
+                                    heads: &[],
+                                },
+                                was.as_ref(),
+                                None,
+                            )
+                            .map(drop)
+                        })
+                        .unwrap()
+                };
+                match kind {
+                    // A child of a random allowed category.
+                    0..=4 if r.level < 16 && parent_category.is_some_and(Category::has_children) => {
+                        let allowed = parent_category.unwrap().allowed_children();
+                        let mut k = OrgRecord::new(
+                            format!("u{seed}-{step}"),
+                            r.id.clone(),
+                            schemas::Level::new(r.level + 1).unwrap(),
+                        );
+                        k.category = allowed[(next() as usize) % allowed.len()].label().into();
+                        k.short_name = format!("单位{step}");
+                        let kpath = format!("{path}{}/", k.id);
+                        write(&k, &kpath, next() % 3 == 0, true);
+                        units.push((k, kpath));
+                    }
+                    // Delete a leaf.
+                    5 | 6 if r.level > 3 && !units.iter().any(|(u, _)| u.parent == r.id && !u.deleted) => {
+                        r.deleted = true;
+                        write(&r, &path, false, false);
+                        units[pick].0 = r;
+                    }
+                    // Another category the parent allows (a branch with children keeps its).
+                    7 if r.level > 3 => {
+                        let parent = units.iter().find(|(u, _)| u.id == r.parent).unwrap();
+                        let allowed = Category::parse(&parent.0.category).unwrap().allowed_children();
+                        let k = allowed[(next() as usize) % allowed.len()];
+                        let has_kids = units.iter().any(|(u, _)| u.parent == r.id && !u.deleted);
+                        if k.has_children() || !has_kids {
+                            r.category = k.label().into();
+                            write(&r, &path, next() % 2 == 0, false);
+                            units[pick].0 = r;
+                        }
+                    }
+                    // Completeness changes, or a first login.
+                    8 => write(&r, &path, next() % 2 == 0, false),
+                    _ => {
+                        store.transaction(|tx| tx.mark_logged_in(&r.id).map(drop)).unwrap();
+                    }
+                }
+                let wrong = store.read(|c| c.rollup_mismatches(5)).unwrap();
+                assert!(wrong.is_empty(), "seed {seed} step {step} (kind {kind}): {wrong:#?}");
+            }
+            // And a rebuild from scratch changes nothing.
+            store.transaction(|tx| tx.rebuild_rollups()).unwrap();
+            assert!(store.read(|c| c.rollup_mismatches(5)).unwrap().is_empty());
+        }
+    }
+}
