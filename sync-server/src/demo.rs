@@ -260,6 +260,8 @@ pub fn run(
     let phc = crate::identity::hash_password(DEMO_PASSWORD)?;
     let actor = ActorId::from(DEMO_ACTOR);
     store.transaction(|tx| {
+        // A bulk load: the progress roll-ups are computed once at the end.
+        tx.defer_rollups();
         let mut paths = existing.clone();
         const BATCH: usize = 2048;
         let total = records.len();
@@ -331,6 +333,8 @@ pub fn run(
             }
             Ok(())
         })?;
+        progress("计算录入进度汇总……");
+        tx.rebuild_rollups()?;
         tx.audit(
             None,
             "demo.fill",

@@ -146,17 +146,24 @@ impl Tx<'_> {
             "INSERT INTO codes(code, org_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![code, org_id, issued_by, issued_at, expires_at],
         )?;
+        self.recount_codes(org_id)?;
         Ok(())
     }
 
     /// Mark `code` used by `account_id`, unless it is used already: whether it was marked.
     /// The condition is what makes a code single-use under concurrency.
     pub fn use_code(&self, code: &str, account_id: i64, at: i64) -> Result<bool> {
-        let used = self.db.execute(
-            "UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3 AND used_by IS NULL",
+        let used = self.db.row(
+            "UPDATE codes SET used_by = ?1, used_at = ?2 WHERE code = ?3 AND used_by IS NULL
+             RETURNING org_id",
             params![account_id, at, code],
+            |r| r.text(0),
         )?;
-        Ok(used == 1)
+        let Some(org_id) = used else {
+            return Ok(false);
+        };
+        self.recount_codes(&org_id)?;
+        Ok(true)
     }
 
     /// Create an account: its id, or `None` if the mobile is already an admin of the

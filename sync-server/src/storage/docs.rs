@@ -381,6 +381,9 @@ impl Tx<'_> {
             )?;
         }
         self.recount(&r.id, before.as_ref())?;
+        if was.is_none() || delta != 0 {
+            self.recount_codes(&r.id)?;
+        }
         if delta != 0
             && let Some(p) = &parent_before
         {
@@ -414,6 +417,7 @@ impl Tx<'_> {
         if let Some(b) = before.filter(|b| logged_in && !b.logged_in) {
             self.recount(org_id, Some(&b))?;
         }
+        self.recount_codes(org_id)?;
         Ok(())
     }
 

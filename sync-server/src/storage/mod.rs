@@ -95,6 +95,24 @@ pub struct Conn<'c> {
 /// back otherwise. Its methods are the server's writes; it reads as a [`Conn`].
 pub struct Tx<'c> {
     conn: Conn<'c>,
+    /// The roll-ups are computed at the end instead of kept per change
+    /// ([`Tx::defer_rollups`]).
+    rollups_deferred: std::cell::Cell<bool>,
+}
+
+impl<'c> Tx<'c> {
+    fn new(conn: Conn<'c>) -> Tx<'c> {
+        Tx {
+            conn,
+            rollups_deferred: std::cell::Cell::new(false),
+        }
+    }
+
+    /// For a bulk load in this transaction (the demo's): the progress roll-ups are not
+    /// kept per change, and [`Tx::rebuild_rollups`] must run before it commits.
+    pub fn defer_rollups(&self) {
+        self.rollups_deferred.set(true);
+    }
 }
 
 impl<'c> std::ops::Deref for Tx<'c> {

@@ -100,7 +100,7 @@ impl Pg {
             let db = Db::Postgres(&conn);
             let out: Result<T> = (|| {
                 db.batch("BEGIN")?;
-                let out = f(&Tx { conn: Conn { db } })?;
+                let out = f(&Tx::new(Conn { db }))?;
                 db.batch("COMMIT")?;
                 Ok(out)
             })();
@@ -125,7 +125,7 @@ impl Pg {
         let conn = self.primary.get()?;
         let db = Db::Postgres(&conn);
         db.batch("BEGIN")?;
-        let out = f(&Tx { conn: Conn { db } });
+        let out = f(&Tx::new(Conn { db }));
         db.batch("ROLLBACK")?;
         Ok(out)
     }

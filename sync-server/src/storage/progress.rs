@@ -195,21 +195,6 @@ impl<'c> Conn<'c> {
         )
     }
 
-    /// Live direct children with neither an admin nor a valid code.
-    pub fn children_without_code(&self, org_id: &str, now: i64) -> Result<u32> {
-        let n = self
-            .db
-            .row(
-                "SELECT COUNT(*) FROM orgs o WHERE o.parent = ?1 AND o.deleted = 0 AND o.admin_count = 0
-                 AND NOT EXISTS (SELECT 1 FROM codes k INDEXED BY codes_open WHERE k.org_id = o.id
-                                 AND k.used_by IS NULL AND k.expires_at > ?2)",
-                params![org_id, now],
-                |r| r.int(0),
-            )?
-            .unwrap_or(0);
-        Ok(n as u32)
-    }
-
     /// The admins' names of every live unit below the organization at `path` (unmasked:
     /// mask before showing), by unit, in the order they registered.
     pub fn subtree_admins(&self, path: &str) -> Result<HashMap<String, Vec<String>>> {

@@ -6,7 +6,13 @@
 //!   LevelCounts`, each unit added with `LevelCounts::add`, the one definition);
 //! - `orgs.branches_below`: live 团支部 strictly below; `orgs.is_finding`: a live 团委, 团工委
 //!   or 团总支 with none below (rules.md §1's completeness finding); `orgs.findings`: how
-//!   many of those its subtree holds, itself included.
+//!   many of those its subtree holds, itself included;
+//! - codes to the children (rules.md §11): `orgs.code_valid_until`, the latest expiry of a
+//!   unit's unused codes (0: none); of its parent, `code_late_at`, the earliest of that
+//!   over its admin-less live children (NULL: none), and `bare_children`, those of them with
+//!   no unused code at all. A code expiring needs no write: a unit is late at `now` when
+//!   `code_late_at <= now`, and its children without a valid code are its bare ones and
+//!   the admin-less ones whose codes expired by `now` (an index range of the few).
 //!
 //! A change of one unit's facts ([`Tx::recount`], given its state before) moves its level's
 //! counts in each of its ancestors' rows and its own, its branch in its ancestors'
@@ -199,25 +205,45 @@ impl Conn<'_> {
     }
 
     /// How many units of `level` in the subtree at `path` have a live child with neither
-    /// an admin nor a code valid at `now` (the task "codes to the children"). One range of
-    /// the next level's units without an admin: small for the levels near the
-    /// organization asked about, the whole level far below a large one.
+    /// an admin nor a code valid at `now` (the task "codes to the children"): one range of
+    /// `orgs_codes_late`, the level's units with an admin-less child.
     pub fn codes_late(&self, path: &str, level: u8, now: i64) -> Result<u64> {
         let (lo, hi) = subtree_range(path);
         Ok(self
             .db
             .row(
-                "SELECT COUNT(DISTINCT o.parent) FROM orgs o INDEXED BY orgs_level_path
-                 WHERE o.level = ?1 AND o.path > ?2 AND o.path < ?3 AND o.deleted = 0
-                   AND o.admin_count = 0
-                   AND NOT EXISTS (SELECT 1 FROM codes k INDEXED BY codes_open
-                                   WHERE k.org_id = o.id AND k.used_by IS NULL
-                                     AND k.expires_at > ?4)",
-                params![i64::from(level) + 1, &lo, &hi, now],
+                "SELECT COUNT(*) FROM orgs INDEXED BY orgs_codes_late
+                 WHERE level = ?1 AND path >= ?2 AND path < ?3 AND code_late_at IS NOT NULL
+                   AND code_late_at <= ?4 AND deleted = 0",
+                params![level, &lo, &hi, now],
                 |r| r.int(0),
             )?
             .unwrap_or(0)
             .max(0) as u64)
+    }
+
+    /// Live direct children of `org_id` with neither an admin nor a code valid at `now`:
+    /// its bare ones, and those whose codes expired by `now`.
+    pub fn children_without_code(&self, org_id: &str, now: i64) -> Result<u32> {
+        let bare = self
+            .db
+            .row(
+                "SELECT bare_children FROM orgs WHERE id = ?1",
+                params![org_id],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0);
+        let expired = self
+            .db
+            .row(
+                "SELECT COUNT(*) FROM orgs INDEXED BY orgs_codes_child
+                 WHERE parent = ?1 AND deleted = 0 AND admin_count = 0
+                   AND code_valid_until > 0 AND code_valid_until <= ?2",
+                params![org_id, now],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0);
+        Ok((bare + expired).max(0) as u32)
     }
 
     /// Where the stored roll-ups differ from a full computation over the projection (none,
@@ -249,6 +275,45 @@ impl Conn<'_> {
                 out.push(format!("{} level {}: stored {got:?}, scan nothing", key.0, key.1));
             }
         }
+        let valid: HashMap<String, i64> = self
+            .db
+            .rows(CODE_VALID_UNTIL, &[], |r| Ok((r.text(0)?, r.int(1)?)))?
+            .into_iter()
+            .collect();
+        let mut late: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+        self.db.each(
+            "SELECT id, parent, admin_count, code_valid_until, code_late_at, bare_children
+             FROM orgs WHERE deleted = 0",
+            &[],
+            |r| {
+                let id = r.text(0)?;
+                let want = valid.get(&id).copied().unwrap_or(0);
+                if r.int(3)? != want && out.len() < limit {
+                    out.push(format!("{id}: stored code_valid_until {}, codes {want}", r.int(3)?));
+                }
+                if r.int(2)? == 0 {
+                    let e = late.entry(r.text(1)?).or_insert((0, None));
+                    e.0 += i64::from(want == 0);
+                    e.1 = Some(e.1.map_or(want, |m: i64| m.min(want)));
+                }
+                Ok(true)
+            },
+        )?;
+        self.db.each(
+            "SELECT id, bare_children, code_late_at FROM orgs WHERE deleted = 0",
+            &[],
+            |r| {
+                let id = r.text(0)?;
+                let got = (r.int(1)?, r.opt_int(2)?);
+                let want = late.remove(&id).unwrap_or((0, None));
+                if got != want && out.len() < limit {
+                    out.push(format!(
+                        "{id}: stored (bare children, code_late_at) {got:?}, children {want:?}"
+                    ));
+                }
+                Ok(true)
+            },
+        )?;
         self.db.each(
             "SELECT id, branches_below, findings, is_finding FROM orgs WHERE deleted = 0",
             &[],
@@ -267,6 +332,16 @@ impl Conn<'_> {
         Ok(out)
     }
 }
+
+/// Per organization with unused codes: the latest expiry.
+const CODE_VALID_UNTIL: &str = "SELECT org_id, CAST(MAX(expires_at) AS BIGINT) FROM codes
+    WHERE used_by IS NULL GROUP BY org_id";
+
+/// Per parent: its admin-less live children without an unused code, and the earliest
+/// `code_valid_until` among its admin-less live children.
+const LATE_BY_PARENT: &str = "SELECT parent, COUNT(*) FILTER (WHERE code_valid_until = 0),
+        CAST(MIN(code_valid_until) AS BIGINT)
+    FROM orgs WHERE deleted = 0 AND admin_count = 0 AND parent <> '' GROUP BY parent";
 
 /// Everything the roll-ups hold, computed from the projection in one path-order pass.
 #[derive(Default)]
@@ -382,6 +457,7 @@ impl Tx<'_> {
     /// Compute every roll-up from the projection, replacing what is stored (migration 2,
     /// bulk loads, `zhtj-server check-rollups --repair`).
     pub fn rebuild_rollups(&self) -> Result<()> {
+        self.rollups_deferred.set(false);
         self.db.execute("DELETE FROM subtree_levels", &[])?;
         self.db.execute(
             "UPDATE orgs SET branches_below = 0, findings = 0, is_finding = 0
@@ -401,12 +477,63 @@ impl Tx<'_> {
                 params![id, o.branches_below, o.findings + i64::from(finding), finding],
             )?;
             Ok(())
-        })
+        })?;
+        self.db.execute(
+            "UPDATE orgs SET code_late_at = NULL, bare_children = 0, code_valid_until = 0
+             WHERE code_late_at IS NOT NULL OR bare_children <> 0 OR code_valid_until <> 0",
+            &[],
+        )?;
+        for (id, until) in self
+            .db
+            .rows(CODE_VALID_UNTIL, &[], |r| Ok((r.text(0)?, r.int(1)?)))?
+        {
+            self.db.execute(
+                "UPDATE orgs SET code_valid_until = ?2 WHERE id = ?1",
+                params![&id, until],
+            )?;
+        }
+        for (parent, bare, at) in self.db.rows(LATE_BY_PARENT, &[], |r| {
+            Ok((r.text(0)?, r.int(1)?, r.int(2)?))
+        })? {
+            self.db.execute(
+                "UPDATE orgs SET bare_children = ?2, code_late_at = ?3 WHERE id = ?1",
+                params![&parent, bare, at],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Follow a change of `id`'s admins, codes or liveness in its parent's `code_late_at`.
+    pub fn recount_codes(&self, id: &str) -> Result<()> {
+        if self.rollups_deferred.get() {
+            return Ok(());
+        }
+        self.db.execute(
+            "UPDATE orgs SET code_valid_until = COALESCE(
+                 (SELECT MAX(expires_at) FROM codes WHERE org_id = ?1 AND used_by IS NULL), 0)
+             WHERE id = ?1",
+            params![id],
+        )?;
+        // Both from the parent's children without an admin, by orgs_codes_child.
+        self.db.execute(
+            "UPDATE orgs SET
+                 code_late_at = (SELECT MIN(c.code_valid_until) FROM orgs c
+                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0),
+                 bare_children = (SELECT COUNT(*) FROM orgs c
+                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0
+                       AND c.code_valid_until = 0)
+             WHERE id = (SELECT parent FROM orgs WHERE id = ?1)",
+            params![id],
+        )?;
+        Ok(())
     }
 
     /// Follow a change of `id`'s facts (category, deletion, completeness, first login, live
     /// children) in the roll-ups; `before`: its state before the change (`None`: new).
     pub fn recount(&self, id: &str, before: Option<&UnitState>) -> Result<()> {
+        if self.rollups_deferred.get() {
+            return Ok(());
+        }
         let after = self
             .unit_state(id)?
             .ok_or_else(|| Error::Internal(format!("recount of a missing unit {id}")))?;

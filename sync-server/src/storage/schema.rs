@@ -66,6 +66,17 @@ const ROLLUPS_V2: &str = r#"
 ALTER TABLE orgs ADD COLUMN branches_below BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE orgs ADD COLUMN findings BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE orgs ADD COLUMN is_finding BIGINT NOT NULL DEFAULT 0;
+-- Until when the unit has a valid unused code: the latest expiry of its unused codes (0:
+-- none). Of its parent: from when it is late with codes to its children (the earliest
+-- code_valid_until of its live children without an admin; NULL: no such child), and how
+-- many such children have no unused code at all.
+ALTER TABLE orgs ADD COLUMN code_valid_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN code_late_at BIGINT;
+ALTER TABLE orgs ADD COLUMN bare_children BIGINT NOT NULL DEFAULT 0;
+-- A unit's live children without an admin, by how long their codes are valid.
+CREATE INDEX orgs_codes_child ON orgs(parent, deleted, admin_count, code_valid_until);
+-- The units of a level of a subtree late with codes (`Conn::codes_late`).
+CREATE INDEX orgs_codes_late ON orgs(level, path, code_late_at) WHERE code_late_at IS NOT NULL;
 -- The completeness finding of a subtree in tree order (`Conn::finding_units`).
 CREATE INDEX orgs_finding ON orgs(is_finding, path);
 CREATE TABLE subtree_levels (
