@@ -115,15 +115,7 @@ impl Key {
     }
 }
 
-/// A key's count in its window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    pub count: u32,
-    /// Unix seconds.
-    pub window_start: i64,
-    /// For a target over its limit: when (Unix ms) the next attempt may run.
-    pub next_turn_ms: i64,
-}
+pub use crate::storage::LimitEntry as Entry;
 
 /// Where the entries live, as the limiter's rules read and write them.
 trait Entries {

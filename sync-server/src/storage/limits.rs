@@ -4,7 +4,18 @@
 use super::Tx;
 use super::sql::{Dialect, params};
 use crate::error::Result;
-use crate::limits::Entry;
+
+/// A key's count in its window (`crate::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitEntry {
+    pub count: u32,
+    /// Unix seconds.
+    pub window_start: i64,
+    /// For a target over its limit: when (Unix ms) the next attempt may run.
+    pub next_turn_ms: i64,
+}
+
+type Entry = LimitEntry;
 
 impl Tx<'_> {
     /// The entry of `key`, its row locked on PostgreSQL until the transaction ends.

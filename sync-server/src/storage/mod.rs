@@ -44,6 +44,7 @@ pub use authors::{AuthorRecordRow, AuthorRow};
 #[cfg(test)]
 pub(crate) use docs::RawOrg;
 pub use docs::{Accepted, FeedPage, FeedRow, LevelSummary, OrgDoc, OrgRow};
+pub use limits::LimitEntry;
 pub use pg::{drop_database, scratch_database};
 pub use progress::{OpenCodes, UnitRow, UnitScan};
 pub use rollups::UnitState;
