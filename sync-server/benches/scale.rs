@@ -23,6 +23,7 @@ use client_core::sync::Remote;
 use client_core::{Replica, supervise};
 
 #[path = "../tests/common/mod.rs"]
+#[allow(unused_imports)] // the test persons: not needed here
 mod common;
 use common::{memory_mib, wait_for_start};
 
@@ -93,12 +94,18 @@ fn main() {
     let out = server(&data, &database, &["demo", "--size", &orgs.to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let load = t.elapsed();
     println!("demo written in {:.1} s", load.as_secs_f64());
 
     let t = Instant::now();
-    let out = server(&data, &database, &["check-rollups"]).output().unwrap();
+    let out = server(&data, &database, &["check-rollups"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}{}",
@@ -172,9 +179,7 @@ fn main() {
         load.as_secs_f64(),
         check.as_secs_f64()
     );
-    if let Some(url) = database.get(1) {
-        if let Ok(admin) = std::env::var("ZHTJ_BENCH_POSTGRES") {
-            let _ = sync_server::storage::drop_database(&admin, url);
-        }
+    if let (Some(url), Ok(admin)) = (database.get(1), std::env::var("ZHTJ_BENCH_POSTGRES")) {
+        let _ = sync_server::storage::drop_database(&admin, url);
     }
 }

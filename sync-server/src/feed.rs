@@ -20,7 +20,9 @@ pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// the request's protocol version (version 2 and later: with the author records of the
 /// page's documents, read from the same snapshot).
 pub fn answer(store: &Store, actor: &Actor, req: &PullRequest) -> Result<PullResponse> {
-    store.read(|c| {
+    // On a replica when one is configured (docs/deployment.md: it may lag; feed positions
+    // commit in order on the primary, so a lagging replica shows a prefix of the feed).
+    store.read_replica(|c| {
         let lean = req.version >= 3 && req.lean;
         let mut resp = page(c, actor, req.cursor, req.limit, lean)?;
         resp.version = req.version;

@@ -58,7 +58,12 @@ pub fn check_rollups(store: &Store, repair: bool) -> Result<Vec<String>> {
     if repair && !wrong.is_empty() {
         store.transaction(|tx| {
             tx.rebuild_rollups()?;
-            tx.audit(None, "operator.rollups_repair", None, &format!("{} differences", wrong.len()))
+            tx.audit(
+                None,
+                "operator.rollups_repair",
+                None,
+                &format!("{} differences", wrong.len()),
+            )
         })?;
     }
     Ok(wrong)

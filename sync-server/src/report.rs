@@ -146,7 +146,8 @@ pub fn build(
     clock: Clock,
 ) -> Result<(String, Vec<u8>)> {
     let org_id = org.unwrap_or(&actor.org_id).to_owned();
-    let (data, levels, need_snapshot) = store.read(|c| {
+    // On a replica when one is configured (docs/deployment.md: it may lag).
+    let (data, levels, need_snapshot) = store.read_replica(|c| {
         let (data, levels) = gather(c, actor, &org_id, schedule, clock)?;
         let need = !levels.is_empty() && !c.has_snapshot(&data.org_id, clock.day)?;
         Ok((data, levels, need))

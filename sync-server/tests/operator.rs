@@ -260,7 +260,10 @@ fn check_rollups_finds_and_repairs_a_wrong_roll_up() {
     drop(c);
     let (ok, out, err) = server(&data, &["check-rollups"]);
     assert!(!ok, "a wrong roll-up fails the check: {out}");
-    assert!(out.contains("不一致") && out.contains("org-5101 level 4"), "{out}");
+    assert!(
+        out.contains("不一致") && out.contains("org-5101 level 4"),
+        "{out}"
+    );
     assert!(err.contains("--repair"), "{err}");
 
     let (ok, out, err) = server(&data, &["check-rollups", "--repair"]);
@@ -268,5 +271,8 @@ fn check_rollups_finds_and_repairs_a_wrong_roll_up() {
     assert!(out.contains("已按组织树全量重新计算"), "{out}");
     assert!(audit_actions(&data).contains(&"operator.rollups_repair".to_owned()));
     let (ok, out, err) = server(&data, &["check-rollups"]);
-    assert!(ok && out.contains("一致") && !out.contains("不一致"), "{out}{err}");
+    assert!(
+        ok && out.contains("一致") && !out.contains("不一致"),
+        "{out}{err}"
+    );
 }

@@ -993,7 +993,10 @@ fn check_all(w: &mut World, synced: Option<usize>, ctx: &str) {
         .store
         .read(|c| c.rollup_mismatches(10))
         .unwrap();
-    assert!(wrong.is_empty(), "{ctx}: roll-ups differ from a scan: {wrong:#?}");
+    assert!(
+        wrong.is_empty(),
+        "{ctx}: roll-ups differ from a scan: {wrong:#?}"
+    );
     for a in 0..w.actors.len() {
         check_replica(w, a, &orgs, synced == Some(a), ctx);
     }

@@ -242,7 +242,8 @@ pub fn progress(
 ) -> Result<ProgressResponse> {
     let clock = q.clock(base)?;
     let org_id = q.org.clone().unwrap_or_else(|| actor.org_id.clone());
-    let (resp, levels, need_snapshot) = store.read(|c| {
+    // On a replica when one is configured (docs/deployment.md: it may lag).
+    let (resp, levels, need_snapshot) = store.read_replica(|c| {
         let org = authorize(c, actor, &org_id)?;
         let first = org.level.saturating_add(1);
         let level = q.level.unwrap_or(first);

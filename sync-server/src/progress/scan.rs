@@ -230,10 +230,7 @@ pub fn rollups(
     Ok(c.live_children(&org.id)?
         .into_iter()
         .map(|child| {
-            let counts = counts
-                .get(child.id.as_str())
-                .copied()
-                .unwrap_or_default();
+            let counts = counts.get(child.id.as_str()).copied().unwrap_or_default();
             let pct = |n: u64| {
                 if counts.total == 0 {
                     0.0

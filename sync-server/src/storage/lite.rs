@@ -35,7 +35,9 @@ impl Lite {
         {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             schema::migrate(
-                &Tx::new(Conn { db: Db::Sqlite(&tx) }),
+                &Tx::new(Conn {
+                    db: Db::Sqlite(&tx),
+                }),
                 Dialect::Sqlite,
             )?;
             tx.commit()?;
@@ -74,7 +76,9 @@ impl Lite {
         let mut conn = self.lock();
         let out = (|| {
             let tx = conn.transaction()?;
-            let out = f(&Tx::new(Conn { db: Db::Sqlite(&tx) }))?;
+            let out = f(&Tx::new(Conn {
+                db: Db::Sqlite(&tx),
+            }))?;
             tx.commit()?;
             Ok(out)
         })();
@@ -85,7 +89,9 @@ impl Lite {
     pub fn rolled_back<T>(&self, f: impl FnOnce(&Tx<'_>) -> T) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let out = f(&Tx::new(Conn { db: Db::Sqlite(&tx) }));
+        let out = f(&Tx::new(Conn {
+            db: Db::Sqlite(&tx),
+        }));
         // Dropping the transaction rolls it back.
         drop(tx);
         Ok(out)

@@ -175,9 +175,11 @@ impl Conn<'_> {
     pub fn finding_total(&self, org_id: &str) -> Result<u64> {
         Ok(self
             .db
-            .row("SELECT findings FROM orgs WHERE id = ?1", params![org_id], |r| {
-                r.int(0)
-            })?
+            .row(
+                "SELECT findings FROM orgs WHERE id = ?1",
+                params![org_id],
+                |r| r.int(0),
+            )?
             .unwrap_or(0)
             .max(0) as u64)
     }
@@ -267,12 +269,18 @@ impl Conn<'_> {
         for (key, want) in &computed.levels {
             let got = stored_levels.remove(key).unwrap_or_default();
             if &got != want && out.len() < limit {
-                out.push(format!("{} level {}: stored {got:?}, scan {want:?}", key.0, key.1));
+                out.push(format!(
+                    "{} level {}: stored {got:?}, scan {want:?}",
+                    key.0, key.1
+                ));
             }
         }
         for (key, got) in stored_levels {
             if out.len() < limit {
-                out.push(format!("{} level {}: stored {got:?}, scan nothing", key.0, key.1));
+                out.push(format!(
+                    "{} level {}: stored {got:?}, scan nothing",
+                    key.0, key.1
+                ));
             }
         }
         let valid: HashMap<String, i64> = self
@@ -289,7 +297,10 @@ impl Conn<'_> {
                 let id = r.text(0)?;
                 let want = valid.get(&id).copied().unwrap_or(0);
                 if r.int(3)? != want && out.len() < limit {
-                    out.push(format!("{id}: stored code_valid_until {}, codes {want}", r.int(3)?));
+                    out.push(format!(
+                        "{id}: stored code_valid_until {}, codes {want}",
+                        r.int(3)?
+                    ));
                 }
                 if r.int(2)? == 0 {
                     let e = late.entry(r.text(1)?).or_insert((0, None));
@@ -474,7 +485,12 @@ impl Tx<'_> {
             let finding = is_finding(&o);
             self.db.execute(
                 "UPDATE orgs SET branches_below = ?2, findings = ?3, is_finding = ?4 WHERE id = ?1",
-                params![id, o.branches_below, o.findings + i64::from(finding), finding],
+                params![
+                    id,
+                    o.branches_below,
+                    o.findings + i64::from(finding),
+                    finding
+                ],
             )?;
             Ok(())
         })?;
@@ -654,8 +670,14 @@ mod tests {
             crate::operator::initialize_tree(&store).unwrap();
             // (record, path) of every unit made here, and of the city.
             let city = store.read(|c| c.org("org-5101")).unwrap().unwrap();
-            let mut units: Vec<(OrgRecord, String)> =
-                vec![(store.read(|c| c.org_doc("org-5101")).unwrap().unwrap().record, city.path)];
+            let mut units: Vec<(OrgRecord, String)> = vec![(
+                store
+                    .read(|c| c.org_doc("org-5101"))
+                    .unwrap()
+                    .unwrap()
+                    .record,
+                city.path,
+            )];
             for step in 0..160 {
                 let live: Vec<usize> = (0..units.len()).filter(|&i| !units[i].0.deleted).collect();
                 let pick = live[(next() as usize) % live.len()];
@@ -683,7 +705,9 @@ mod tests {
                 };
                 match kind {
                     // A child of a random allowed category.
-                    0..=4 if r.level < 16 && parent_category.is_some_and(Category::has_children) => {
+                    0..=4
+                        if r.level < 16 && parent_category.is_some_and(Category::has_children) =>
+                    {
                         let allowed = parent_category.unwrap().allowed_children();
                         let mut k = OrgRecord::new(
                             format!("u{seed}-{step}"),
@@ -697,7 +721,10 @@ mod tests {
                         units.push((k, kpath));
                     }
                     // Delete a leaf.
-                    5 | 6 if r.level > 3 && !units.iter().any(|(u, _)| u.parent == r.id && !u.deleted) => {
+                    5 | 6
+                        if r.level > 3
+                            && !units.iter().any(|(u, _)| u.parent == r.id && !u.deleted) =>
+                    {
                         r.deleted = true;
                         write(&r, &path, false, false);
                         units[pick].0 = r;
@@ -705,7 +732,9 @@ mod tests {
                     // Another category the parent allows (a branch with children keeps its).
                     7 if r.level > 3 => {
                         let parent = units.iter().find(|(u, _)| u.id == r.parent).unwrap();
-                        let allowed = Category::parse(&parent.0.category).unwrap().allowed_children();
+                        let allowed = Category::parse(&parent.0.category)
+                            .unwrap()
+                            .allowed_children();
                         let k = allowed[(next() as usize) % allowed.len()];
                         let has_kids = units.iter().any(|(u, _)| u.parent == r.id && !u.deleted);
                         if k.has_children() || !has_kids {
@@ -717,11 +746,16 @@ mod tests {
                     // Completeness changes, or a first login.
                     8 => write(&r, &path, next() % 2 == 0, false),
                     _ => {
-                        store.transaction(|tx| tx.mark_logged_in(&r.id).map(drop)).unwrap();
+                        store
+                            .transaction(|tx| tx.mark_logged_in(&r.id).map(drop))
+                            .unwrap();
                     }
                 }
                 let wrong = store.read(|c| c.rollup_mismatches(5)).unwrap();
-                assert!(wrong.is_empty(), "seed {seed} step {step} (kind {kind}): {wrong:#?}");
+                assert!(
+                    wrong.is_empty(),
+                    "seed {seed} step {step} (kind {kind}): {wrong:#?}"
+                );
             }
             // And a rebuild from scratch changes nothing.
             store.transaction(|tx| tx.rebuild_rollups()).unwrap();
