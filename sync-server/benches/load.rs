@@ -27,6 +27,11 @@
 //! `ZHTJ_LOAD_UNITS`, `ZHTJ_LOAD_ROUNDS`, `ZHTJ_LOAD_SETUP_THREADS` (default 4) override the
 //! counts; `ZHTJ_LOAD_INPROCESS=1` runs the server in this process instead (then the memory
 //! is this process's: clients included). Traffic goes to 127.0.0.1 only.
+//!
+//! On PostgreSQL (`ZHTJ_BENCH_POSTGRES`: a server where a new database is made, e.g.
+//! `. scripts/pg.sh` and `ZHTJ_BENCH_POSTGRES=$ZHTJ_TEST_POSTGRES`), `ZHTJ_LOAD_PROCESSES`
+//! (default 1) `zhtj-server` processes share the database, unit `i` syncing with process
+//! `i mod N` (a load balancer's round robin); the memory is the largest process's.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -83,8 +88,8 @@ fn memory_mib(pid: &str) -> (f64, f64) {
 // ------------------------------------------------------------------------ the server
 
 enum Server {
-    /// The `zhtj-server` binary; killed when dropped.
-    Process { child: Child, store: Store },
+    /// `zhtj-server` processes (several only on PostgreSQL); killed when dropped.
+    Process { children: Vec<Child>, store: Store },
     /// In this process, on its own runtime.
     InProcess {
         _rt: tokio::runtime::Runtime,
@@ -94,19 +99,26 @@ enum Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Server::Process { child, .. } = self {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Server::Process { children, .. } = self {
+            for child in children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }
 
 impl Server {
-    /// Start the server on `data`; returns it, its URL and the first admin's code.
-    fn start(data: &Path) -> (Server, String, String) {
+    /// Start the server on `data`; returns it, its URLs (one per process) and the first
+    /// admin's code.
+    fn start(data: &Path) -> (Server, Vec<String>, String) {
+        if let Ok(admin) = std::env::var("ZHTJ_BENCH_POSTGRES") {
+            let n = env_usize("ZHTJ_LOAD_PROCESSES", 1).max(1);
+            return Server::spawn_postgres(data, &admin, n);
+        }
         if std::env::var_os("ZHTJ_LOAD_INPROCESS").is_none() {
             match Server::spawn(data) {
-                Ok(s) => return s,
+                Ok((s, url, code)) => return (s, vec![url], code),
                 Err(e) => eprintln!("zhtj-server could not be started ({e}): in process instead"),
             }
         }
@@ -133,9 +145,43 @@ impl Server {
                 _rt: rt,
                 state: running.state,
             },
-            url,
+            vec![url],
             code,
         )
+    }
+
+    /// `n` processes on a new database of the PostgreSQL server at `admin`.
+    fn spawn_postgres(data: &Path, admin: &str, n: usize) -> (Server, Vec<String>, String) {
+        let url = sync_server::storage::scratch_database(admin).expect("a database");
+        let mut children = Vec::new();
+        let (mut urls, mut code) = (Vec::new(), String::new());
+        for i in 0..n {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zhtj-server"))
+                .arg("--data")
+                .arg(data.join(format!("p{i}")))
+                .args(["--database", &url, "serve", "--listen", "127.0.0.1:0"])
+                .env_remove("ZHTJ_DATABASE")
+                .env("ZHTJ_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("zhtj-server");
+            // One at a time: the first initializes the database and prints the code.
+            let (u, c) = common::wait_for_start(&mut child);
+            if i == 0 {
+                code = c;
+            }
+            urls.push(u);
+            children.push(child);
+        }
+        let store = Store::connect(&sync_server::storage::Location::Postgres {
+            url,
+            replica: None,
+            pool: 4,
+        })
+        .expect("the database");
+        (Server::Process { children, store }, urls, code)
     }
 
     fn spawn(data: &Path) -> Result<(Server, String, String), String> {
@@ -145,7 +191,14 @@ impl Server {
             .map_err(|e| format!("zhtj-server: {e}"))?;
         let (url, code) = common::wait_for_start(&mut child);
         let store = Store::open(&data.join("zhtj-server.sqlite3")).map_err(|e| e.to_string())?;
-        Ok((Server::Process { child, store }, url, code))
+        Ok((
+            Server::Process {
+                children: vec![child],
+                store,
+            },
+            url,
+            code,
+        ))
     }
 
     fn store(&self) -> &Store {
@@ -155,18 +208,34 @@ impl Server {
         }
     }
 
-    /// (VmRSS, VmHWM) in MiB, and what they measure.
+    /// (VmRSS, VmHWM) in MiB (the largest process's), and what they measure.
     fn memory(&self) -> (f64, f64) {
         match self {
-            Server::Process { child, .. } => memory_mib(&child.id().to_string()),
+            Server::Process { children, .. } => children
+                .iter()
+                .map(|c| memory_mib(&c.id().to_string()))
+                .fold((0.0, 0.0), |(r, h), (r2, h2)| {
+                    (f64::max(r, r2), f64::max(h, h2))
+                }),
             Server::InProcess { .. } => memory_mib("self"),
         }
     }
 
-    fn what(&self) -> &'static str {
+    fn what(&self) -> String {
         match self {
-            Server::Process { .. } => "zhtj-server process",
-            Server::InProcess { .. } => "whole bench process: the server and every client",
+            Server::Process { children, store } => format!(
+                "{} zhtj-server process{} on {:?}",
+                children.len(),
+                if children.len() > 1 {
+                    "es, the largest"
+                } else {
+                    ""
+                },
+                store.dialect()
+            ),
+            Server::InProcess { .. } => {
+                "whole bench process: the server and every client".to_owned()
+            }
         }
     }
 }
@@ -308,7 +377,8 @@ fn main() {
     let setup_threads = env_usize("ZHTJ_LOAD_SETUP_THREADS", DEFAULT_SETUP_THREADS);
     let dir = tempfile::TempDir::new().unwrap();
     let setup_start = Instant::now();
-    let (server, url, first_code) = Server::start(&dir.path().join("server"));
+    let (server, urls, first_code) = Server::start(&dir.path().join("server"));
+    let url = urls[0].clone();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let (rss0, _) = server.memory();
     println!(
@@ -362,10 +432,12 @@ fn main() {
                     if i >= units_n {
                         break;
                     }
+                    // Round robin over the processes, as a load balancer would.
+                    let url = &urls[i % urls.len()];
                     let (remote, login) =
-                        register_and_login(&url, &codes[i], &orgs[i], i as u32 + 1);
+                        register_and_login(url, &codes[i], &orgs[i], i as u32 + 1);
                     let path = dir.path().join(format!("unit-{i}.sqlite3"));
-                    let mut replica = Replica::create_for_login(&path, &url, &login).unwrap();
+                    let mut replica = Replica::create_for_login(&path, url, &login).unwrap();
                     replica.sync(&remote, &mut |_, _, _| {}).unwrap();
                     ready.lock().unwrap().push(Unit {
                         index: i,
@@ -455,13 +527,16 @@ fn main() {
     let on_server: i64 = server
         .store()
         .read(|c| {
-            Ok(c.sqlite().query_row(
+            c.inspect(
                 "SELECT COUNT(*) FROM orgs WHERE category = '团支部' AND parent IN \
                  (SELECT id FROM orgs WHERE parent = ?1)",
-                [JINJIANG],
-                |r| r.get(0),
-            )?)
+                &[JINJIANG],
+            )
         })
+        .unwrap()[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
         .unwrap();
     let mut lat = latencies.into_inner().unwrap();
     lat.sort_unstable();

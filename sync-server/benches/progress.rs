@@ -294,7 +294,10 @@ fn main() {
                 ),
                 (
                     "roll-up names",
-                    time_it(5, || progress::rollups(c, &root, &sub.child_counts()).unwrap()).1,
+                    time_it(5, || {
+                        progress::rollups(c, &root, &sub.child_counts()).unwrap()
+                    })
+                    .1,
                 ),
                 (
                     "page of 50 (4级 tab)",

@@ -8,9 +8,19 @@ use client_core::{NewChild, Replica};
 use sync_server::identity::IdentityConfig;
 use sync_server::{Config, Running};
 
-/// The city's server on a loopback port, storing under `data_dir`, on a multi-threaded
-/// tokio runtime of its own (the caller keeps the runtime alive while it benches).
+/// The city's server on a loopback port, storing under `data_dir` (or, when
+/// `ZHTJ_BENCH_POSTGRES` names a PostgreSQL server, in a new database there), on a
+/// multi-threaded tokio runtime of its own (the caller keeps the runtime alive while it
+/// benches).
 pub fn start_server(data_dir: std::path::PathBuf) -> (tokio::runtime::Runtime, Running) {
+    let postgres = std::env::var("ZHTJ_BENCH_POSTGRES")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .map(|admin| sync_server::config::PostgresConfig {
+            url: sync_server::storage::scratch_database(&admin).expect("a database"),
+            replica: None,
+            pool: sync_server::config::DEFAULT_POOL,
+        });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -18,7 +28,7 @@ pub fn start_server(data_dir: std::path::PathBuf) -> (tokio::runtime::Runtime, R
     let running = rt
         .block_on(sync_server::start(Config {
             data_dir,
-            postgres: None,
+            postgres,
             listen: "127.0.0.1:0".parse().unwrap(),
             identity: IdentityConfig::default(),
             schedule: Default::default(),
