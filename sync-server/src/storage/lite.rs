@@ -75,7 +75,11 @@ impl Lite {
     pub fn transaction<T>(&self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         let out = (|| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: the write lock is taken (waiting up to BUSY_TIMEOUT for another
+            // process's) before anything is read. A deferred transaction that read first
+            // gets "busy" at once when its first write finds the lock taken: SQLite does not
+            // wait for a reader to become a writer.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let out = f(&Tx::new(Conn {
                 db: Db::Sqlite(&tx),
             }))?;
