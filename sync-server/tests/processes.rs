@@ -664,3 +664,125 @@ fn a_guessing_storm_spread_over_processes_is_limited_as_on_one() {
         "{counted:?}"
     );
 }
+
+/// The database's position now on the primary, and whether the replica has replayed up to
+/// `lsn` (`pg_lsn` compared by PostgreSQL).
+fn primary_lsn(primary: &str) -> String {
+    let mut c = postgres::Client::connect(primary, postgres::NoTls).unwrap();
+    c.query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .unwrap()
+        .get(0)
+}
+
+fn replayed(replica: &str, lsn: &str) -> bool {
+    let mut c = postgres::Client::connect(replica, postgres::NoTls).unwrap();
+    c.query_one(
+        "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+        &[&lsn],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Wait until the replica has replayed what the primary has now (a real condition, polled).
+fn wait_replayed(primary: &str, replica: &str) {
+    let lsn = primary_lsn(primary);
+    let started = Instant::now();
+    while !replayed(replica, &lsn) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the replica never caught up"
+        );
+        thread::yield_now();
+    }
+}
+
+/// With `--database-replica`, pulls and progress read the streaming replica: while its
+/// replay is paused, a unit pushed through the same process is neither pulled nor counted;
+/// once the replica has replayed, the same reader's next sync brings it (nothing skipped)
+/// and progress counts it.
+#[test]
+fn pulls_and_progress_read_the_replica_and_only_lag() {
+    let admin = std::env::var("ZHTJ_TEST_POSTGRES").expect("ZHTJ_TEST_POSTGRES (scripts/pg.sh)");
+    let replica_admin = std::env::var("ZHTJ_TEST_POSTGRES_REPLICA")
+        .expect("ZHTJ_TEST_POSTGRES_REPLICA (scripts/pg.sh)");
+    let primary = sync_server::storage::scratch_database(&admin).unwrap();
+    let name = primary.rsplit('/').next().unwrap().to_owned();
+    let replica = format!("{}/{name}", replica_admin.rsplit_once('/').unwrap().0);
+    wait_replayed(&admin, &replica_admin);
+
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("server");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zhtj-server"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--database", &primary, "--database-replica", &replica])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("ZHTJ_DATABASE")
+        .env_remove("ZHTJ_DATABASE_REPLICA")
+        .env("ZHTJ_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (url, code) = wait_for_start(&mut child);
+    let process = Process { child, url };
+    let remote = Remote::new(&process.url).unwrap();
+    remote.register(&registration(&code, CITY, 1)).unwrap();
+    let login = login(&remote, 1);
+    wait_replayed(&primary, &replica);
+    let mut reader =
+        Replica::create_for_login(&dir.path().join("r.sqlite3"), &process.url, &login).unwrap();
+    sync_ok(&mut reader, &remote, "reader");
+    let mut writer =
+        Replica::create_for_login(&dir.path().join("w.sqlite3"), &process.url, &login).unwrap();
+    sync_ok(&mut writer, &remote, "writer");
+    let counted = |level: u8| -> u64 {
+        let p =
+            client_core::supervise::fetch_progress(&remote, &login.token, None, Some(level), 0, 1)
+                .unwrap();
+        p.tabs
+            .iter()
+            .find(|t| t.level == level)
+            .map_or(0, |t| t.counts.total)
+    };
+    let before = counted(5);
+
+    let mut r = postgres::Client::connect(&replica, postgres::NoTls).unwrap();
+    r.batch_execute("SELECT pg_wal_replay_pause()").unwrap();
+    let id = writer
+        .create_child(
+            JINJIANG,
+            &NewChild {
+                category: "团委".into(),
+                short_name: "副本测试公司团委".into(),
+                ..NewChild::default()
+            },
+        )
+        .unwrap();
+    sync_ok(&mut writer, &remote, "the push");
+    sync_ok(&mut reader, &remote, "reader, replay paused");
+    assert!(
+        reader
+            .children(JINJIANG)
+            .unwrap()
+            .iter()
+            .all(|c| c.id != id),
+        "the paused replica does not have it yet"
+    );
+    assert_eq!(counted(5), before, "progress reads the paused replica");
+
+    r.batch_execute("SELECT pg_wal_replay_resume()").unwrap();
+    wait_replayed(&primary, &replica);
+    sync_ok(&mut reader, &remote, "reader, replayed");
+    assert!(
+        reader
+            .children(JINJIANG)
+            .unwrap()
+            .iter()
+            .any(|c| c.id == id),
+        "once replayed, the next sync brings it"
+    );
+    assert_eq!(counted(5), before + 1);
+}
