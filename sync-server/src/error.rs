@@ -80,13 +80,29 @@ impl Error {
             Error::Invalid { code, .. } => code,
             Error::TooLarge { code, .. } => code,
             Error::Forbidden(_) => "auth.outside_subtree",
-            Error::Store(e) if is_full(e) => "store.full",
-            Error::Store(e) if !is_busy(e) => "internal.store",
-            Error::Postgres(e) if pg_full(e) => "store.full",
-            Error::Postgres(e) if !pg_busy(e) => "internal.store",
             Error::Document(_) => "internal.document",
-            other => other.known().code,
+            other => match other.store_kind() {
+                Some(StoreKind::Full) => "store.full",
+                Some(StoreKind::Failed) => "internal.store",
+                Some(StoreKind::Busy) | None => other.known().code,
+            },
         }
+    }
+
+    /// What kind of database error this is, if it is one (either engine).
+    fn store_kind(&self) -> Option<StoreKind> {
+        let (full, busy) = match self {
+            Error::Store(e) => (is_full(e), is_busy(e)),
+            Error::Postgres(e) => (pg_full(e), pg_busy(e)),
+            _ => return None,
+        };
+        Some(if full {
+            StoreKind::Full
+        } else if busy {
+            StoreKind::Busy
+        } else {
+            StoreKind::Failed
+        })
     }
 
     /// The status and code of `wire::status` (one table for client and server).
@@ -101,10 +117,11 @@ impl Error {
             Error::Timeout => status::TIMEOUT,
             Error::MethodNotAllowed => status::METHOD,
             // Retryable: another writer holds the database, or it has no room left.
-            Error::Store(e) if is_busy(e) || is_full(e) => status::UNAVAILABLE,
-            Error::Postgres(e) if pg_busy(e) || pg_full(e) => status::UNAVAILABLE,
             Error::Unavailable(_) => status::UNAVAILABLE,
-            _ => status::INTERNAL,
+            other => match other.store_kind() {
+                Some(StoreKind::Busy | StoreKind::Full) => status::UNAVAILABLE,
+                _ => status::INTERNAL,
+            },
         }
     }
 
@@ -125,13 +142,10 @@ impl Error {
                 violations,
                 ..
             } => (message.clone(), violations.clone()),
-            Error::Store(e) if is_busy(e) => ("服务器繁忙,请稍后重试".to_owned(), Vec::new()),
-            Error::Postgres(e) if pg_busy(e) => ("服务器繁忙,请稍后重试".to_owned(), Vec::new()),
-            Error::Store(e) if is_full(e) => (
-                "服务器存储空间不足,暂时无法保存,请稍后重试".to_owned(),
-                Vec::new(),
-            ),
-            Error::Postgres(e) if pg_full(e) => (
+            other if other.store_kind() == Some(StoreKind::Busy) => {
+                ("服务器繁忙,请稍后重试".to_owned(), Vec::new())
+            }
+            other if other.store_kind() == Some(StoreKind::Full) => (
                 "服务器存储空间不足,暂时无法保存,请稍后重试".to_owned(),
                 Vec::new(),
             ),
@@ -222,6 +236,16 @@ pub fn pg_busy(e: &postgres::Error) -> bool {
 /// PostgreSQL: the disk is full.
 pub fn pg_full(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::DISK_FULL)
+}
+
+/// A database error's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    /// The disk is full: retryable.
+    Full,
+    /// Another writer holds a lock, or the database cannot be reached now: retryable.
+    Busy,
+    Failed,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

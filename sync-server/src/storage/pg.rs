@@ -62,9 +62,14 @@ pub(super) struct Pg {
     replica: Option<Pool>,
 }
 
+/// A connection string, read.
+fn parse_url(url: &str) -> Result<postgres::Config> {
+    postgres::Config::from_str(url)
+        .map_err(|e| Error::invalid("store.url", format!("数据库地址无法识别:{e}")))
+}
+
 fn pool(url: &str, size: u32) -> Result<Pool> {
-    let config = postgres::Config::from_str(url)
-        .map_err(|e| Error::invalid("store.url", format!("数据库地址无法识别:{e}")))?;
+    let config = parse_url(url)?;
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(1))
@@ -163,8 +168,7 @@ pub fn scratch_database(admin_url: &str) -> Result<String> {
 
 /// Remove a database made by [`scratch_database`], closing its connections.
 pub fn drop_database(admin_url: &str, url: &str) -> Result<()> {
-    let config = postgres::Config::from_str(url)
-        .map_err(|e| Error::invalid("store.url", format!("数据库地址无法识别:{e}")))?;
+    let config = parse_url(url)?;
     let name = config.get_dbname().unwrap_or_default();
     if !name.starts_with("zhtj_") || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::Internal(format!("not a scratch database: {name}")));
@@ -174,9 +178,7 @@ pub fn drop_database(admin_url: &str, url: &str) -> Result<()> {
 }
 
 fn admin(admin_url: &str) -> Result<postgres::Client> {
-    let config = postgres::Config::from_str(admin_url)
-        .map_err(|e| Error::invalid("store.url", format!("数据库地址无法识别:{e}")))?;
-    Ok(config.connect(postgres::NoTls)?)
+    Ok(parse_url(admin_url)?.connect(postgres::NoTls)?)
 }
 
 /// `url` naming the database `name` instead (a `postgres://…/db?…` URL).
