@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use schemas::org::OrgRecord;
 
+use super::rollups::{STATE_COLS, UnitState, state_row};
 use super::sql::{Dialect, RowRef, params};
 use super::{Conn, Tx, now, subtree_range};
 use crate::error::{Error, Result};
@@ -309,15 +310,11 @@ impl Tx<'_> {
         let r = a.record;
         // The roll-ups follow the unit and its parent (its live children): their states
         // before the change (storage/rollups.rs).
-        let before = if was.is_some() {
+        let deferred = self.rollups_deferred.get();
+        let before = if was.is_some() && !deferred {
             self.unit_state(&r.id)?
         } else {
             None
-        };
-        let parent_before = if r.parent.is_empty() {
-            None
-        } else {
-            self.unit_state(&r.parent)?
         };
         let record = serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?;
         let name_key = schemas::name::name_key(&r.short_name);
@@ -346,8 +343,10 @@ impl Tx<'_> {
         } else {
             self.db.execute(
                 "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category, short_name,
-                              name_key, full_name, phone, complete, seq, record, bytes, heads)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                              name_key, full_name, phone, complete, seq, record, bytes, heads,
+                              is_bare)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17)",
                 params![
                     &r.id,
                     &r.parent,
@@ -365,6 +364,9 @@ impl Tx<'_> {
                     &record,
                     a.bytes,
                     a.heads,
+                    // A new unit has no admin and no code yet (the codes of its document
+                    // follow, `put_code`).
+                    !r.deleted,
                 ],
             )?;
         }
@@ -374,20 +376,45 @@ impl Tx<'_> {
             (true, false) => -1,
             _ => 0,
         };
-        if delta != 0 && !r.parent.is_empty() {
-            self.db.execute(
-                "UPDATE orgs SET live_children = live_children + ?1 WHERE id = ?2",
+        let parent_after = if delta != 0 && !r.parent.is_empty() {
+            self.db.row(
+                &format!(
+                    "UPDATE orgs SET live_children = live_children + ?1 WHERE id = ?2
+                     RETURNING {STATE_COLS}"
+                ),
                 params![delta, &r.parent],
-            )?;
+                state_row,
+            )?
+        } else {
+            None
+        };
+        if deferred {
+            return Ok(seq);
         }
-        self.recount(&r.id, before.as_ref())?;
-        if was.is_none() || delta != 0 {
+        // The roll-ups (storage/rollups.rs), from the states before and after, without
+        // reading them back: put_org changes neither a unit's first login nor its children.
+        let after = UnitState {
+            path: a.path.to_owned(),
+            level: r.level,
+            category: r.category.clone(),
+            logged_in: before.as_ref().is_some_and(|b| b.logged_in),
+            complete: a.complete,
+            live_children: before.as_ref().map_or(0, |b| b.live_children),
+            deleted: r.deleted,
+        };
+        self.recount_change(&r.id, before.as_ref(), &after);
+        if was.is_none() {
+            self.note_new_child(&r.parent, !r.deleted);
+        } else if delta != 0 {
             self.recount_codes(&r.id)?;
         }
-        if delta != 0
-            && let Some(p) = &parent_before
-        {
-            self.recount(&r.parent, Some(p))?;
+        // The parent's own facts change only when its first child comes or its last goes.
+        if let Some(pa) = parent_after {
+            let mut pb = pa.clone();
+            pb.live_children -= delta;
+            if (pb.live_children > 0) != (pa.live_children > 0) {
+                self.recount_change(&r.parent, Some(&pb), &pa);
+            }
         }
         Ok(seq)
     }

@@ -80,9 +80,12 @@ impl Lite {
             // gets "busy" at once when its first write finds the lock taken: SQLite does not
             // wait for a reader to become a writer.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&Tx::new(Conn {
+            let t = Tx::new(Conn {
                 db: Db::Sqlite(&tx),
-            }))?;
+            });
+            let out = f(&t)?;
+            t.flush_rollups()?;
+            drop(t);
             tx.commit()?;
             Ok(out)
         })();

@@ -99,6 +99,8 @@ pub struct Tx<'c> {
     /// The roll-ups are computed at the end instead of kept per change
     /// ([`Tx::defer_rollups`]).
     rollups_deferred: std::cell::Cell<bool>,
+    /// The roll-up changes gathered, written before the commit (`Tx::flush_rollups`).
+    pending: std::cell::RefCell<rollups::Pending>,
 }
 
 impl<'c> Tx<'c> {
@@ -106,6 +108,7 @@ impl<'c> Tx<'c> {
         Tx {
             conn,
             rollups_deferred: std::cell::Cell::new(false),
+            pending: Default::default(),
         }
     }
 

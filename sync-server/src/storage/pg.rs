@@ -105,7 +105,9 @@ impl Pg {
             let db = Db::Postgres(&conn);
             let out: Result<T> = (|| {
                 db.batch("BEGIN")?;
-                let out = f(&Tx::new(Conn { db }))?;
+                let t = Tx::new(Conn { db });
+                let out = f(&t)?;
+                t.flush_rollups()?;
                 db.batch("COMMIT")?;
                 Ok(out)
             })();

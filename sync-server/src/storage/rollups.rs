@@ -25,7 +25,7 @@
 //! loads); [`Conn::rollup_mismatches`] compares what is stored with a full scan (the model
 //! test after every step, and `zhtj-server check-rollups`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use schemas::level::MAX_LEVEL;
 use schemas::progress::{LevelCounts, UnitFacts};
@@ -48,9 +48,10 @@ pub struct UnitState {
     pub deleted: bool,
 }
 
-const STATE_COLS: &str = "path, level, category, logged_in, complete, live_children, deleted";
+pub(super) const STATE_COLS: &str =
+    "path, level, category, logged_in, complete, live_children, deleted";
 
-fn state_row(r: &RowRef<'_>) -> Result<UnitState> {
+pub(super) fn state_row(r: &RowRef<'_>) -> Result<UnitState> {
     Ok(UnitState {
         path: r.text(0)?,
         level: r.level(1)?,
@@ -107,6 +108,22 @@ impl UnitState {
             .next()
             .unwrap_or("")
     }
+}
+
+/// The roll-up changes a transaction gathered, written once before it commits
+/// ([`Tx::flush_rollups`]).
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    /// Level-count deltas by (organization, level).
+    levels: HashMap<(String, u8), [i64; 5]>,
+    /// `branches_below` deltas.
+    branches: HashMap<String, i64>,
+    /// Units whose own finding may have changed (their category or deletion).
+    touched: HashSet<String>,
+    /// `bare_children` deltas, by parent.
+    bare: HashMap<String, i64>,
+    /// Parents whose `code_late_at` is to be computed again.
+    late: HashSet<String>,
 }
 
 /// Counts after minus counts before, each field.
@@ -469,6 +486,7 @@ impl Tx<'_> {
     /// bulk loads, `zhtj-server check-rollups --repair`).
     pub fn rebuild_rollups(&self) -> Result<()> {
         self.rollups_deferred.set(false);
+        *self.pending.borrow_mut() = Pending::default();
         self.db.execute("DELETE FROM subtree_levels", &[])?;
         self.db.execute(
             "UPDATE orgs SET branches_below = 0, findings = 0, is_finding = 0
@@ -508,6 +526,11 @@ impl Tx<'_> {
                 params![&id, until],
             )?;
         }
+        self.db.execute(
+            "UPDATE orgs SET is_bare = CASE WHEN deleted = 0 AND admin_count = 0
+                 AND code_valid_until = 0 THEN 1 ELSE 0 END",
+            &[],
+        )?;
         for (parent, bare, at) in self.db.rows(LATE_BY_PARENT, &[], |r| {
             Ok((r.text(0)?, r.int(1)?, r.int(2)?))
         })? {
@@ -519,33 +542,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Follow a change of `id`'s admins, codes or liveness in its parent's `code_late_at`.
-    pub fn recount_codes(&self, id: &str) -> Result<()> {
-        if self.rollups_deferred.get() {
-            return Ok(());
-        }
-        self.db.execute(
-            "UPDATE orgs SET code_valid_until = COALESCE(
-                 (SELECT MAX(expires_at) FROM codes WHERE org_id = ?1 AND used_by IS NULL), 0)
-             WHERE id = ?1",
-            params![id],
-        )?;
-        // Both from the parent's children without an admin, by orgs_codes_child.
-        self.db.execute(
-            "UPDATE orgs SET
-                 code_late_at = (SELECT MIN(c.code_valid_until) FROM orgs c
-                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0),
-                 bare_children = (SELECT COUNT(*) FROM orgs c
-                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0
-                       AND c.code_valid_until = 0)
-             WHERE id = (SELECT parent FROM orgs WHERE id = ?1)",
-            params![id],
-        )?;
-        Ok(())
-    }
-
     /// Follow a change of `id`'s facts (category, deletion, completeness, first login, live
-    /// children) in the roll-ups; `before`: its state before the change (`None`: new).
+    /// children) in the roll-ups; `before`: its state before the change (`None`: new). The
+    /// changes are gathered in the transaction and written once, before it commits
+    /// ([`Tx::flush_rollups`]): a push of 5,000 units under one parent moves a few rows,
+    /// not 5,000 times a few rows.
     pub fn recount(&self, id: &str, before: Option<&UnitState>) -> Result<()> {
         if self.rollups_deferred.get() {
             return Ok(());
@@ -553,94 +554,176 @@ impl Tx<'_> {
         let after = self
             .unit_state(id)?
             .ok_or_else(|| Error::Internal(format!("recount of a missing unit {id}")))?;
-        let ancestors = after.ancestors();
+        self.recount_change(id, before, &after);
+        Ok(())
+    }
+
+    /// [`Tx::recount`] with the state after the change known (no read).
+    pub(super) fn recount_change(&self, id: &str, before: Option<&UnitState>, after: &UnitState) {
+        if self.rollups_deferred.get() {
+            return;
+        }
+        let mut p = self.pending.borrow_mut();
         // 1. Its level's counts, in its own row and each ancestor's.
         let old = before.map(UnitState::counts).unwrap_or_default();
         let d = delta(&after.counts(), &old);
+        let ancestors = after.ancestors();
         if d != [0; 5] {
-            self.add_levels(id, after.level, d)?;
-            for a in &ancestors {
-                self.add_levels(a, after.level, d)?;
-            }
-        }
-        // 2. Its branch, in its ancestors' branches_below, deepest first: a committee whose
-        //    count crosses zero stops (or starts) being a finding.
-        let db = i64::from(after.branch()) - i64::from(before.is_some_and(UnitState::branch));
-        if db != 0 {
-            for (i, a) in ancestors.iter().enumerate().rev() {
-                let row = self.db.row(
-                    "UPDATE orgs SET branches_below = branches_below + ?2 WHERE id = ?1
-                     RETURNING branches_below, category, deleted",
-                    params![*a, db],
-                    |r| Ok((r.int(0)?, r.text(1)?, r.flag(2)?)),
-                )?;
-                let Some((now_below, category, deleted)) = row else {
-                    continue;
-                };
-                let committee =
-                    !deleted && Category::parse(&category).is_ok_and(Category::needs_branch_below);
-                let was_zero = now_below - db == 0;
-                if committee && was_zero != (now_below == 0) {
-                    let f = if now_below == 0 { 1 } else { -1 };
-                    self.set_finding(a, now_below == 0)?;
-                    self.add_findings(&ancestors[..=i], f)?;
+            for org in ancestors.iter().copied().chain([id]) {
+                let e = p
+                    .levels
+                    .entry((org.to_owned(), after.level))
+                    .or_insert([0; 5]);
+                for (x, y) in e.iter_mut().zip(d) {
+                    *x += y;
                 }
             }
         }
-        // 3. Its own finding (its branches below are as they are now, before and after:
-        //    only its own category or deletion moves it here).
-        let below = self
-            .db
-            .row(
-                "SELECT branches_below FROM orgs WHERE id = ?1",
-                params![id],
-                |r| r.int(0),
+        // 2. Its branch, in its ancestors' branches_below.
+        let db = i64::from(after.branch()) - i64::from(before.is_some_and(UnitState::branch));
+        if db != 0 {
+            for a in &ancestors {
+                *p.branches.entry((*a).to_owned()).or_insert(0) += db;
+            }
+        }
+        // 3. Its own finding may change with its category or deletion.
+        if before.is_none_or(|b| b.committee() != after.committee()) {
+            p.touched.insert(id.to_owned());
+        }
+    }
+
+    /// A new child of `parent`, `bare` (live: no admin, no code yet), written with
+    /// `is_bare` already: its parent's codes-to-children columns at the flush.
+    pub(super) fn note_new_child(&self, parent: &str, bare: bool) {
+        if self.rollups_deferred.get() || parent.is_empty() {
+            return;
+        }
+        let mut p = self.pending.borrow_mut();
+        if bare {
+            *p.bare.entry(parent.to_owned()).or_insert(0) += 1;
+        }
+        p.late.insert(parent.to_owned());
+    }
+
+    /// Follow a change of `id`'s admins, codes or liveness: its `code_valid_until` now, its
+    /// parent's `bare_children` and `code_late_at` at the flush.
+    pub fn recount_codes(&self, id: &str) -> Result<()> {
+        if self.rollups_deferred.get() {
+            return Ok(());
+        }
+        let row = self.db.row(
+            "UPDATE orgs SET code_valid_until = COALESCE(
+                 (SELECT MAX(expires_at) FROM codes WHERE org_id = ?1 AND used_by IS NULL), 0)
+             WHERE id = ?1
+             RETURNING parent, deleted, admin_count, code_valid_until, is_bare",
+            params![id],
+            |r| Ok((r.text(0)?, r.flag(1)?, r.int(2)?, r.int(3)?, r.flag(4)?)),
+        )?;
+        let Some((parent, deleted, admins, until, was_bare)) = row else {
+            return Ok(());
+        };
+        let bare = !deleted && admins == 0 && until == 0;
+        if bare != was_bare {
+            self.db.execute(
+                "UPDATE orgs SET is_bare = ?2 WHERE id = ?1",
+                params![id, bare],
+            )?;
+            *self
+                .pending
+                .borrow_mut()
+                .bare
+                .entry(parent.clone())
+                .or_insert(0) += i64::from(bare) - i64::from(was_bare);
+        }
+        self.pending.borrow_mut().late.insert(parent);
+        Ok(())
+    }
+
+    /// Write the roll-up changes gathered in this transaction (`Store::transaction` calls
+    /// it before committing): level counts, branches below and what they make of each
+    /// committee's finding, and the codes-to-children columns of the parents touched.
+    pub fn flush_rollups(&self) -> Result<()> {
+        let p = std::mem::take(&mut *self.pending.borrow_mut());
+        for ((org, level), d) in &p.levels {
+            if *d != [0; 5] {
+                self.add_levels(org, *level, *d)?;
+            }
+        }
+        let mut touched = p.touched;
+        for (org, d) in &p.branches {
+            if *d != 0 {
+                self.db.execute(
+                    "UPDATE orgs SET branches_below = branches_below + ?2 WHERE id = ?1",
+                    params![org, *d],
+                )?;
+                touched.insert(org.clone());
+            }
+        }
+        // A unit is a finding when it is a live committee with no branch below; a change of
+        // that moves the finding count of it and each of its ancestors.
+        let mut findings: HashMap<String, i64> = HashMap::new();
+        for org in &touched {
+            let Some((state, below, was)) = self.db.row(
+                &format!("SELECT {STATE_COLS}, branches_below, is_finding FROM orgs WHERE id = ?1"),
+                params![org],
+                |r| Ok((state_row(r)?, r.int(7)?, r.flag(8)?)),
             )?
-            .unwrap_or(0);
-        let was = before.is_some_and(|b| b.committee()) && below == 0;
-        let is = after.committee() && below == 0;
-        if was != is {
-            self.set_finding(id, is)?;
-            let f = if is { 1 } else { -1 };
-            self.add_findings(&[id], f)?;
-            self.add_findings(&ancestors, f)?;
+            else {
+                continue;
+            };
+            let is = state.committee() && below == 0;
+            if is != was {
+                self.db.execute(
+                    "UPDATE orgs SET is_finding = ?2 WHERE id = ?1",
+                    params![org, is],
+                )?;
+                let f = if is { 1 } else { -1 };
+                for a in state.ancestors().into_iter().chain([org.as_str()]) {
+                    *findings.entry(a.to_owned()).or_insert(0) += f;
+                }
+            }
+        }
+        for (org, f) in &findings {
+            if *f != 0 {
+                self.db.execute(
+                    "UPDATE orgs SET findings = findings + ?2 WHERE id = ?1",
+                    params![org, *f],
+                )?;
+            }
+        }
+        for (parent, d) in &p.bare {
+            if *d != 0 {
+                self.db.execute(
+                    "UPDATE orgs SET bare_children = bare_children + ?2 WHERE id = ?1",
+                    params![parent, *d],
+                )?;
+            }
+        }
+        // The earliest validity among the admin-less children: one seek of
+        // orgs_codes_child per parent.
+        for parent in &p.late {
+            self.db.execute(
+                "UPDATE orgs SET code_late_at = (SELECT MIN(c.code_valid_until) FROM orgs c
+                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0)
+                 WHERE id = ?1",
+                params![parent],
+            )?;
         }
         Ok(())
     }
 
     fn add_levels(&self, org_id: &str, level: u8, d: [i64; 5]) -> Result<()> {
-        let changed = self.db.execute(
-            "UPDATE subtree_levels SET total = total + ?3, logged_in = logged_in + ?4,
-                 info_complete = info_complete + ?5, created_children = created_children + ?6,
-                 branches = branches + ?7
-             WHERE org_id = ?1 AND level = ?2",
-            params![org_id, level, d[0], d[1], d[2], d[3], d[4]],
-        )?;
-        if changed == 0 {
-            self.db.execute(
-                "INSERT INTO subtree_levels(org_id, level, total, logged_in, info_complete,
-                     created_children, branches)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![org_id, level, d[0], d[1], d[2], d[3], d[4]],
-            )?;
-        }
-        Ok(())
-    }
-
-    fn add_findings(&self, ids: &[&str], f: i64) -> Result<()> {
-        for id in ids {
-            self.db.execute(
-                "UPDATE orgs SET findings = findings + ?2 WHERE id = ?1",
-                params![*id, f],
-            )?;
-        }
-        Ok(())
-    }
-
-    fn set_finding(&self, id: &str, finding: bool) -> Result<()> {
         self.db.execute(
-            "UPDATE orgs SET is_finding = ?2 WHERE id = ?1",
-            params![id, finding],
+            "INSERT INTO subtree_levels(org_id, level, total, logged_in, info_complete,
+                 created_children, branches)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (org_id, level) DO UPDATE SET
+                 total = subtree_levels.total + excluded.total,
+                 logged_in = subtree_levels.logged_in + excluded.logged_in,
+                 info_complete = subtree_levels.info_complete + excluded.info_complete,
+                 created_children = subtree_levels.created_children + excluded.created_children,
+                 branches = subtree_levels.branches + excluded.branches",
+            params![org_id, level, d[0], d[1], d[2], d[3], d[4]],
         )?;
         Ok(())
     }
