@@ -508,6 +508,7 @@ fn check_case(
         .filter(|u| u.parent == root.id)
         .collect();
     prop_assert_eq!(first.rollups.len(), children.len());
+    prop_assert_eq!(first.rollups_total, children.len() as u64);
     for k in &first.rollups {
         let child = children.iter().find(|c| c.id == k.org_id).unwrap();
         let fs: Vec<UnitFacts> = live(units)
@@ -1101,4 +1102,35 @@ fn the_city_sets_a_schedule_and_overdue_items_follow_it() {
         );
     }
     assert_eq!(at("2026-12-10").schedule, set, "unchanged");
+}
+
+/// A progress response carries the roll-ups of the first 200 direct children in the tree's
+/// order and says how many there are (a district with two thousand direct children is
+/// answered in milliseconds; the report has them all).
+#[test]
+fn the_roll_ups_of_many_direct_children_are_the_first_200_and_the_total() {
+    let server = spawn_server();
+    let (remote, token) = city_admin(&server);
+    let specs: Vec<Spec> = (0..205)
+        .map(|i| Spec {
+            parent: 0,
+            category: i,
+            logged_in: false,
+            complete: i % 2 == 0,
+            admins: 0,
+            code: 0,
+            deleted: false,
+            phone: 0,
+        })
+        .collect();
+    let units = build("w", JINJIANG, &path_of(&server, JINJIANG), 4, &specs);
+    insert(&server, &units);
+    let root = &units[0];
+    assert_eq!(units.iter().filter(|u| u.parent == root.id).count(), 205);
+    let p = supervise::fetch_progress(&remote, &token, Some(&root.id), None, 0, 10).unwrap();
+    assert_eq!(p.rollups_total, 205);
+    let shown: Vec<&str> = p.rollups.iter().map(|r| r.org_id.as_str()).collect();
+    let first: Vec<&str> = units[1..=200].iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(shown, first, "the first 200 in the tree's order");
+    assert!(p.rollups.iter().all(|r| r.counts.total == 1));
 }

@@ -523,8 +523,12 @@ pub struct ProgressResponse {
     pub without_branch_total: u64,
     /// The campaign schedule the overdue items are judged by.
     pub schedule: schemas::progress::Schedule,
-    /// Per direct child: its subtree's counts (the child included), for charts.
+    /// Per direct child: its subtree's counts (the child included), for charts; the first
+    /// 200 in tree order.
     pub rollups: Vec<ChildRollup>,
+    /// How many direct children there are in all (0 from a server before it was sent).
+    #[serde(default)]
+    pub rollups_total: u64,
 }
 
 /// One tab: a level below the viewer.

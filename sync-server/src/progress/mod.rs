@@ -34,7 +34,7 @@ use time::Date;
 use wire::protocol::{OverdueCount, ProgressEntry, ProgressPage, ProgressResponse, ProgressTab};
 
 pub use clock::{Clock, fmt_day, parse_day};
-pub use scan::{Subtree, rollups, scan};
+pub use scan::{Subtree, rollups, rollups_of, scan};
 pub use snapshot::{history, snapshot_all, snapshot_org, write_snapshot};
 
 use crate::error::{Error, Result};
@@ -48,6 +48,9 @@ pub const MAX_LIMIT: u32 = 500;
 /// Units of the completeness finding listed in a progress response (all are counted; the
 /// report lists all).
 pub const FINDING_LIMIT: usize = 200;
+/// Direct children whose roll-ups a progress response carries (all are counted; the report
+/// has all): the chart of a district with two thousand direct children shows the first.
+pub const ROLLUP_LIMIT: usize = 200;
 /// Snapshot rows returned by the history (a campaign lasts weeks, not years).
 pub const HISTORY_ROWS: i64 = 10_000;
 
@@ -275,7 +278,10 @@ pub fn progress(
             });
         }
         let rows = page(c, &org, level, offset, limit, &clock, schedule)?;
-        let rollups = rollups(c, &org, &c.child_rollups(&org.id)?)?;
+        let rollups = rollups_of(
+            c.live_children_first(&org.id, ROLLUP_LIMIT)?,
+            &c.child_rollups(&org.id, ROLLUP_LIMIT)?,
+        )?;
         let need_snapshot = !levels.is_empty() && !c.has_snapshot(&org.id, clock.day)?;
         let resp = ProgressResponse {
             org_id: org.id.clone(),
@@ -298,6 +304,7 @@ pub fn progress(
             without_branch: c.finding_units(&org.path, FINDING_LIMIT)?,
             schedule: schedule.clone(),
             rollups,
+            rollups_total: org.live_children.max(0) as u64,
         };
         Ok((resp, levels, need_snapshot))
     })?;

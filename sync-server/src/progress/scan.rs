@@ -227,7 +227,15 @@ pub fn rollups(
     org: &OrgRow,
     counts: &HashMap<String, LevelCounts>,
 ) -> Result<Vec<ChildRollup>> {
-    Ok(c.live_children(&org.id)?
+    rollups_of(c.live_children(&org.id)?, counts)
+}
+
+/// [`rollups`] of the children given, in their order.
+pub fn rollups_of(
+    children: Vec<OrgRow>,
+    counts: &HashMap<String, LevelCounts>,
+) -> Result<Vec<ChildRollup>> {
+    Ok(children
         .into_iter()
         .map(|child| {
             let counts = counts.get(child.id.as_str()).copied().unwrap_or_default();

@@ -131,6 +131,18 @@ impl Conn<'_> {
         )
     }
 
+    /// The first `limit` live children of `parent`, in the tree's order.
+    pub fn live_children_first(&self, parent: &str, limit: usize) -> Result<Vec<OrgRow>> {
+        self.db.rows(
+            &format!(
+                "SELECT {ORG_COLS} FROM orgs WHERE parent = ?1 AND deleted = 0
+                 ORDER BY sort_key, id LIMIT ?2"
+            ),
+            params![parent, limit as i64],
+            org_row,
+        )
+    }
+
     /// The ids of the live organizations named exactly `short_name`.
     pub fn live_named(&self, short_name: &str) -> Result<Vec<String>> {
         self.db.rows(

@@ -170,18 +170,23 @@ impl Conn<'_> {
         )
     }
 
-    /// Per live direct child of `org_id`: its subtree's counts, all levels summed (the
-    /// child included).
-    pub fn child_rollups(&self, org_id: &str) -> Result<HashMap<String, LevelCounts>> {
+    /// Per live direct child of `org_id`, the first `limit` in the tree's order: its
+    /// subtree's counts, all levels summed (the child included).
+    pub fn child_rollups(
+        &self,
+        org_id: &str,
+        limit: usize,
+    ) -> Result<HashMap<String, LevelCounts>> {
         Ok(self
             .db
             .rows(
                 "SELECT s.org_id, CAST(SUM(s.total) AS BIGINT), CAST(SUM(s.logged_in) AS BIGINT),
                         CAST(SUM(s.info_complete) AS BIGINT),
                         CAST(SUM(s.created_children) AS BIGINT), CAST(SUM(s.branches) AS BIGINT)
-                 FROM orgs o JOIN subtree_levels s ON s.org_id = o.id
-                 WHERE o.parent = ?1 AND o.deleted = 0 GROUP BY s.org_id",
-                params![org_id],
+                 FROM (SELECT id FROM orgs WHERE parent = ?1 AND deleted = 0
+                       ORDER BY sort_key, id LIMIT ?2) o
+                 JOIN subtree_levels s ON s.org_id = o.id GROUP BY s.org_id",
+                params![org_id, limit as i64],
                 |r| Ok((r.text(0)?, level_counts(r, 1)?)),
             )?
             .into_iter()
