@@ -134,7 +134,7 @@ pub fn server_progress(ctx: &Ctx, out: &mut Out, a: &ServerProgressArgs) -> CliR
             &rows,
         );
         if first.rollups_total > first.rollups.len() as u64 {
-            out.line(&format!(
+            out.line(format!(
                 "(共{}个直属下级组织,仅列出前{}个;全部见 zhtj report 导出的报表)",
                 first.rollups_total,
                 first.rollups.len()
