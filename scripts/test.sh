@@ -45,12 +45,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test (the server on SQLite)"
 cargo test --workspace
 
-# The server's and the end-to-end tests again, the server on PostgreSQL: a private cluster
-# (initdb in a temporary folder, a free port), stopped when the subshell ends.
+# The server's and the end-to-end tests again (the desktop app's window tests included),
+# the server on PostgreSQL: a private cluster and a streaming replica of it (initdb in a
+# temporary folder, free ports), stopped when the subshell ends; with them the tests of
+# several server processes on one database (feature postgres-tests).
 echo "==> cargo test (the server on PostgreSQL)"
 (
   . scripts/pg.sh
-  cargo test -p sync-server -p e2e --features sync-server/postgres-tests
+  cargo test -p sync-server -p e2e -p zhtj-desktop --features sync-server/postgres-tests
 )
 
 # A short fuzzing run of every cargo-fuzz target (fuzz/README.md), from the committed
