@@ -58,6 +58,18 @@ fn unit_row(r: &RowRef<'_>) -> Result<UnitRow> {
     })
 }
 
+/// A unit as a finding names it, from the columns `o.id, o.short_name, o.level,
+/// o.category, COALESCE(p.short_name, '')` (`p`: its parent).
+pub(super) fn unit_ref(r: &RowRef<'_>) -> Result<UnitRef> {
+    Ok(UnitRef {
+        org_id: r.text(0)?,
+        short_name: r.text(1)?,
+        level: r.level(2)?,
+        category: r.text(3)?,
+        parent_short_name: r.text(4)?,
+    })
+}
+
 /// The columns `path, level, category, logged_in, complete, live_children, admin_count` of
 /// a row, as the scan reads them.
 fn unit_scan<'r>(r: &RowRef<'r>) -> Result<UnitScan<'r>> {
@@ -168,15 +180,7 @@ impl<'c> Conn<'c> {
                 "SELECT o.id, o.short_name, o.level, o.category, COALESCE(p.short_name, '')
                  FROM orgs o LEFT JOIN orgs p ON p.id = o.parent WHERE o.id = ?1",
                 params![id],
-                |r| {
-                    Ok(UnitRef {
-                        org_id: r.text(0)?,
-                        short_name: r.text(1)?,
-                        level: r.level(2)?,
-                        category: r.text(3)?,
-                        parent_short_name: r.text(4)?,
-                    })
-                },
+                unit_ref,
             )? {
                 out.push(u);
             }

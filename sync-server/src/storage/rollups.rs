@@ -216,15 +216,7 @@ impl Conn<'_> {
              WHERE o.is_finding = 1 AND o.path >= ?1 AND o.path < ?2
              ORDER BY o.path LIMIT ?3",
             params![&lo, &hi, limit as i64],
-            |r| {
-                Ok(UnitRef {
-                    org_id: r.text(0)?,
-                    short_name: r.text(1)?,
-                    level: r.level(2)?,
-                    category: r.text(3)?,
-                    parent_short_name: r.text(4)?,
-                })
-            },
+            super::progress::unit_ref,
         )
     }
 
