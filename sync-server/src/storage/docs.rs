@@ -292,19 +292,43 @@ impl Tx<'_> {
     /// locked until this transaction ends, so positions commit in the order given: a pull
     /// that read up to a position can never later find a smaller one committed.
     fn next_seq(&self, org_id: &str, account_id: Option<i64>) -> Result<i64> {
-        let seq = self
-            .db
-            .row(
-                "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq",
-                &[],
-                |r| r.int(0),
-            )?
-            .ok_or_else(|| Error::Internal("feed counter missing".into()))?;
+        // The first position of a transaction takes the counter's row (locked to the
+        // commit); the next ones count on from it here, and the counter is written once
+        // before the commit (`Tx::flush_seq`): updating one row thousands of times in one
+        // PostgreSQL transaction walks a growing chain of its versions each time.
+        let seq = match self.last_seq.get() {
+            Some(last) => {
+                self.seq_unwritten.set(true);
+                last + 1
+            }
+            None => self
+                .db
+                .row(
+                    "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+                    &[],
+                    |r| r.int(0),
+                )?
+                .ok_or_else(|| Error::Internal("feed counter missing".into()))?,
+        };
+        self.last_seq.set(Some(seq));
         self.db.execute(
             "INSERT INTO feed(seq, org_id, at, account_id) VALUES (?1, ?2, ?3, ?4)",
             params![seq, org_id, now(), account_id],
         )?;
         Ok(seq)
+    }
+
+    /// Write the last feed position this transaction gave out to the counter (before the
+    /// commit; `Store::transaction` calls it).
+    pub(super) fn flush_seq(&self) -> Result<()> {
+        if let (Some(last), true) = (self.last_seq.get(), self.seq_unwritten.get()) {
+            self.db.execute(
+                "UPDATE feed_counter SET seq = ?1 WHERE id = 1",
+                params![last],
+            )?;
+        }
+        self.seq_unwritten.set(false);
+        Ok(())
     }
 
     /// Insert or update an organization's document and projection, with a new feed entry.

@@ -84,7 +84,7 @@ impl Lite {
                 db: Db::Sqlite(&tx),
             });
             let out = f(&t)?;
-            t.flush_rollups()?;
+            t.flush()?;
             drop(t);
             tx.commit()?;
             Ok(out)

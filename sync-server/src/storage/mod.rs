@@ -101,6 +101,10 @@ pub struct Tx<'c> {
     rollups_deferred: std::cell::Cell<bool>,
     /// The roll-up changes gathered, written before the commit (`Tx::flush_rollups`).
     pending: std::cell::RefCell<rollups::Pending>,
+    /// The last feed position this transaction gave out, and whether the counter still
+    /// holds an earlier one (`Tx::flush_seq`).
+    last_seq: std::cell::Cell<Option<i64>>,
+    seq_unwritten: std::cell::Cell<bool>,
 }
 
 impl<'c> Tx<'c> {
@@ -109,7 +113,15 @@ impl<'c> Tx<'c> {
             conn,
             rollups_deferred: std::cell::Cell::new(false),
             pending: Default::default(),
+            last_seq: std::cell::Cell::new(None),
+            seq_unwritten: std::cell::Cell::new(false),
         }
+    }
+
+    /// Write what this transaction gathered (roll-ups, the feed counter) before it commits.
+    fn flush(&self) -> Result<()> {
+        self.flush_rollups()?;
+        self.flush_seq()
     }
 
     /// For a bulk load in this transaction (the demo's): the progress roll-ups are not

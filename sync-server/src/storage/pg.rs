@@ -107,7 +107,7 @@ impl Pg {
                 db.batch("BEGIN")?;
                 let t = Tx::new(Conn { db });
                 let out = f(&t)?;
-                t.flush_rollups()?;
+                t.flush()?;
                 db.batch("COMMIT")?;
                 Ok(out)
             })();
