@@ -447,6 +447,8 @@ fn run(cli: Cli) -> sync_server::Result<()> {
             let store = open(&data, &postgres)?;
             let opts = sync_server::demo::DemoOptions::new(seed, size);
             let summary = sync_server::demo::run(&store, &opts, &mut |line| println!("{line}"))?;
+            // A bulk load: the planner's statistics, before anyone queries.
+            store.analyze()?;
             print!("{}", summary.report());
             Ok(())
         }

@@ -251,6 +251,16 @@ impl Store {
         self.read(|c| c.is_initialized())
     }
 
+    /// Refresh the planner's statistics (after a bulk load: until they are, PostgreSQL plans
+    /// a query over a table it last saw empty, and a progress request took 60 ms instead
+    /// of a few).
+    pub fn analyze(&self) -> Result<()> {
+        match &self.engine {
+            Engine::Sqlite(l) => l.transaction(|tx| tx.db.batch("ANALYZE")),
+            Engine::Postgres(p) => p.analyze(),
+        }
+    }
+
     /// Whether the database answers (`/readyz`).
     pub fn ping(&self) -> Result<()> {
         self.read(|c| c.db.batch("SELECT 1"))

@@ -151,6 +151,12 @@ impl Pg {
         out
     }
 
+    /// `ANALYZE`, outside a transaction.
+    pub fn analyze(&self) -> Result<()> {
+        let conn = self.primary.get()?;
+        Db::Postgres(&conn).batch("ANALYZE")
+    }
+
     /// Connections of the primary's pool in use, and open.
     pub fn pool_use(&self) -> (u32, u32) {
         let s = self.primary.state();
