@@ -49,7 +49,8 @@ use tempfile::TempDir;
 use wire::{doc, heads};
 
 mod common;
-use common::{database_url, id_number, mobile, server_command};
+use common::{database_url, id_number, mobile, server_command, sync_ok, unhex};
+use sync_server::storage::{Location, Store};
 
 const CITY: &str = "org-5101";
 const DEFAULT_CYCLES: usize = 10;
@@ -400,52 +401,21 @@ fn integrity(c: &Connection) -> Vec<String> {
 }
 
 /// The rows of a query of the server's database on `data` (written for both engines),
-/// each column as text (integers in decimal, bytes in hex): a read-only connection to the
-/// SQLite file beside the running server, or a connection to its PostgreSQL database.
+/// each column as text (integers in decimal, bytes in hex): the SQLite file beside the
+/// running server (WAL: its reads wait for nothing), or its PostgreSQL database.
 fn server_rows(data: &Path, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
-    if let Some(url) = database_url(data) {
-        let store =
-            sync_server::storage::Store::connect(&sync_server::storage::Location::Postgres {
-                url,
-                replica: None,
-                pool: 1,
-            })
-            .expect("the server's PostgreSQL database");
-        return store
-            .read(|c| c.inspect(sql, params))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-    use rusqlite::types::ValueRef;
-    let c = open_ro(&data.join("zhtj-server.sqlite3"));
-    let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let n = stmt.column_count();
-    stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        (0..n)
-            .map(|i| {
-                Ok(match r.get_ref(i)? {
-                    ValueRef::Null => None,
-                    ValueRef::Integer(v) => Some(v.to_string()),
-                    ValueRef::Real(v) => Some(v.to_string()),
-                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Some(hex_bytes(b)),
-                })
-            })
-            .collect()
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
-
-fn hex_bytes(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    let location = match database_url(data) {
+        Some(url) => Location::Postgres {
+            url,
+            replica: None,
+            pool: 1,
+        },
+        None => Location::Sqlite(data.join("zhtj-server.sqlite3")),
+    };
+    Store::connect(&location)
+        .expect("the server's database")
+        .read(|c| c.inspect(sql, params))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 fn count(data: &Path, sql: &str) -> i64 {
@@ -789,18 +759,6 @@ struct Figures {
 
 fn env_num<T: std::str::FromStr>(key: &str) -> Option<T> {
     std::env::var(key).ok().and_then(|s| s.trim().parse().ok())
-}
-
-fn sync_ok(replica: &mut Replica, remote: &Remote, ctx: &str) -> client_core::sync::SyncReport {
-    let report = replica
-        .sync(remote, &mut |_, _, _| {})
-        .unwrap_or_else(|e| panic!("{ctx}: sync: {e}"));
-    assert!(
-        report.rejected.is_empty(),
-        "{ctx}: refused: {:?}",
-        report.rejected
-    );
-    report
 }
 
 /// How a cycle kills the server.

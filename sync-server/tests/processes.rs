@@ -33,7 +33,7 @@ use sync_server::storage::{Location, Store};
 use tempfile::TempDir;
 use wire::{doc, heads};
 
-use common::{id_number, mobile, server_command, wait_for_start};
+use common::{id_number, mobile, server_command, sync_ok, unhex, wait_for_start};
 
 const CITY: &str = "org-5101";
 const JINJIANG: &str = "org-510104";
@@ -186,18 +186,6 @@ fn login(remote: &Remote, n: u32) -> LoginResponse {
             org_id: None,
         })
         .unwrap()
-}
-
-fn sync_ok(replica: &mut Replica, remote: &Remote, ctx: &str) -> SyncReport {
-    let report = replica
-        .sync(remote, &mut |_, _, _| {})
-        .unwrap_or_else(|e| panic!("{ctx}: sync: {e}"));
-    assert!(
-        report.rejected.is_empty(),
-        "{ctx}: refused: {:?}",
-        report.rejected
-    );
-    report
 }
 
 /// Every live organization of a replica, by id, with its record.
@@ -613,13 +601,6 @@ fn check_projection(cluster: &Cluster) {
         b.sort();
         assert_eq!(a, b, "{id}: heads column");
     }
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Wrong passwords from one address, spread over both processes: refused after the limit

@@ -29,20 +29,6 @@ fn behind_proxy() -> TestServer {
     spawn_server_with(|c| c.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap())
 }
 
-fn json(
-    server: &TestServer,
-    path: &str,
-    from: Option<&str>,
-    body: &impl serde::Serialize,
-) -> Answer {
-    let body = serde_json::to_vec(body).unwrap();
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(ip) = from {
-        headers.push(("X-Forwarded-For", ip));
-    }
-    raw::request(&server.url, "POST", path, &headers, &body)
-}
-
 fn audit_count(server: &TestServer, action: &str, detail_like: &str) -> i64 {
     server
         .state
@@ -69,8 +55,8 @@ fn wrong_code() -> String {
 /// Register the city's first admin (test person 1).
 fn register_city(server: &TestServer) {
     let first = server.first_code.clone();
-    let a = json(
-        server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/register",
         None,
         &registration(&first, CITY, 1, "张三"),
@@ -86,8 +72,8 @@ fn another_address_cannot_lock_a_registrant_out() {
     let right = server.issue_code(JINJIANG);
     let mut codes = Vec::new();
     for i in 0..12 {
-        let a = json(
-            &server,
+        let a = raw::post_json(
+            &server.url,
             "/api/v1/register",
             Some("198.51.100.1"),
             &registration(&wrong_code(), JINJIANG, 10 + i, "张三"),
@@ -105,8 +91,8 @@ fn another_address_cannot_lock_a_registrant_out() {
     );
     // The guesser's address is blocked; the registrant, elsewhere, is slowed, not refused.
     let started = Instant::now();
-    let a = json(
-        &server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/register",
         Some("203.0.113.7"),
         &registration(&right, JINJIANG, 1, "李四"),
@@ -133,7 +119,7 @@ fn another_address_cannot_lock_an_admin_out() {
     for i in 0..11 {
         let mut req = login_request(1);
         req.password = format!("guess{i:04}");
-        let a = json(&server, "/api/v1/login", Some("198.51.100.1"), &req);
+        let a = raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.1"), &req);
         let expected = if i < 10 {
             "login.failed"
         } else {
@@ -141,8 +127,8 @@ fn another_address_cannot_lock_an_admin_out() {
         };
         assert_eq!(a.code(), expected, "attempt {i}");
     }
-    let a = json(
-        &server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/login",
         Some("203.0.113.7"),
         &login_request(1),
@@ -190,7 +176,7 @@ fn full_width_spellings_of_a_mobile_share_its_limit() {
         req.password = format!("guess{i:04}");
         let ip = format!("198.51.100.{}", 10 + i);
         let started = Instant::now();
-        let a = json(&server, "/api/v1/login", Some(&ip), &req);
+        let a = raw::post_json(&server.url, "/api/v1/login", Some(&ip), &req);
         assert_eq!(a.code(), "login.failed");
         if i >= MAX_FAILURES as usize {
             assert!(started.elapsed() >= PENALTY, "attempt {i} was not slowed");
@@ -213,12 +199,12 @@ fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
         req.password = "guess1234".into();
         let ip = format!("198.51.100.{i}");
         assert_eq!(
-            json(&server, "/api/v1/login", Some(&ip), &req).code(),
+            raw::post_json(&server.url, "/api/v1/login", Some(&ip), &req).code(),
             "login.failed"
         );
     }
-    let a = json(
-        &server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/login",
         Some("203.0.113.7"),
         &login_request(200),
@@ -230,18 +216,18 @@ fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
         let mut req = login_request(100 + i);
         req.password = "guess1234".into();
         assert_eq!(
-            json(&server, "/api/v1/login", Some("198.51.100.1"), &req).code(),
+            raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.1"), &req).code(),
             "login.failed"
         );
     }
     let mut req = login_request(200);
     req.password = "guess1234".into();
     assert_eq!(
-        json(&server, "/api/v1/login", Some("198.51.100.1"), &req).code(),
+        raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.1"), &req).code(),
         "rate_limited"
     );
     assert_eq!(
-        json(&server, "/api/v1/login", Some("198.51.100.2"), &req).code(),
+        raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.2"), &req).code(),
         "login.failed"
     );
 }
@@ -262,7 +248,7 @@ fn an_unknown_mobile_is_refused_as_slowly_as_a_wrong_password() {
             let ip = format!("198.51.100.{}", 2 * i + u32::from(n == 999));
             let started = Instant::now();
             assert_eq!(
-                json(&server, "/api/v1/login", Some(&ip), &req).code(),
+                raw::post_json(&server.url, "/api/v1/login", Some(&ip), &req).code(),
                 "login.failed"
             );
             times.push(started.elapsed());
@@ -276,26 +262,6 @@ fn an_unknown_mobile_is_refused_as_slowly_as_a_wrong_password() {
         unknown * 2 >= known,
         "an unknown mobile answers in {unknown:?}, a known one in {known:?} (medians)"
     );
-}
-
-fn register_and_login(server: &TestServer, org: &str, n: u32) -> String {
-    let code = server.issue_code(org);
-    assert_eq!(
-        json(
-            server,
-            "/api/v1/register",
-            None,
-            &registration(&code, org, n, "张三")
-        )
-        .status,
-        200
-    );
-    let a = json(server, "/api/v1/login", None, &login_request(n));
-    assert_eq!(a.status, 200, "{}", a.text());
-    serde_json::from_slice::<serde_json::Value>(&a.body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn push(server: &TestServer, token: &str, docs: Vec<PushDoc>) -> Answer {
@@ -347,7 +313,7 @@ type Changes = fn(&str) -> Vec<u8>;
 #[test]
 fn a_push_outside_the_subtree_answers_alike_for_existing_and_unknown_ids() {
     let server = spawn_server();
-    let token = register_and_login(&server, JINJIANG, 1);
+    let token = server.admin_token(JINJIANG, 1);
     let feed_before = server.state.store.read(|c| c.max_seq()).unwrap();
     let cases: [(&str, Changes); 3] = [
         ("no changes", |_| Vec::new()),
@@ -431,7 +397,7 @@ fn assert_json_error(a: &Answer, status: u16, code: &str, what: &str) {
 #[test]
 fn every_refusal_is_the_projects_json_error_body() {
     let server = spawn_server();
-    let token = register_and_login(&server, JINJIANG, 1);
+    let token = server.admin_token(JINJIANG, 1);
     let auth = format!("Bearer {token}");
     let url = &server.url;
     let ct_json = ("Content-Type", "application/json");
@@ -579,7 +545,7 @@ fn every_refusal_is_the_projects_json_error_body() {
 #[test]
 fn a_push_of_a_million_documents_is_refused_before_any_is_judged() {
     let server = spawn_server();
-    let token = register_and_login(&server, JINJIANG, 1);
+    let token = server.admin_token(JINJIANG, 1);
     let docs = vec![
         PushDoc {
             id: JINJIANG.into(),
@@ -627,7 +593,7 @@ impl Blocker {
 #[test]
 fn a_stuck_writer_neither_blocks_reads_nor_makes_writes_fail_for_good() {
     let server = spawn_server();
-    let token = register_and_login(&server, JINJIANG, 1);
+    let token = server.admin_token(JINJIANG, 1);
     let auth = format!("Bearer {token}");
     let pull_body = protocol::encode(&PullRequest {
         version: PROTOCOL_VERSION,

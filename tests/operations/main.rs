@@ -29,20 +29,6 @@ fn get(server: &TestServer, path: &str, forwarded_for: Option<&str>) -> Answer {
     raw::request(&server.url, "GET", path, &headers, b"")
 }
 
-fn post_json(
-    server: &TestServer,
-    path: &str,
-    forwarded_for: Option<&str>,
-    body: &impl serde::Serialize,
-) -> Answer {
-    let body = serde_json::to_vec(body).unwrap();
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(ip) = forwarded_for {
-        headers.push(("X-Forwarded-For", ip));
-    }
-    raw::request(&server.url, "POST", path, &headers, &body)
-}
-
 fn sync(server: &TestServer, path: &str, token: &str, body: &[u8]) -> Answer {
     let auth = format!("Bearer {token}");
     raw::request(
@@ -55,23 +41,6 @@ fn sync(server: &TestServer, path: &str, token: &str, body: &[u8]) -> Answer {
         ],
         body,
     )
-}
-
-fn register_and_login(server: &TestServer, org: &str, n: u32) -> String {
-    let code = server.issue_code(org);
-    let a = post_json(
-        server,
-        "/api/v1/register",
-        None,
-        &registration(&code, org, n, "张三"),
-    );
-    assert_eq!(a.status, 200, "{}", a.text());
-    let a = post_json(server, "/api/v1/login", None, &login_request(n));
-    assert_eq!(a.status, 200, "{}", a.text());
-    serde_json::from_slice::<serde_json::Value>(&a.body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// A new branch committee's whole document: `id` under `parent`.
@@ -419,7 +388,7 @@ fn the_metrics_count_requests_documents_latency_and_guesses() {
     let server = spawn_server_with(|c| {
         c.trusted_proxies = TrustedProxies::parse("127.0.0.1,10.0.0.0/8").unwrap()
     });
-    let token = register_and_login(&server, JINJIANG, 1);
+    let token = server.admin_token(JINJIANG, 1);
     let (before, _) = scrape(&server);
 
     // A push of the current version with one document accepted (version 3 leaves it out
@@ -455,10 +424,10 @@ fn the_metrics_count_requests_documents_latency_and_guesses() {
     let mut req = login_request(1);
     req.password = "wrong-password".into();
     for i in 0..MAX_FAILURES {
-        let a = post_json(&server, "/api/v1/login", Some("198.51.100.1"), &req);
+        let a = raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.1"), &req);
         assert_eq!(a.code(), "login.failed", "attempt {i}");
     }
-    let a = post_json(&server, "/api/v1/login", Some("198.51.100.1"), &req);
+    let a = raw::post_json(&server.url, "/api/v1/login", Some("198.51.100.1"), &req);
     assert_eq!(a.code(), "rate_limited");
     // Wrong registration codes for one organization from one address until the address
     // is refused; then the organization's next attempt, from elsewhere, is slowed.
@@ -467,24 +436,24 @@ fn the_metrics_count_requests_documents_latency_and_guesses() {
         registration(code.as_str(), QINGYANG, n, "李四")
     };
     for i in 0..MAX_FAILURES {
-        let a = post_json(
-            &server,
+        let a = raw::post_json(
+            &server.url,
             "/api/v1/register",
             Some("198.51.100.2"),
             &wrong_code(i + 10),
         );
         assert_eq!(a.code(), "code.unknown", "attempt {i}");
     }
-    let a = post_json(
-        &server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/register",
         Some("198.51.100.2"),
         &wrong_code(30),
     );
     assert_eq!(a.code(), "rate_limited");
     let started = Instant::now();
-    let a = post_json(
-        &server,
+    let a = raw::post_json(
+        &server.url,
         "/api/v1/register",
         Some("203.0.113.7"),
         &wrong_code(31),

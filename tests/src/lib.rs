@@ -156,6 +156,16 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Register test admin `n` of `org` with a code the operator issues, and log it in:
+    /// its token.
+    pub fn admin_token(&self, org: &str, n: u32) -> String {
+        let remote = client_core::sync::Remote::new(&self.url).expect("remote");
+        remote
+            .register(&registration(&self.issue_code(org), org, n, "张三"))
+            .expect("registered");
+        remote.login(&login_request(n)).expect("logged in").token
+    }
+
     /// Whether the server stores in SQLite (some tests look at the file itself).
     pub fn on_sqlite(&self) -> bool {
         self.state.store.dialect() == sync_server::storage::Dialect::Sqlite

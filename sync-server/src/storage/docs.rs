@@ -25,6 +25,23 @@ pub struct OrgRow {
     pub live_children: i64,
     pub admin_count: i64,
     pub seq: i64,
+    pub logged_in: bool,
+    pub complete: bool,
+}
+
+impl OrgRow {
+    /// The unit as the progress roll-ups know it (storage/rollups.rs).
+    pub fn state(&self) -> UnitState {
+        UnitState {
+            path: self.path.clone(),
+            level: self.level,
+            category: self.category.clone(),
+            logged_in: self.logged_in,
+            complete: self.complete,
+            live_children: self.live_children,
+            deleted: self.deleted,
+        }
+    }
 }
 
 /// An organization's stored document and the record it holds.
@@ -77,8 +94,8 @@ pub struct LevelSummary {
     pub with_children: i64,
 }
 
-const ORG_COLS: &str =
-    "id, parent, path, level, deleted, category, short_name, live_children, admin_count, seq";
+const ORG_COLS: &str = "id, parent, path, level, deleted, category, short_name, live_children, \
+                        admin_count, seq, logged_in, complete";
 
 fn org_row(r: &RowRef<'_>) -> Result<OrgRow> {
     Ok(OrgRow {
@@ -92,6 +109,8 @@ fn org_row(r: &RowRef<'_>) -> Result<OrgRow> {
         live_children: r.int(7)?,
         admin_count: r.int(8)?,
         seq: r.int(9)?,
+        logged_in: r.flag(10)?,
+        complete: r.flag(11)?,
     })
 }
 
@@ -296,11 +315,8 @@ impl Tx<'_> {
         // commit); the next ones count on from it here, and the counter is written once
         // before the commit (`Tx::flush_seq`): updating one row thousands of times in one
         // PostgreSQL transaction walks a growing chain of its versions each time.
-        let seq = match self.last_seq.get() {
-            Some(last) => {
-                self.seq_unwritten.set(true);
-                last + 1
-            }
+        let seq = match self.seqs.get() {
+            Some((_, last)) => last + 1,
             None => self
                 .db
                 .row(
@@ -310,7 +326,8 @@ impl Tx<'_> {
                 )?
                 .ok_or_else(|| Error::Internal("feed counter missing".into()))?,
         };
-        self.last_seq.set(Some(seq));
+        let first = self.seqs.get().map_or(seq, |(first, _)| first);
+        self.seqs.set(Some((first, seq)));
         self.db.execute(
             "INSERT INTO feed(seq, org_id, at, account_id) VALUES (?1, ?2, ?3, ?4)",
             params![seq, org_id, now(), account_id],
@@ -321,13 +338,15 @@ impl Tx<'_> {
     /// Write the last feed position this transaction gave out to the counter (before the
     /// commit; `Store::transaction` calls it).
     pub(super) fn flush_seq(&self) -> Result<()> {
-        if let (Some(last), true) = (self.last_seq.get(), self.seq_unwritten.get()) {
+        if let Some((first, last)) = self.seqs.get()
+            && last != first
+        {
             self.db.execute(
                 "UPDATE feed_counter SET seq = ?1 WHERE id = 1",
                 params![last],
             )?;
+            self.seqs.set(Some((last, last)));
         }
-        self.seq_unwritten.set(false);
         Ok(())
     }
 
@@ -344,14 +363,10 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let seq = self.next_seq(&a.record.id, account_id)?;
         let r = a.record;
-        // The roll-ups follow the unit and its parent (its live children): their states
-        // before the change (storage/rollups.rs).
+        // The roll-ups follow the unit and its parent (its live children), from their
+        // states before the change (storage/rollups.rs): the unit's is the row read.
         let deferred = self.rollups_deferred.get();
-        let before = if was.is_some() && !deferred {
-            self.unit_state(&r.id)?
-        } else {
-            None
-        };
+        let before = was.map(OrgRow::state);
         let record = serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?;
         let name_key = schemas::name::name_key(&r.short_name);
         if was.is_some() {
@@ -379,10 +394,8 @@ impl Tx<'_> {
         } else {
             self.db.execute(
                 "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category, short_name,
-                              name_key, full_name, phone, complete, seq, record, bytes, heads,
-                              is_bare)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17)",
+                              name_key, full_name, phone, complete, seq, record, bytes, heads)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     &r.id,
                     &r.parent,
@@ -400,9 +413,6 @@ impl Tx<'_> {
                     &record,
                     a.bytes,
                     a.heads,
-                    // A new unit has no admin and no code yet (the codes of its document
-                    // follow, `put_code`).
-                    !r.deleted,
                 ],
             )?;
         }
@@ -440,7 +450,8 @@ impl Tx<'_> {
         };
         self.recount_change(&r.id, before.as_ref(), &after);
         if was.is_none() {
-            self.note_new_child(&r.parent, !r.deleted);
+            // No admin and no code yet (the codes of its document follow, `put_code`).
+            self.note_child_codes(&r.parent);
         } else if delta != 0 {
             self.recount_codes(&r.id)?;
         }
@@ -486,17 +497,24 @@ impl Tx<'_> {
 
     /// Mark `org_id` as logged in; whether this is its first login.
     pub fn mark_logged_in(&self, org_id: &str) -> Result<bool> {
-        let before = self.unit_state(org_id)?;
-        let first = self.db.execute(
-            "UPDATE orgs SET logged_in = 1 WHERE id = ?1 AND logged_in = 0",
+        let after = self.db.row(
+            &format!(
+                "UPDATE orgs SET logged_in = 1 WHERE id = ?1 AND logged_in = 0
+                 RETURNING {STATE_COLS}"
+            ),
             params![org_id],
+            state_row,
         )?;
-        if first == 1
-            && let Some(b) = &before
-        {
-            self.recount(org_id, Some(b))?;
-        }
-        Ok(first == 1)
+        let Some(after) = after else {
+            return Ok(false);
+        };
+        // Before, it was the same unit not logged in.
+        let before = UnitState {
+            logged_in: false,
+            ..after.clone()
+        };
+        self.recount_change(org_id, Some(&before), &after);
+        Ok(true)
     }
 }
 

@@ -101,10 +101,9 @@ pub struct Tx<'c> {
     rollups_deferred: std::cell::Cell<bool>,
     /// The roll-up changes gathered, written before the commit (`Tx::flush_rollups`).
     pending: std::cell::RefCell<rollups::Pending>,
-    /// The last feed position this transaction gave out, and whether the counter still
-    /// holds an earlier one (`Tx::flush_seq`).
-    last_seq: std::cell::Cell<Option<i64>>,
-    seq_unwritten: std::cell::Cell<bool>,
+    /// The first and the last feed position this transaction gave out: the counter holds
+    /// the first until `Tx::flush_seq` writes the last.
+    seqs: std::cell::Cell<Option<(i64, i64)>>,
 }
 
 impl<'c> Tx<'c> {
@@ -113,8 +112,7 @@ impl<'c> Tx<'c> {
             conn,
             rollups_deferred: std::cell::Cell::new(false),
             pending: Default::default(),
-            last_seq: std::cell::Cell::new(None),
-            seq_unwritten: std::cell::Cell::new(false),
+            seqs: std::cell::Cell::new(None),
         }
     }
 
@@ -141,8 +139,8 @@ impl<'c> std::ops::Deref for Tx<'c> {
 
 impl Conn<'_> {
     /// The SQLite connection itself, for tests and benchmarks that build or inspect an
-    /// SQLite file directly (`None` on PostgreSQL). The server's own code never calls it:
-    /// its statements are this module's methods.
+    /// SQLite file directly (it panics on PostgreSQL). The server's own code never calls
+    /// it: its statements are this module's methods.
     pub fn sqlite(&self) -> &rusqlite::Connection {
         match self.db {
             Db::Sqlite(c) => c,

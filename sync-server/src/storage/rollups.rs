@@ -18,7 +18,7 @@
 //! counts in each of its ancestors' rows and its own, its branch in its ancestors'
 //! `branches_below` (a committee crossing zero becomes or stops being a finding, and tells
 //! its ancestors), and its own finding. A unit's level and path never change, so the
-//! ancestors are its path. At most nine levels: a change costs tens of row updates
+//! ancestors are its path. At most sixteen levels: a change costs tens of row updates
 //! whatever the size of the tree.
 //!
 //! [`Tx::rebuild_rollups`] computes everything from the projection (migration 2 and bulk
@@ -120,9 +120,7 @@ pub(super) struct Pending {
     branches: HashMap<String, i64>,
     /// Units whose own finding may have changed (their category or deletion).
     touched: HashSet<String>,
-    /// `bare_children` deltas, by parent.
-    bare: HashMap<String, i64>,
-    /// Parents whose `code_late_at` is to be computed again.
+    /// Parents whose `code_late_at` and `bare_children` are to be computed again.
     late: HashSet<String>,
 }
 
@@ -138,7 +136,9 @@ fn delta(after: &LevelCounts, before: &LevelCounts) -> [i64; 5] {
     ]
 }
 
-fn level_counts(r: &RowRef<'_>, from: usize) -> Result<LevelCounts> {
+/// The five counts of a `LevelCounts`, in its field order, from column `from` on (the
+/// roll-ups' and the snapshots' rows).
+pub(super) fn level_counts(r: &RowRef<'_>, from: usize) -> Result<LevelCounts> {
     let n = |i: usize| -> Result<u64> { Ok(r.int(from + i)?.max(0) as u64) };
     Ok(LevelCounts {
         total: n(0)?,
@@ -304,8 +304,7 @@ impl Conn<'_> {
             .collect();
         let mut late: HashMap<String, (i64, Option<i64>)> = HashMap::new();
         self.db.each(
-            "SELECT id, parent, admin_count, code_valid_until, code_late_at, bare_children
-             FROM orgs WHERE deleted = 0",
+            "SELECT id, parent, admin_count, code_valid_until FROM orgs WHERE deleted = 0",
             &[],
             |r| {
                 let id = r.text(0)?;
@@ -523,11 +522,6 @@ impl Tx<'_> {
                 params![&id, until],
             )?;
         }
-        self.db.execute(
-            "UPDATE orgs SET is_bare = CASE WHEN deleted = 0 AND admin_count = 0
-                 AND code_valid_until = 0 THEN 1 ELSE 0 END",
-            &[],
-        )?;
         for (parent, bare, at) in self.db.rows(LATE_BY_PARENT, &[], |r| {
             Ok((r.text(0)?, r.int(1)?, r.int(2)?))
         })? {
@@ -589,17 +583,13 @@ impl Tx<'_> {
         }
     }
 
-    /// A new child of `parent`, `bare` (live: no admin, no code yet), written with
-    /// `is_bare` already: its parent's codes-to-children columns at the flush.
-    pub(super) fn note_new_child(&self, parent: &str, bare: bool) {
+    /// A child of `parent` came, went, or changed its admins or codes: the parent's
+    /// codes-to-children columns are computed again at the flush.
+    pub(super) fn note_child_codes(&self, parent: &str) {
         if self.rollups_deferred.get() || parent.is_empty() {
             return;
         }
-        let mut p = self.pending.borrow_mut();
-        if bare {
-            *p.bare.entry(parent.to_owned()).or_insert(0) += 1;
-        }
-        p.late.insert(parent.to_owned());
+        self.pending.borrow_mut().late.insert(parent.to_owned());
     }
 
     /// Follow a change of `id`'s admins, codes or liveness: its `code_valid_until` now, its
@@ -608,31 +598,17 @@ impl Tx<'_> {
         if self.rollups_deferred.get() {
             return Ok(());
         }
-        let row = self.db.row(
+        let parent = self.db.row(
             "UPDATE orgs SET code_valid_until = COALESCE(
                  (SELECT MAX(expires_at) FROM codes WHERE org_id = ?1 AND used_by IS NULL), 0)
              WHERE id = ?1
-             RETURNING parent, deleted, admin_count, code_valid_until, is_bare",
+             RETURNING parent",
             params![id],
-            |r| Ok((r.text(0)?, r.flag(1)?, r.int(2)?, r.int(3)?, r.flag(4)?)),
+            |r| r.text(0),
         )?;
-        let Some((parent, deleted, admins, until, was_bare)) = row else {
-            return Ok(());
-        };
-        let bare = !deleted && admins == 0 && until == 0;
-        if bare != was_bare {
-            self.db.execute(
-                "UPDATE orgs SET is_bare = ?2 WHERE id = ?1",
-                params![id, bare],
-            )?;
-            *self
-                .pending
-                .borrow_mut()
-                .bare
-                .entry(parent.clone())
-                .or_insert(0) += i64::from(bare) - i64::from(was_bare);
+        if let Some(parent) = parent {
+            self.note_child_codes(&parent);
         }
-        self.pending.borrow_mut().late.insert(parent);
         Ok(())
     }
 
@@ -646,30 +622,45 @@ impl Tx<'_> {
                 self.add_levels(org, *level, *d)?;
             }
         }
-        let mut touched = p.touched;
+        // Each unit whose finding may change: its state, branches below and finding as
+        // stored (from the update of its branches below, or read).
+        let finding_row = |r: &RowRef<'_>| -> Result<(UnitState, i64, bool)> {
+            Ok((state_row(r)?, r.int(7)?, r.flag(8)?))
+        };
+        let mut units: HashMap<String, (UnitState, i64, bool)> = HashMap::new();
         for (org, d) in &p.branches {
-            if *d != 0 {
-                self.db.execute(
-                    "UPDATE orgs SET branches_below = branches_below + ?2 WHERE id = ?1",
+            if *d != 0
+                && let Some(u) = self.db.row(
+                    &format!(
+                        "UPDATE orgs SET branches_below = branches_below + ?2 WHERE id = ?1
+                         RETURNING {STATE_COLS}, branches_below, is_finding"
+                    ),
                     params![org, *d],
-                )?;
-                touched.insert(org.clone());
+                    finding_row,
+                )?
+            {
+                units.insert(org.clone(), u);
+            }
+        }
+        for org in p.touched {
+            if !units.contains_key(&org)
+                && let Some(u) = self.db.row(
+                    &format!(
+                        "SELECT {STATE_COLS}, branches_below, is_finding FROM orgs WHERE id = ?1"
+                    ),
+                    params![&org],
+                    finding_row,
+                )?
+            {
+                units.insert(org, u);
             }
         }
         // A unit is a finding when it is a live committee with no branch below; a change of
         // that moves the finding count of it and each of its ancestors.
         let mut findings: HashMap<String, i64> = HashMap::new();
-        for org in &touched {
-            let Some((state, below, was)) = self.db.row(
-                &format!("SELECT {STATE_COLS}, branches_below, is_finding FROM orgs WHERE id = ?1"),
-                params![org],
-                |r| Ok((state_row(r)?, r.int(7)?, r.flag(8)?)),
-            )?
-            else {
-                continue;
-            };
-            let is = state.committee() && below == 0;
-            if is != was {
+        for (org, (state, below, was)) in &units {
+            let is = state.committee() && *below == 0;
+            if is != *was {
                 self.db.execute(
                     "UPDATE orgs SET is_finding = ?2 WHERE id = ?1",
                     params![org, is],
@@ -688,20 +679,16 @@ impl Tx<'_> {
                 )?;
             }
         }
-        for (parent, d) in &p.bare {
-            if *d != 0 {
-                self.db.execute(
-                    "UPDATE orgs SET bare_children = bare_children + ?2 WHERE id = ?1",
-                    params![parent, *d],
-                )?;
-            }
-        }
-        // The earliest validity among the admin-less children: one seek of
-        // orgs_codes_child per parent.
+        // Once per parent and transaction, from orgs_codes_child: the earliest validity
+        // among its admin-less children (one seek), and those with no code (a range).
         for parent in &p.late {
             self.db.execute(
-                "UPDATE orgs SET code_late_at = (SELECT MIN(c.code_valid_until) FROM orgs c
-                     WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0)
+                "UPDATE orgs SET
+                     code_late_at = (SELECT MIN(c.code_valid_until) FROM orgs c
+                         WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0),
+                     bare_children = (SELECT COUNT(*) FROM orgs c
+                         WHERE c.parent = orgs.id AND c.deleted = 0 AND c.admin_count = 0
+                           AND c.code_valid_until = 0)
                  WHERE id = ?1",
                 params![parent],
             )?;

@@ -27,8 +27,8 @@ pub(super) fn migrations(dialect: Dialect) -> &'static [Migration] {
     }
 }
 
-/// The version a database is at once every migration is applied.
-pub const LATEST: i64 = 2;
+/// The version a database is at once every migration is applied: the last one's.
+pub const LATEST: i64 = SQLITE[SQLITE.len() - 1].version;
 
 const SQLITE: &[Migration] = &[
     Migration {
@@ -73,9 +73,6 @@ ALTER TABLE orgs ADD COLUMN is_finding BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE orgs ADD COLUMN code_valid_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE orgs ADD COLUMN code_late_at BIGINT;
 ALTER TABLE orgs ADD COLUMN bare_children BIGINT NOT NULL DEFAULT 0;
--- The unit is a live child without an admin or an unused code (counted in its parent's
--- bare_children).
-ALTER TABLE orgs ADD COLUMN is_bare BIGINT NOT NULL DEFAULT 0;
 -- A unit's live children without an admin, by how long their codes are valid.
 CREATE INDEX orgs_codes_child ON orgs(parent, deleted, admin_count, code_valid_until);
 -- The units of a level of a subtree late with codes (`Conn::codes_late`).

@@ -26,16 +26,7 @@ pub struct SnapshotRow {
 }
 
 fn level_counts(r: &RowRef<'_>) -> Result<(u8, LevelCounts)> {
-    Ok((
-        r.level(0)?,
-        LevelCounts {
-            total: r.int(1)? as u64,
-            logged_in: r.int(2)? as u64,
-            info_complete: r.int(3)? as u64,
-            created_children: r.int(4)? as u64,
-            branches: r.int(5)? as u64,
-        },
-    ))
+    Ok((r.level(0)?, super::rollups::level_counts(r, 1)?))
 }
 
 impl Conn<'_> {

@@ -183,6 +183,11 @@ impl ToSql for Value<'_> {
     to_sql_checked!();
 }
 
+/// Parameters as the PostgreSQL client takes them.
+fn pg_args<'a>(params: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
 /// One row of a result, read in place.
 pub(super) enum RowRef<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
@@ -310,9 +315,7 @@ impl<'c> Db<'c> {
                 let rows = {
                     let mut s = s.borrow_mut();
                     let stmt = s.statement(sql)?;
-                    let args: Vec<&(dyn ToSql + Sync)> =
-                        params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                    s.client.query(&stmt, &args)?
+                    s.client.query(&stmt, &pg_args(params))?
                 };
                 for r in &rows {
                     if !f(&RowRef::Postgres(r))? {
@@ -370,9 +373,7 @@ impl<'c> Db<'c> {
             Db::Postgres(s) => {
                 let mut s = s.borrow_mut();
                 let stmt = s.statement(sql)?;
-                let args: Vec<&(dyn ToSql + Sync)> =
-                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                Ok(s.client.execute(&stmt, &args)?)
+                Ok(s.client.execute(&stmt, &pg_args(params))?)
             }
         }
     }

@@ -110,3 +110,28 @@ pub fn memory_mib(pid: u32) -> (f64, f64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// Bytes from hex (a column of `Conn::inspect`).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// A sync of `replica` through `remote` that must succeed with nothing refused.
+pub fn sync_ok(
+    replica: &mut client_core::Replica,
+    remote: &client_core::sync::Remote,
+    ctx: &str,
+) -> client_core::sync::SyncReport {
+    let report = replica
+        .sync(remote, &mut |_, _, _| {})
+        .unwrap_or_else(|e| panic!("{ctx}: sync: {e}"));
+    assert!(
+        report.rejected.is_empty(),
+        "{ctx}: refused: {:?}",
+        report.rejected
+    );
+    report
+}

@@ -40,6 +40,22 @@ impl Answer {
     }
 }
 
+/// `POST` a JSON body to `path`, from the client `forwarded_for` names (through a
+/// trusted proxy) if given.
+pub fn post_json(
+    url: &str,
+    path: &str,
+    forwarded_for: Option<&str>,
+    body: &impl serde::Serialize,
+) -> Answer {
+    let body = serde_json::to_vec(body).unwrap();
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(ip) = forwarded_for {
+        headers.push(("X-Forwarded-For", ip));
+    }
+    request(url, "POST", path, &headers, &body)
+}
+
 /// `url`: `http://host:port`. `headers`: extra headers (`Content-Length`, `Host` and
 /// `Connection: close` are added).
 pub fn request(
