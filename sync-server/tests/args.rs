@@ -21,6 +21,9 @@ fn command(data: &Path, args: &[&str]) -> Command {
         "ZHTJ_SCHEDULE_START",
         "ZHTJ_TLS_CERT",
         "ZHTJ_TLS_KEY",
+        "ZHTJ_DATABASE",
+        "ZHTJ_DATABASE_REPLICA",
+        "ZHTJ_DATABASE_POOL",
     ] {
         command.env_remove(var);
     }
@@ -106,6 +109,38 @@ fn a_malformed_typed_value_is_refused_before_anything_runs() {
         "<DIRECTION>",
         "sideways",
     );
+    refused(
+        &serve(&["--database-pool", "0"]),
+        &[],
+        "--database-pool",
+        "0",
+    );
+    refused(
+        &["orgs", "--database-replica", "postgres://r/zhtj"],
+        &[],
+        "--database",
+        "",
+    );
+}
+
+/// A PostgreSQL address that does not read is refused with what to fix (`store.url`,
+/// exit code 1), before any connection is tried or anything created.
+#[test]
+fn a_database_address_that_does_not_read_is_refused() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let out = server(
+        &data,
+        &["--database", "postgres://zhtj@db:not-a-port/zhtj", "orgs"],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("store.url") && err.contains("数据库地址无法识别"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing created");
 }
 
 #[test]

@@ -767,3 +767,85 @@ fn pulls_and_progress_read_the_replica_and_only_lag() {
     );
     assert_eq!(counted(5), before + 1);
 }
+
+/// A transaction that loses its race every time (here a unique key that is always taken)
+/// runs again `RETRIES` times, then its error is the answer: no conflict holds a request
+/// for ever.
+#[test]
+fn a_transaction_that_always_loses_runs_again_a_bounded_number_of_times() {
+    let cluster = Cluster::start(1);
+    let store = cluster.store();
+    let mut runs = 0;
+    let e = store
+        .transaction(|tx| {
+            runs += 1;
+            tx.execute_sql(
+                "INSERT INTO meta(key, value) VALUES ('initialized', 'again')",
+                &[],
+            )
+        })
+        .unwrap_err();
+    assert!(e.lost_race(), "{e:?}");
+    assert_eq!(runs, sync_server::storage::RETRIES + 1);
+}
+
+/// `backup` is SQLite's: on PostgreSQL it refuses and says what to use instead.
+#[test]
+fn a_backup_of_a_postgresql_store_points_to_pg_dump() {
+    let cluster = Cluster::start(1);
+    let out_file = cluster.dir.path().join("copy.sqlite3");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhtj-server"))
+        .arg("--data")
+        .arg(cluster.data(0))
+        .args(["--database", &cluster.database, "backup", "--out"])
+        .arg(&out_file)
+        .env_remove("ZHTJ_DATABASE")
+        .env("ZHTJ_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("store.backup_postgres") && err.contains("pg_dump"),
+        "{err}"
+    );
+    assert!(!out_file.exists());
+}
+
+/// Work that finds every connection of the pool taken waits `POOL_WAIT` at most, then is
+/// answered "busy, retry" (503 `store.busy`) rather than left waiting.
+#[test]
+fn a_full_pool_answers_busy_after_its_wait() {
+    let cluster = Cluster::start(1);
+    let store = Store::connect(&Location::Postgres {
+        url: cluster.database.clone(),
+        replica: None,
+        pool: 1,
+    })
+    .unwrap();
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    thread::scope(|s| {
+        let store = &store;
+        s.spawn(move || {
+            store
+                .read(|_| {
+                    held_tx.send(()).unwrap();
+                    let _ = release.recv();
+                    Ok(())
+                })
+                .unwrap()
+        });
+        held.recv().unwrap();
+        let started = Instant::now();
+        let e = store.read(|_| Ok(())).unwrap_err();
+        let waited = started.elapsed();
+        drop(release_tx);
+        assert_eq!((e.status(), e.code()), (503, "store.busy"), "{e:?}");
+        let wait = sync_server::storage::POOL_WAIT;
+        assert!(
+            waited >= wait && waited < wait + Duration::from_secs(5),
+            "waited {waited:?}"
+        );
+    });
+}

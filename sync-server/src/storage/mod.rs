@@ -45,7 +45,7 @@ pub use authors::{AuthorRecordRow, AuthorRow};
 pub(crate) use docs::RawOrg;
 pub use docs::{Accepted, FeedPage, FeedRow, LevelSummary, OrgDoc, OrgRow};
 pub use limits::LimitEntry;
-pub use pg::{drop_database, scratch_database};
+pub use pg::{POOL_WAIT, RETRIES, drop_database, scratch_database};
 pub use progress::{OpenCodes, UnitRow, UnitScan};
 pub use rollups::UnitState;
 pub use schema::LATEST as SCHEMA_VERSION;

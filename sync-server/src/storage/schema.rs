@@ -376,3 +376,77 @@ CREATE TABLE change_authors (
     PRIMARY KEY (doc_id, hash)
 );
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Store;
+
+    #[test]
+    fn both_engines_have_the_same_versions_and_the_latest_is_the_last() {
+        let versions = |d| migrations(d).iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(Dialect::Sqlite), versions(Dialect::Postgres));
+        assert_eq!(versions(Dialect::Sqlite), (1..=LATEST).collect::<Vec<_>>());
+    }
+
+    /// A file made before migrations were numbered (version 1's tables, no
+    /// `schema_version`, a committee and its unit) opens at the latest version, with the
+    /// roll-ups of migration 2 computed from what it holds.
+    #[test]
+    fn a_database_from_before_versions_is_brought_up_to_date() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(SQLITE_V1).unwrap();
+        old.execute_batch("DROP TABLE feed_counter").unwrap();
+        for (id, parent, path, level, category, children) in [
+            ("r", "", "/r/", 3, "团的领导机关", 1),
+            ("c", "r", "/r/c/", 4, "团委", 0),
+        ] {
+            old.execute(
+                "INSERT INTO orgs(id, parent, path, level, sort_key, deleted, category,
+                     short_name, name_key, full_name, phone, complete, live_children,
+                     admin_count, logged_in, seq, record, bytes, heads)
+                 VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?1, ?1, '', '', 1, ?6, 0, 0, 1, '{}', x'', x'')",
+                rusqlite::params![id, parent, path, level, category, children],
+            )
+            .unwrap();
+        }
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        let applied = store
+            .read(|c| c.inspect("SELECT version FROM schema_version ORDER BY version", &[]))
+            .unwrap();
+        assert_eq!(applied, [[Some("1".to_owned())], [Some("2".to_owned())]]);
+        store
+            .read(|c| {
+                assert!(c.rollup_mismatches(5)?.is_empty());
+                assert_eq!(
+                    c.finding_total("r")?,
+                    1,
+                    "the committee has no branch below"
+                );
+                assert_eq!(c.subtree_levels("r", 3)?[0].1.total, 1);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A database a later program migrated is refused: this one would misread it.
+    #[test]
+    fn a_database_of_a_later_version_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("new.sqlite3");
+        drop(Store::open(&path).unwrap());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_version(version, applied_at) VALUES (?1, 0)",
+                [LATEST + 1],
+            )
+            .unwrap();
+        let e = Store::open(&path).err().expect("refused");
+        assert_eq!(e.code(), "store.newer_schema");
+        assert!(e.to_string().contains("请使用更新的 zhtj-server"), "{e}");
+    }
+}
