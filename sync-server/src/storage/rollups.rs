@@ -838,7 +838,7 @@ mod tests {
                 );
             }
             // A pass a few rows at a time, as over a million, computes the same.
-            let whole = store.read(|c| super::compute(c)).unwrap();
+            let whole = store.read(super::compute).unwrap();
             for rows in [1, 3, 7] {
                 let paged = store.read(|c| super::compute_in_pages(c, rows)).unwrap();
                 assert!(paged == whole, "seed {seed}: pages of {rows} rows");
