@@ -646,11 +646,14 @@ fn a_guessing_storm_spread_over_processes_is_limited_as_on_one() {
     );
 }
 
-/// The database's position now on the primary, and whether the replica has replayed up to
-/// `lsn` (`pg_lsn` compared by PostgreSQL).
+/// The end of the primary's log now, and whether the replica has replayed up to `lsn`
+/// (`pg_lsn` compared by PostgreSQL). The insert position, not `pg_current_wal_lsn()`: that
+/// is the position written out, and with `synchronous_commit=off` (scripts/pg.sh) a commit
+/// may still sit in the log's buffers behind it (CI once saw the replica "caught up" and
+/// the unit not there yet).
 fn primary_lsn(primary: &str) -> String {
     let mut c = postgres::Client::connect(primary, postgres::NoTls).unwrap();
-    c.query_one("SELECT pg_current_wal_lsn()::text", &[])
+    c.query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .unwrap()
         .get(0)
 }
