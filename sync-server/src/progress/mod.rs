@@ -39,7 +39,7 @@ pub use snapshot::{history, snapshot_all, snapshot_org, write_snapshot};
 
 use crate::error::{Error, Result};
 use crate::identity::Actor;
-use crate::storage::{Conn, OrgRow, Store, UnitRow};
+use crate::storage::{Conn, OrgRow, PageUnit, Store, UnitRow};
 
 /// Rows per page when the request does not say.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -155,26 +155,20 @@ pub fn page(
     clock: &Clock,
     schedule: &Schedule,
 ) -> Result<Vec<ProgressEntry>> {
-    let units = c.level_page(&org.path, level, offset, limit)?;
+    let units = c.level_page(&org.path, level, offset, limit, clock.now)?;
     let mut out = Vec::with_capacity(units.len());
-    for u in units {
-        let probe = unit_facts(&u, 0)?;
-        let without_code = if probe.expects_children() && u.live_children > 0 {
-            c.children_without_code(&u.id, clock.now)?
-        } else {
-            0
-        };
-        let facts = unit_facts(&u, without_code)?;
-        let admins = if u.admin_count > 0 {
-            c.admin_names(&u.id)?
-        } else {
-            Vec::new()
-        };
-        let code = if u.admin_count == 0 {
-            c.valid_code(&u.id, clock.now)?
-        } else {
-            None
-        };
+    for PageUnit {
+        unit: u,
+        without_code,
+        code,
+        admins,
+    } in units
+    {
+        let mut facts = unit_facts(&u, without_code)?;
+        // Children without a code count only where children are expected.
+        if !facts.expects_children() {
+            facts.children_without_code = 0;
+        }
         out.push(ProgressEntry {
             row: unit_row(&u, &facts, &admins, code),
             overdue: schedule.overdue(&facts, clock.today),

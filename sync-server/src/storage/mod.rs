@@ -46,7 +46,7 @@ pub(crate) use docs::RawOrg;
 pub use docs::{Accepted, FeedPage, FeedRow, LevelSummary, OrgDoc, OrgRow};
 pub use limits::LimitEntry;
 pub use pg::{POOL_WAIT, RETRIES, drop_database, scratch_database};
-pub use progress::{OpenCodes, UnitRow, UnitScan};
+pub use progress::{OpenCodes, PageUnit, UnitRow, UnitScan};
 pub use rollups::UnitState;
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use snapshots::{Snapshot, SnapshotRow};

@@ -43,6 +43,19 @@ pub struct UnitRow {
 const UNIT_COLS: &str = "id, parent, short_name, category, level, logged_in, complete, \
                          live_children, admin_count, phone";
 
+/// One row of a progress table's page: the unit, and what the row shows beyond it.
+#[derive(Debug, Clone)]
+pub struct PageUnit {
+    pub unit: UnitRow,
+    /// Live direct children with neither an admin nor a valid code (0 without children).
+    pub without_code: u32,
+    /// The unit's valid unused code, the one valid longest (only for a unit without an
+    /// admin).
+    pub code: Option<String>,
+    /// The admins' names (unmasked: mask before showing), in the order they registered.
+    pub admins: Vec<String>,
+}
+
 fn unit_row(r: &RowRef<'_>) -> Result<UnitRow> {
     Ok(UnitRow {
         id: r.text(0)?,
@@ -131,31 +144,81 @@ impl<'c> Conn<'c> {
         Ok(OpenCodes(self))
     }
 
-    /// The live units of `level` in the subtree at `path`, in tree (path) order, from
-    /// `offset`, at most `limit`.
+    /// One page of a progress table: the live units of `level` in the subtree at `path`,
+    /// in tree (path) order, from `offset`, at most `limit`, each with what its row shows
+    /// beyond the unit (as of `now`). Two statements however long the page: on PostgreSQL
+    /// each statement is a round trip, and three lookups per row made a page of 50 cost
+    /// about 150 of them.
     pub fn level_page(
         &self,
         path: &str,
         level: u8,
         offset: u64,
         limit: u32,
-    ) -> Result<Vec<UnitRow>> {
+        now: i64,
+    ) -> Result<Vec<PageUnit>> {
         let (lo, hi) = subtree_range(path);
-        self.db.rows(
+        // Children without a code: the bare ones (a stored roll-up) and those whose codes
+        // have expired by `now`; the code: the one valid longest.
+        let mut page = self.db.rows(
             &format!(
-                "SELECT {UNIT_COLS} FROM orgs INDEXED BY orgs_level_path
-                 WHERE level = ?1 AND path >= ?2 AND path < ?3 AND deleted = 0
-                 ORDER BY path LIMIT ?4 OFFSET ?5"
+                "SELECT {UNIT_COLS}, o.path,
+                   CAST(CASE WHEN o.live_children > 0 THEN o.bare_children +
+                     (SELECT COUNT(*) FROM orgs c INDEXED BY orgs_codes_child
+                      WHERE c.parent = o.id AND c.deleted = 0 AND c.admin_count = 0
+                        AND c.code_valid_until > 0 AND c.code_valid_until <= ?6)
+                   ELSE 0 END AS BIGINT),
+                   CASE WHEN o.admin_count = 0 THEN
+                     (SELECT k.code FROM codes k INDEXED BY codes_open
+                      WHERE k.org_id = o.id AND k.used_by IS NULL AND k.expires_at > ?6
+                      ORDER BY k.expires_at DESC, k.code DESC LIMIT 1)
+                   END
+                 FROM orgs o INDEXED BY orgs_level_path
+                 WHERE o.level = ?1 AND o.path >= ?2 AND o.path < ?3 AND o.deleted = 0
+                 ORDER BY o.path LIMIT ?4 OFFSET ?5"
             ),
             params![
                 level,
                 &lo,
                 &hi,
                 i64::from(limit),
-                offset.min(i64::MAX as u64) as i64
+                offset.min(i64::MAX as u64) as i64,
+                now
             ],
-            unit_row,
-        )
+            |r| {
+                Ok((
+                    PageUnit {
+                        unit: unit_row(r)?,
+                        without_code: r.int(11)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        code: r.opt_str(12)?.map(str::to_owned),
+                        admins: Vec::new(),
+                    },
+                    r.text(10)?,
+                ))
+            },
+        )?;
+        // The page's admins: the units of the level from its first path to its last are
+        // exactly the page's.
+        if page.iter().any(|(u, _)| u.unit.admin_count > 0) {
+            let (first, last) = (&page[0].1, &page[page.len() - 1].1);
+            let mut admins: HashMap<String, Vec<String>> = HashMap::new();
+            self.db.each(
+                "SELECT a.org_id, a.name FROM orgs o INDEXED BY orgs_level_path
+                 CROSS JOIN accounts a
+                 WHERE o.level = ?1 AND o.path >= ?2 AND o.path <= ?3 AND o.deleted = 0
+                   AND o.admin_count > 0 AND a.org_id = o.id
+                 ORDER BY a.id",
+                params![level, first, last],
+                |r| {
+                    admins.entry(r.text(0)?).or_default().push(r.text(1)?);
+                    Ok(true)
+                },
+            )?;
+            for (u, _) in &mut page {
+                u.admins = admins.remove(&u.unit.id).unwrap_or_default();
+            }
+        }
+        Ok(page.into_iter().map(|(u, _)| u).collect())
     }
 
     /// Every live unit of `level` in the subtree at `path`, in tree (path) order.
@@ -188,17 +251,6 @@ impl<'c> Conn<'c> {
         Ok(out)
     }
 
-    /// The current valid unused code of an organization (the one valid longest).
-    pub fn valid_code(&self, org_id: &str, now: i64) -> Result<Option<String>> {
-        self.db.row(
-            "SELECT code FROM codes INDEXED BY codes_open
-             WHERE org_id = ?1 AND used_by IS NULL AND expires_at > ?2
-             ORDER BY expires_at DESC, code DESC LIMIT 1",
-            params![org_id, now],
-            |r| r.text(0),
-        )
-    }
-
     /// The admins' names of every live unit below the organization at `path` (unmasked:
     /// mask before showing), by unit, in the order they registered.
     pub fn subtree_admins(&self, path: &str) -> Result<HashMap<String, Vec<String>>> {
@@ -217,7 +269,7 @@ impl<'c> Conn<'c> {
     }
 
     /// The valid unused code of every live unit without an admin below the organization at
-    /// `path`: the one valid longest (as [`Conn::valid_code`]).
+    /// `path`: the one valid longest (as a progress page shows it, [`Conn::level_page`]).
     pub fn subtree_open_codes(&self, path: &str, now: i64) -> Result<HashMap<String, String>> {
         let (lo, hi) = subtree_range(path);
         let mut codes = HashMap::new();
@@ -237,7 +289,7 @@ impl<'c> Conn<'c> {
     }
 
     /// Per parent below the organization at `path`: how many of its live children have
-    /// neither an admin nor a valid code (as [`Conn::children_without_code`]).
+    /// neither an admin nor a valid code (as a progress page counts them, [`Conn::level_page`]).
     pub fn subtree_without_code(&self, path: &str, now: i64) -> Result<HashMap<String, u32>> {
         let (lo, hi) = subtree_range(path);
         let mut without = HashMap::new();

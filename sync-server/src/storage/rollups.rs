@@ -238,30 +238,6 @@ impl Conn<'_> {
             .max(0) as u64)
     }
 
-    /// Live direct children of `org_id` with neither an admin nor a code valid at `now`:
-    /// its bare ones, and those whose codes expired by `now`.
-    pub fn children_without_code(&self, org_id: &str, now: i64) -> Result<u32> {
-        let bare = self
-            .db
-            .row(
-                "SELECT bare_children FROM orgs WHERE id = ?1",
-                params![org_id],
-                |r| r.int(0),
-            )?
-            .unwrap_or(0);
-        let expired = self
-            .db
-            .row(
-                "SELECT COUNT(*) FROM orgs INDEXED BY orgs_codes_child
-                 WHERE parent = ?1 AND deleted = 0 AND admin_count = 0
-                   AND code_valid_until > 0 AND code_valid_until <= ?2",
-                params![org_id, now],
-                |r| r.int(0),
-            )?
-            .unwrap_or(0);
-        Ok((bare + expired).max(0) as u32)
-    }
-
     /// Where the stored roll-ups differ from a full computation over the projection (none,
     /// if every change kept them up to date): a line per difference, at most `limit`.
     pub fn rollup_mismatches(&self, limit: usize) -> Result<Vec<String>> {
