@@ -771,6 +771,31 @@ fn pulls_and_progress_read_the_replica_and_only_lag() {
     assert_eq!(counted(5), before + 1);
 }
 
+/// Every column that holds an organization's id or path compares in byte order (the "C"
+/// collation) on PostgreSQL, as SQLite's do: a subtree is a range of paths, and a join of
+/// two ids in different collations cannot use an index (`subtree_levels.org_id`, made in
+/// the default collation, had every progress response scan that table). The audit's
+/// `org_id` is a note, never joined.
+#[test]
+fn ids_and_paths_compare_in_byte_order() {
+    let cluster = Cluster::start(1);
+    let other = cluster
+        .store()
+        .read(|c| {
+            c.inspect(
+                "SELECT table_name || '.' || column_name FROM information_schema.columns
+                 WHERE table_schema = 'public'
+                   AND column_name IN ('id', 'org_id', 'parent', 'path', 'code')
+                   AND data_type = 'text' AND table_name <> 'audit'
+                   AND COALESCE(collation_name, '') <> 'C'
+                 ORDER BY 1",
+                &[],
+            )
+        })
+        .unwrap();
+    assert!(other.is_empty(), "{other:?}");
+}
+
 /// A transaction that loses its race every time (here a unique key that is always taken)
 /// runs again `RETRIES` times, then its error is the answer: no conflict holds a request
 /// for ever.

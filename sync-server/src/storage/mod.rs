@@ -251,7 +251,7 @@ impl Store {
 
     /// Refresh the planner's statistics (after a bulk load: until they are, PostgreSQL plans
     /// a query over a table it last saw empty, and a progress request took 60 ms instead
-    /// of a few).
+    /// of a few), and on PostgreSQL the visibility map its index-only scans need.
     pub fn analyze(&self) -> Result<()> {
         match &self.engine {
             Engine::Sqlite(l) => l.transaction(|tx| tx.db.batch("ANALYZE")),

@@ -151,10 +151,11 @@ impl Pg {
         out
     }
 
-    /// `ANALYZE`, outside a transaction.
+    /// `VACUUM ANALYZE`, outside a transaction: the statistics, and the visibility map
+    /// that lets an index-only scan skip the table (after a bulk load none of it is set).
     pub fn analyze(&self) -> Result<()> {
         let conn = self.primary.get()?;
-        Db::Postgres(&conn).batch("ANALYZE")
+        Db::Postgres(&conn).batch("VACUUM ANALYZE")
     }
 
     /// Connections of the primary's pool in use, and open.
