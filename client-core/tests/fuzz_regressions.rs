@@ -95,6 +95,20 @@ fn xls_with_far_apart_cells_is_refused() {
     );
 }
 
+/// Found by the `excel_import` target in the test command's fuzz smoke (2026-12-06): a
+/// workbook stream whose sector chain holds an invalid next sector (4294967293). The `cfb`
+/// crate refuses to read that stream, and the check skipped it; calamine reads on and found
+/// its second sheet's DIMENSIONS record declaring rows 0..0x80000007 of 6 columns:
+/// `rows × columns` cells reserved, 515 GB, and the process aborts. A workbook stream the
+/// `cfb` crate cannot read is now refused as damaged.
+#[test]
+fn xls_whose_workbook_stream_the_check_cannot_read_is_refused() {
+    refused_in_child_process(
+        "xls_whose_workbook_stream_the_check_cannot_read_is_refused",
+        include_bytes!("fixtures/fuzz/xls-dimensions-rows-times-columns.xls"),
+    );
+}
+
 /// The import template with one member of its zip changed by `edit`.
 fn template_with(member: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
     let dir = tempfile::TempDir::new().unwrap();

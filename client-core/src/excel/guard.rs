@@ -27,7 +27,9 @@ const XLSX_SST_SEARCH_BYTES: u64 = 1 << 20;
 
 /// Whether the .xls in `file` must be refused before calamine reads it:
 /// - its compound-file container is damaged: calamine follows a cyclic sector chain without
-///   end (the `cfb` crate detects it);
+///   end (the `cfb` crate detects it), and reads on where a chain points past the file's
+///   sectors, so a workbook stream the `cfb` crate cannot read is not checked as calamine
+///   reads it;
 /// - it declares or spans a sheet larger than BIFF8 allows: a DIMENSIONS record for which
 ///   calamine reserves `rows × columns` cells (`xls.rs`, `parse_workbook`), or cells so far
 ///   apart that `Range::from_sparse` allocates the dense grid between them.
@@ -53,7 +55,7 @@ pub(super) fn xls_refused<RS: Read + Seek>(file: RS) -> bool {
             .open_stream(&path)
             .and_then(|mut s| s.read_to_end(&mut bytes));
         if read.is_err() {
-            continue;
+            return true;
         }
         // Every BoundSheet8 record gives a sheet's offset in the stream (calamine reads
         // those before the globals' EOF; all of them are checked).
